@@ -1,0 +1,3 @@
+"""training-exporter: Prometheus metrics for LLM training runs."""
+
+__version__ = "0.1.0"

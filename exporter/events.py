@@ -1,0 +1,83 @@
+"""Trainer-independent events that log parsers produce (one line -> one event or None)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A training progress line.
+
+    ``iteration_seconds`` is the wall time of this one iteration (nanoGPT ``time``, llm.c ``ms``);
+    ``elapsed_seconds`` is a cumulative training clock (modded-nanogpt ``train_time``) that may
+    exclude evaluation; ``includes_eval`` says whether an iteration at an eval boundary carries the
+    eval's cost in ``iteration_seconds`` (true for nanoGPT).
+    """
+
+    iteration: int
+    loss: float | None = None
+    max_iterations: int | None = None
+    iteration_seconds: float | None = None
+    elapsed_seconds: float | None = None
+    tokens_per_second: float | None = None
+    mfu_ratio: float | None = None
+    includes_eval: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Eval:
+    """Evaluation losses by split (``train``, ``val``, ...), at ``iteration`` when the line says."""
+
+    losses: dict[str, float]
+    iteration: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    iteration: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Parameters:
+    """Model size as the trainer prints it."""
+
+    count: float
+
+
+@dataclass(frozen=True, slots=True)
+class TokensPerIteration:
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigValue:
+    """One trainer configuration assignment seen in the log (``max_iters = 20000``)."""
+
+    key: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RunStart:
+    """The trainer (re)started: ``resumed`` is true for a resume from a checkpoint."""
+
+    resumed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TrainerError:
+    """A crash marker: ``kind`` is ``oom`` or ``traceback``."""
+
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """The trainer printed its end-of-run summary."""
+
+    wall_seconds: float | None = None
+
+
+Event = Progress | Eval | Checkpoint | Parameters | TokensPerIteration | ConfigValue | RunStart | TrainerError | RunEnd

@@ -1,0 +1,70 @@
+"""Log formats: each module holds one trainer's pure line parser; this module picks one."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from exporter.config import Config
+from exporter.events import Event, Progress
+from exporter.formats import errors, nanogpt
+
+LineParser = Callable[[str], Event | None]
+
+# Formats tried by auto-detection, in order; the first to read a progress line wins.
+DETECTABLE: dict[str, LineParser] = {
+    nanogpt.NAME: nanogpt.parse,
+}
+
+_DETECTION_BACKLOG = 20_000
+
+
+def parser_for(name: str, config: Config) -> LineParser:
+    """The line parser of format ``name`` (configured from ``config`` where it needs it)."""
+    if name in DETECTABLE:
+        return DETECTABLE[name]
+    raise ValueError(f"unknown log format {name!r}; known: {', '.join(DETECTABLE)}")
+
+
+def with_errors(parse: LineParser) -> LineParser:
+    """Add the crash markers every trainer shares to a format's parser."""
+
+    def parse_with_errors(line: str) -> Event | None:
+        return parse(line) or errors.parse(line)
+
+    return parse_with_errors
+
+
+class FormatReader:
+    """Turns lines into events with a forced format, or detects the format from the first
+    progress line and then replays the lines held back while detecting."""
+
+    def __init__(self, forced: LineParser | None = None, forced_name: str | None = None,
+                 candidates: dict[str, LineParser] | None = None) -> None:
+        self.name: str | None = forced_name
+        self._parse = with_errors(forced) if forced else None
+        self._candidates = candidates if candidates is not None else DETECTABLE
+        self._held: deque[str] = deque(maxlen=_DETECTION_BACKLOG)
+
+    @classmethod
+    def for_config(cls, config: Config) -> FormatReader:
+        if config.format == "auto":
+            return cls()
+        return cls(parser_for(config.format, config), config.format)
+
+    def feed(self, line: str) -> Iterator[Event | None]:
+        """Events for ``line`` (and for held-back lines once the format is known); None marks a
+        line that was not understood."""
+        if self._parse is not None:
+            yield self._parse(line)
+            return
+        for name, parse in self._candidates.items():
+            if isinstance(parse(line), Progress):
+                self.name, self._parse = name, with_errors(parse)
+                held, self._held = list(self._held), deque()
+                for old in held:
+                    yield self._parse(old)
+                yield self._parse(line)
+                return
+        self._held.append(line)
+        yield from ()

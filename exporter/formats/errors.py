@@ -1,0 +1,15 @@
+"""Crash markers common to every Python trainer: tracebacks and CUDA out-of-memory errors."""
+
+from __future__ import annotations
+
+from exporter.events import TrainerError
+
+_OOM_MARKERS = ("CUDA out of memory", "OutOfMemoryError", "CUDA error: out of memory")
+
+
+def parse(line: str) -> TrainerError | None:
+    if any(marker in line for marker in _OOM_MARKERS):
+        return TrainerError("oom")
+    if line.startswith("Traceback (most recent call last):"):
+        return TrainerError("traceback")
+    return None
