@@ -58,6 +58,9 @@ class FormatReader:
         if self._parse is not None:
             yield self._parse(line)
             return
+        if crash := errors.parse(line):
+            yield crash
+            return
         for name, parse in self._candidates.items():
             if isinstance(parse(line), Progress):
                 self.name, self._parse = name, with_errors(parse)
