@@ -126,7 +126,8 @@ def validate(values: dict[str, Any], source: str) -> Config:
 
 
 def load(path: str | None, overrides: dict[str, Any] | None = None) -> Config:
-    """Read the YAML file at ``path`` (if any), apply command-line ``overrides``, validate all."""
+    """Read the YAML file at ``path`` (if any), apply command-line ``overrides`` (keys given on the
+    command line; ``None`` values are not given), validate all."""
     values: dict[str, Any] = {}
     source = "command line"
     if path:
@@ -144,5 +145,10 @@ def load(path: str | None, overrides: dict[str, Any] | None = None) -> Config:
         if not isinstance(loaded, dict):
             raise ConfigError(path, ["the top level must be a mapping of key: value"])
         values.update(loaded)
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key == "overrides" and isinstance(values.get(key), dict):
+            value = {**values[key], **value}  # trainer overrides from flags add to the file's
+        values[key] = value
     return validate(values, source)

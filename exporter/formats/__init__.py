@@ -42,7 +42,8 @@ class FormatReader:
     def __init__(self, forced: LineParser | None = None, forced_name: str | None = None,
                  candidates: dict[str, LineParser] | None = None) -> None:
         self.name: str | None = forced_name
-        self._parse = with_errors(forced) if forced else None
+        # the detected (or forced) format's parser; None while still detecting
+        self.parse: LineParser | None = with_errors(forced) if forced else None
         self._candidates = candidates if candidates is not None else DETECTABLE
         self._held: deque[str] = deque(maxlen=_DETECTION_BACKLOG)
 
@@ -55,19 +56,19 @@ class FormatReader:
     def feed(self, line: str) -> Iterator[Event | None]:
         """Events for ``line`` (and for held-back lines once the format is known); None marks a
         line that was not understood."""
-        if self._parse is not None:
-            yield self._parse(line)
+        if self.parse is not None:
+            yield self.parse(line)
             return
         if crash := errors.parse(line):
             yield crash
             return
         for name, parse in self._candidates.items():
             if isinstance(parse(line), Progress):
-                self.name, self._parse = name, with_errors(parse)
+                self.name, self.parse = name, with_errors(parse)
                 held, self._held = list(self._held), deque()
                 for old in held:
-                    yield self._parse(old)
-                yield self._parse(line)
+                    yield self.parse(old)
+                yield self.parse(line)
                 return
         self._held.append(line)
         yield from ()

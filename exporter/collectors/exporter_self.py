@@ -1,0 +1,38 @@
+"""The exporter's own health: build info and each collector's last success and duration."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterable
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporter import __version__
+from exporter.collectors.base import CollectorStats
+
+
+class ExporterCollector:
+    """Registered last, so it reports the scrape of every collector before it."""
+
+    def __init__(self, stats: CollectorStats) -> None:
+        self._stats = stats
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        build = GaugeMetricFamily(
+            "training_exporter_build_info", "Version of the exporter.", labels=["version", "python"]
+        )
+        build.add_metric([__version__, platform.python_version()], 1)
+        success = GaugeMetricFamily(
+            "training_exporter_collector_success", "1 if the collector read its source.", labels=["collector"]
+        )
+        duration = GaugeMetricFamily(
+            "training_exporter_collector_duration_seconds", "Duration of the collector's scrape.", labels=["collector"]
+        )
+        for name, (ok, seconds) in sorted(self._stats.snapshot().items()):
+            success.add_metric([name], 1 if ok else 0)
+            duration.add_metric([name], seconds)
+        return [build, success, duration]

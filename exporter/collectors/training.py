@@ -1,0 +1,118 @@
+"""Training-log collector: progress, losses, timings, ETA and state of one run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporter.collectors.base import Collector, CollectorStats
+from exporter.snapshot import STATES, RunSnapshot
+
+# (metric, help, snapshot attribute) for the plain per-run gauges; None values are left out.
+_GAUGES = (
+    ("training_iteration", "Latest iteration seen.", "iteration"),
+    ("training_max_iterations", "Last iteration of the run.", "max_iterations"),
+    ("training_progress_ratio", "Iteration / max iterations.", "progress_ratio"),
+    ("training_loss", "Latest finite training loss.", "loss"),
+    ("training_best_val_loss", "Lowest validation loss so far.", "best_val_loss"),
+    ("training_iteration_duration_seconds", "Typical regular iteration time.", "iteration_seconds"),
+    ("training_eval_overhead_seconds", "Extra wall time an eval and its checkpoint add.", "eval_overhead_seconds"),
+    ("training_eval_interval_iterations", "Iterations between evals.", "eval_interval"),
+    ("training_tokens_per_iteration", "Tokens per iteration.", "tokens_per_iteration"),
+    ("training_tokens_per_second", "Training throughput in tokens per second.", "tokens_per_second"),
+    ("training_tokens_processed", "Tokens trained on so far.", "tokens_processed"),
+    ("training_tokens_planned", "Tokens the whole run will train on.", "tokens_planned"),
+    ("training_parameters", "Model parameters as the trainer prints them.", "parameters"),
+    ("training_eta_seconds", "Estimated time left from the last progress line.", "eta_seconds"),
+    ("training_expected_end_timestamp_seconds", "Unix time the run is expected to end.", "expected_end_timestamp"),
+    ("training_elapsed_seconds", "Estimated training wall time so far.", "elapsed_seconds"),
+    ("training_last_progress_timestamp_seconds", "Unix time of the last progress line.", "last_progress_timestamp"),
+    ("training_progress_timeout_seconds", "Time without a progress line that counts as a stall now.",
+     "progress_timeout_seconds"),
+    ("training_last_checkpoint_timestamp_seconds", "Unix time of the last checkpoint save.",
+     "last_checkpoint_timestamp"),
+)
+_COUNTERS = (
+    ("training_evals", "Evals seen.", "evals"),
+    ("training_checkpoints", "Checkpoint saves seen.", "checkpoints"),
+    ("training_restarts", "Resumes or restarts of the trainer within the log.", "restarts"),
+    ("training_nonfinite_losses", "nan or inf losses seen.", "nonfinite_losses"),
+    ("training_exporter_log_lines", "Log lines read.", "lines_read"),
+    ("training_exporter_log_lines_not_understood", "Log lines no parser recognised.", "lines_not_understood"),
+)
+
+
+class TrainingCollector(Collector):
+    name = "training_log"
+
+    def __init__(
+        self,
+        snapshot: Callable[[], RunSnapshot],
+        stats: CollectorStats,
+        peak_flops: Callable[[], float | None] = lambda: None,
+        flops_per_token: Callable[[RunSnapshot], float | None] = lambda s: None,
+    ) -> None:
+        super().__init__(stats)
+        self._snapshot = snapshot
+        self._peak_flops = peak_flops
+        self._flops_per_token = flops_per_token
+
+    def scrape(self) -> tuple[bool, Iterable[Metric]]:
+        s = self._snapshot()
+        run = [s.run]
+        families: list[Metric] = []
+
+        info = GaugeMetricFamily("training_info", "Identity of the followed run.", labels=["run", "format", "log_path"])
+        info.add_metric([s.run, s.format, s.log_path], 1)
+        state = GaugeMetricFamily("training_state", "1 for the run's current state.", labels=["run", "state"])
+        for name in STATES:
+            state.add_metric([s.run, name], 1 if s.state == name else 0)
+        families += [info, state]
+        if s.state == "waiting":
+            return False, families
+
+        for metric, help_text, attribute in _GAUGES:
+            value = getattr(s, attribute)
+            if value is not None:
+                family = GaugeMetricFamily(metric, help_text, labels=["run"])
+                family.add_metric(run, value)
+                families.append(family)
+        for metric, help_text, attribute in _COUNTERS:
+            family = CounterMetricFamily(metric, help_text, labels=["run"])
+            family.add_metric(run, getattr(s, attribute))
+            families.append(family)
+
+        provisional = GaugeMetricFamily(
+            "training_eval_overhead_provisional", "1 while the eval overhead is estimated, not measured.", labels=["run"]
+        )
+        provisional.add_metric(run, 1 if s.eval_overhead_provisional else 0)
+        eval_loss = GaugeMetricFamily("training_eval_loss", "Latest evaluation loss per split.", labels=["run", "split"])
+        for split, loss in sorted(s.eval_losses.items()):
+            eval_loss.add_metric([s.run, split], loss)
+        errors = CounterMetricFamily("training_errors", "Crash markers in the log by kind.", labels=["run", "kind"])
+        for kind, count in sorted(s.errors.items()):
+            errors.add_metric([s.run, kind], count)
+        eta_range = GaugeMetricFamily("training_eta_range_seconds", "Low and high bound of the ETA.", labels=["run", "bound"])
+        if s.eta_low_seconds is not None:
+            eta_range.add_metric([s.run, "low"], s.eta_low_seconds)
+            eta_range.add_metric([s.run, "high"], s.eta_high_seconds)
+        families += [provisional, eval_loss, errors, eta_range, *self._throughput(s)]
+        return True, families
+
+    def _throughput(self, s: RunSnapshot) -> list[Metric]:
+        mfu = GaugeMetricFamily("training_mfu_ratio", "Model FLOPs utilisation, 0-1.", labels=["run", "basis"])
+        if s.mfu_ratio is not None:
+            mfu.add_metric([s.run, "trainer"], s.mfu_ratio)
+        families: list[Metric] = [mfu]
+        per_token = self._flops_per_token(s)
+        if per_token and s.tokens_per_second and s.state == "running":
+            achieved = per_token * s.tokens_per_second
+            flops = GaugeMetricFamily("training_flops_per_second", "Achieved model FLOP/s.", labels=["run"])
+            flops.add_metric([s.run], achieved)
+            families.append(flops)
+            peak = self._peak_flops()
+            if peak:
+                mfu.add_metric([s.run, "gpu_peak"], achieved / peak)
+        return families

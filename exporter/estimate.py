@@ -1,0 +1,73 @@
+"""ETA and stall-timeout maths: pure functions of plain numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Until an eval is measured its cost is estimated; the range around that guess is wide.
+PROVISIONAL_EVAL_SPREAD = 0.5
+# A progress line is overdue after this many typical gaps between lines ...
+STALL_GAPS = 3.0
+# ... plus this multiple of the expected eval/checkpoint time when one falls in the next gap.
+STALL_EVAL_FACTOR = 2.0
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Linear-interpolated percentile of a non-empty sequence (``fraction`` in 0..1)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def evals_between(after: int, through: int, interval: int | None) -> int:
+    """How many multiples of ``interval`` lie in ``(after, through]``: the evals still to come."""
+    if not interval or interval <= 0 or through <= after:
+        return 0
+    return through // interval - after // interval
+
+
+def provisional_eval_seconds(iteration_seconds: float, eval_iters: int, grad_accum: int) -> float:
+    """An eval's cost before one is measured: ``eval_iters`` forward passes of one micro-batch for
+    each of the train and val splits, a forward pass being about a third of a training micro-step."""
+    return 2 * eval_iters * (iteration_seconds / max(grad_accum, 1)) / 3
+
+
+@dataclass(frozen=True)
+class Eta:
+    seconds: float
+    low: float
+    high: float
+
+
+def eta(
+    remaining_iterations: int,
+    iteration_seconds: tuple[float, float, float],
+    evals_left: int,
+    eval_seconds: tuple[float, float, float],
+) -> Eta:
+    """Remaining regular iterations × typical iteration time + remaining evals × eval overhead.
+
+    Each time argument is ``(low, typical, high)``.
+    """
+    remaining = max(remaining_iterations, 0)
+    evals = max(evals_left, 0)
+    low, mid, high = (remaining * it + evals * ev for it, ev in zip(iteration_seconds, eval_seconds))
+    return Eta(seconds=mid, low=min(low, mid), high=max(high, mid))
+
+
+def spread(samples: Sequence[float]) -> tuple[float, float, float]:
+    """``(p10, median, p90)`` of recent samples: the typical value and a plausible range."""
+    return percentile(samples, 0.1), percentile(samples, 0.5), percentile(samples, 0.9)
+
+
+def provisional_spread(value: float) -> tuple[float, float, float]:
+    return value * (1 - PROVISIONAL_EVAL_SPREAD), value, value * (1 + PROVISIONAL_EVAL_SPREAD)
+
+
+def progress_timeout(line_gap_seconds: float, eval_due_seconds: float, minimum: float) -> float:
+    """How long without a progress line counts as a stall: a few typical gaps between lines, plus
+    room for an eval/checkpoint that is due before the next line, never below ``minimum``."""
+    return max(minimum, STALL_GAPS * line_gap_seconds + STALL_EVAL_FACTOR * eval_due_seconds)

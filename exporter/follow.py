@@ -1,0 +1,115 @@
+"""Following a log file: appends, rotation, truncation, partial lines, junk; bounded memory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+CHUNK_BYTES = 1 << 20
+MAX_LINE_BYTES = 1 << 20
+
+
+@dataclass
+class Batch:
+    """One chunk's complete lines, how many over-long lines were dropped, whether the lines are a
+    backfill of content that existed before the exporter started, and the file's mtime."""
+
+    lines: list[str] = field(default_factory=list)
+    dropped: int = 0
+    backfill: bool = False
+    modified: float | None = None
+
+
+class LogFollower:
+    """Reads new complete lines from ``path`` on each :meth:`poll`, a chunk at a time.
+
+    A file present at the first poll is a backfill; one that appears later, or replaces the old
+    one (rotation: a new inode), is read from its start as live content. A file that shrinks
+    (truncation, ``copytruncate``) is read again from its start. A line without its newline is
+    held until the newline arrives; a line longer than ``max_line_bytes`` is dropped and counted.
+    """
+
+    def __init__(self, path: str, max_line_bytes: int = MAX_LINE_BYTES, chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.path = path
+        self._max_line = max_line_bytes
+        self._chunk = chunk_bytes
+        self._file = None
+        self._inode: tuple[int, int] | None = None
+        self._offset = 0
+        self._partial = b""
+        self._skipping = False
+        self._first_poll = True
+
+    @property
+    def present(self) -> bool:
+        return self._file is not None
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def poll(self) -> Iterator[Batch]:
+        backfill = self._first_poll
+        self._first_poll = False
+        try:
+            status = os.stat(self.path)
+        except OSError:
+            status = None
+        if self._file is not None and status is not None and (status.st_dev, status.st_ino) != self._inode:
+            yield from self._read(backfill, None)  # drain what the rotated file still holds
+            self.close()
+        if status is None:
+            if self._file is not None:
+                yield from self._read(backfill, None)
+            return
+        if self._file is None:
+            try:
+                self._file = open(self.path, "rb")  # noqa: SIM115 - kept open while following
+            except OSError:
+                return
+            self._inode = (status.st_dev, status.st_ino)
+            self._rewind(0)
+        elif status.st_size < self._offset:
+            self._file.seek(0)
+            self._rewind(0)
+        yield from self._read(backfill, status.st_mtime)
+
+    def _rewind(self, offset: int) -> None:
+        self._offset = offset
+        self._partial = b""
+        self._skipping = False
+
+    def _read(self, backfill: bool, modified: float | None) -> Iterator[Batch]:
+        while True:
+            data = self._file.read(self._chunk)
+            if not data:
+                return
+            self._offset += len(data)
+            batch = Batch(backfill=backfill, modified=modified)
+            self._split(data, batch)
+            yield batch
+
+    def _split(self, data: bytes, batch: Batch) -> None:
+        pieces = data.split(b"\n")
+        tail = pieces.pop()
+        if pieces:
+            if self._skipping:
+                pieces = pieces[1:]  # the end of an over-long line
+                self._skipping = False
+            else:
+                pieces[0] = self._partial + pieces[0]
+            self._partial = b""
+            batch.lines.extend(_decode(piece) for piece in pieces)
+        if self._skipping:
+            return
+        self._partial += tail
+        if len(self._partial) > self._max_line:
+            batch.dropped += 1
+            self._partial = b""
+            self._skipping = True
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\r")

@@ -1,0 +1,97 @@
+"""The ``status`` command: read a log once and report progress, ETA and state for a person."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+
+from exporter.config import Config
+from exporter.follow import LogFollower
+from exporter.run import RunModel
+from exporter.snapshot import RunSnapshot
+from exporter.watch import LogWatcher
+
+
+def duration(seconds: float) -> str:
+    """``42 s``, ``57 min``, ``3 h 05 min``, ``2 d 4 h``."""
+    seconds = max(seconds, 0.0)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    hours, minutes = divmod(int(minutes + 0.5), 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def render(s: RunSnapshot, now: float) -> str:
+    lines = [f"{s.run} ({s.format} log {s.log_path}): {s.state}"]
+    if s.iteration is None:
+        lines.append("no progress line yet")
+        return "\n".join(lines)
+    if s.max_iterations:
+        left = max(s.max_iterations - s.iteration, 0)
+        lines.append(
+            f"{s.iteration:,} / {s.max_iterations:,} iterations ({100 * (s.progress_ratio or 0):.1f}%); {left:,} left"
+        )
+    else:
+        lines.append(f"iteration {s.iteration:,} (max iterations unknown: pass --max-iters)")
+    timing = []
+    if s.iteration_seconds is not None:
+        timing.append(f"typical iteration {s.iteration_seconds * 1000:.0f} ms")
+    if s.eval_overhead_seconds is not None:
+        every = f"every {s.eval_interval:,} iters " if s.eval_interval else ""
+        guess = " (provisional: no eval measured yet)" if s.eval_overhead_provisional else ""
+        left = f", {s.evals_left} evals left" if s.evals_left is not None else ""
+        timing.append(f"eval {every}costs +{s.eval_overhead_seconds:.1f} s{guess}{left}")
+    if timing:
+        lines.append("; ".join(timing))
+    if s.eta_seconds is not None and s.state != "finished":
+        finish = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.expected_end_timestamp))
+        lines.append(
+            f"about {duration(s.eta_seconds)} left (range {duration(s.eta_low_seconds)}–"
+            f"{duration(s.eta_high_seconds)}); expected to finish at {finish}"
+        )
+    losses = []
+    if s.loss is not None:
+        losses.append(f"loss {s.loss:.4f}")
+    losses += [f"{split} loss {value:.4f}" for split, value in sorted(s.eval_losses.items())]
+    if s.best_val_loss is not None:
+        losses.append(f"best val {s.best_val_loss:.4f}")
+    if losses:
+        lines.append(", ".join(losses))
+    if s.tokens_processed is not None:
+        planned = f" of {s.tokens_planned:,.0f}" if s.tokens_planned else ""
+        rate = f" at {s.tokens_per_second:,.0f} tok/s" if s.tokens_per_second else ""
+        lines.append(f"{s.tokens_processed:,.0f}{planned} tokens{rate}")
+    if s.last_progress_timestamp is not None:
+        lines.append(f"last progress {duration(now - s.last_progress_timestamp)} ago")
+    problems = [f"{count} {kind}" for kind, count in sorted(s.errors.items()) if count]
+    if s.nonfinite_losses:
+        problems.append(f"{s.nonfinite_losses} non-finite losses")
+    if s.restarts:
+        lines.append(f"restarts: {s.restarts}")
+    if problems:
+        lines.append("problems: " + ", ".join(problems))
+    return "\n".join(lines)
+
+
+def run(config: Config, as_json: bool) -> int:
+    if not config.log or not os.path.isfile(config.log):
+        print(f"training-exporter: no log file at {config.log!r}; pass the path of the trainer's log", file=sys.stderr)
+        return 2
+    model = RunModel.from_config(config)
+    watcher = LogWatcher(model, LogFollower(config.log))
+    watcher.poll()
+    snapshot = watcher.snapshot()
+    if as_json:
+        print(json.dumps(dataclasses.asdict(snapshot), indent=2, sort_keys=True))
+    else:
+        print(render(snapshot, time.time()))
+    return 0

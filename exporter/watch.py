@@ -1,0 +1,79 @@
+"""Keeps a run model up to date from its log in a background thread; hands out snapshots."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from exporter.follow import LogFollower
+from exporter.run import RunModel
+from exporter.snapshot import RunSnapshot
+
+log = logging.getLogger(__name__)
+
+
+class LogWatcher:
+    def __init__(
+        self,
+        model: RunModel,
+        follower: LogFollower,
+        poll_interval: float = 0.5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.model = model
+        self._follower = follower
+        self._poll_interval = poll_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._announced_waiting = False
+
+    def poll(self) -> int:
+        """Read what is new in the log and apply it; returns the number of lines read."""
+        lines = 0
+        backfilled_until = None
+        for batch in self._follower.poll():
+            arrived = None if batch.backfill else self._clock()
+            with self._lock:  # per chunk, so scrapes are served during a long backfill
+                for line in batch.lines:
+                    self.model.feed_line(line, arrived)
+                if batch.dropped:
+                    self.model.count_not_understood(batch.dropped)
+            lines += len(batch.lines)
+            if batch.backfill:
+                backfilled_until = batch.modified
+        with self._lock:
+            self.model.log_present = self._follower.present
+            if backfilled_until is not None:
+                self.model.mark_activity(backfilled_until)
+            elif self.model.log_present and self.model.snapshot_needs_activity:
+                self.model.mark_activity(self._clock())
+        if not self._follower.present and not self._announced_waiting:
+            log.info("waiting for %s to appear", self._follower.path)
+            self._announced_waiting = True
+        return lines
+
+    def snapshot(self) -> RunSnapshot:
+        with self._lock:
+            return self.model.snapshot(self._clock())
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="log-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._follower.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll()
+            except Exception:  # keep following whatever one poll ran into
+                log.exception("reading %s failed", self._follower.path)
+            self._stop.wait(self._poll_interval)
