@@ -7,13 +7,21 @@ from collections.abc import Callable, Iterator
 
 from exporter.config import Config
 from exporter.events import Event, Progress
-from exporter.formats import errors, nanogpt
+from exporter.formats import custom, errors, hf, jsonl, lightning, llmc, modded, nanochat, nanogpt
 
 LineParser = Callable[[str], Event | None]
 
-# Formats tried by auto-detection, in order; the first to read a progress line wins.
+# Formats tried by auto-detection, in order; the first to read a progress line wins. Most specific
+# first: llm.c's train_gpt2.py step line is also early modded-nanogpt's, and is reported as llm.c;
+# JSON lines are detected only with the default field names (other names need ``format: jsonl``).
 DETECTABLE: dict[str, LineParser] = {
     nanogpt.NAME: nanogpt.parse,
+    llmc.NAME: llmc.parse,
+    modded.NAME: modded.parse,
+    nanochat.NAME: nanochat.parse,
+    lightning.NAME: lightning.parse,
+    hf.NAME: hf.parse,
+    jsonl.NAME: jsonl.parse,
 }
 
 _DETECTION_BACKLOG = 20_000
@@ -21,9 +29,16 @@ _DETECTION_BACKLOG = 20_000
 
 def parser_for(name: str, config: Config) -> LineParser:
     """The line parser of format ``name`` (configured from ``config`` where it needs it)."""
+    if name == jsonl.NAME:
+        return jsonl.parser(config.jsonl_fields)
+    if name == custom.NAME:
+        if not config.custom_format_file:
+            raise ValueError("format 'custom' needs custom_format_file: the YAML file of its patterns")
+        return custom.load(config.custom_format_file)
     if name in DETECTABLE:
         return DETECTABLE[name]
-    raise ValueError(f"unknown log format {name!r}; known: {', '.join(DETECTABLE)}")
+    known = [*DETECTABLE, custom.NAME]
+    raise ValueError(f"unknown log format {name!r}; known: {', '.join(known)}")
 
 
 def with_errors(parse: LineParser) -> LineParser:

@@ -1,0 +1,93 @@
+"""Hugging Face ``transformers.Trainer`` console output: its tqdm bar (``37%|███▋ | 370/1000
+[02:13<03:47, 2.77it/s]``) and the dicts it logs (``{'loss': 2.3456, ..., 'epoch': 0.5}``; in 5.x
+every value is a quoted string such as ``'2.346'``), ending with the ``train_runtime`` dict.
+
+The dicts carry no step: a loss dict becomes progress at the step of the bar update printed
+before it on the same line (tqdm clears its bar with ``\\r`` before writing a dict), and is not
+counted on its own. Dicts are read with ``ast.literal_eval`` only.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from exporter.events import Eval, Event, Progress, RunEnd
+from exporter.formats.tqdm import Bar, parse_bar
+
+NAME = "hf"
+
+_MAX_DICT_CHARS = 4096
+
+
+def _value(raw: object) -> float | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(raw)
+        except ValueError:
+            return None
+    return None
+
+
+def _logged_dict(segment: str) -> dict[str, float | None] | None:
+    text = segment.strip()
+    if not (text.startswith("{") and text.endswith("}")) or len(text) > _MAX_DICT_CHARS:
+        return None
+    try:
+        logged = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if not isinstance(logged, dict) or not all(isinstance(key, str) for key in logged):
+        return None
+    return {key: _value(raw) for key, raw in logged.items()}
+
+
+def _eval_losses(logged: dict[str, float | None]) -> dict[str, float]:
+    """``eval_loss`` -> ``val``; ``eval_<name>_loss`` (several eval sets) -> ``<name>``."""
+    losses = {}
+    for key, value in logged.items():
+        if value is not None and key.startswith("eval_") and key.endswith("loss"):
+            split = key[len("eval_"):-len("loss")].strip("_") or "val"
+            losses[split] = value
+    return losses
+
+
+def _progress(bar: Bar, loss: float | None = None) -> Progress:
+    return Progress(
+        iteration=bar.n,
+        loss=loss,
+        max_iterations=bar.total,
+        iteration_seconds=bar.iteration_seconds,
+        elapsed_seconds=bar.elapsed_seconds,
+        includes_eval=True,
+    )
+
+
+def _trainer_bar(segments: list[str]) -> Bar | None:
+    """The last update of the Trainer's bar (it has no description; described bars are others')."""
+    for segment in reversed(segments):
+        if (bar := parse_bar(segment)) and not bar.desc:
+            return bar
+    return None
+
+
+def parse(line: str) -> Event | None:
+    segments = [segment for segment in line.split("\r") if segment.strip()]
+    if not segments:
+        return None
+    # tqdm.write() ends the line with the dict, after the bar updates drawn before it
+    logged = _logged_dict(segments[-1])
+    if logged is None:
+        bar = _trainer_bar(segments)
+        return _progress(bar) if bar else None
+    bar = _trainer_bar(segments[:-1])
+    if "train_runtime" in logged:
+        return RunEnd(wall_seconds=logged["train_runtime"])
+    if losses := _eval_losses(logged):
+        return Eval(losses, iteration=bar.n if bar else None)
+    if bar and logged.get("loss") is not None:
+        return _progress(bar, logged["loss"])
+    return None

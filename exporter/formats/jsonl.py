@@ -1,0 +1,105 @@
+"""JSON lines written by a trainer the user controls: one object per line, field names configurable
+(``jsonl_fields`` in the configuration maps each event field below to the key the trainer writes;
+a dotted key such as ``metrics.loss`` reaches into nested objects).
+
+A line with a validation loss is an evaluation (with the training loss beside it, if present);
+any other line with an iteration is progress. Times are in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from exporter.events import Eval, Event, Progress
+
+NAME = "jsonl"
+
+DEFAULT_FIELDS: dict[str, str] = {
+    "iteration": "step",
+    "max_iterations": "max_steps",
+    "loss": "loss",
+    "val_loss": "val_loss",
+    "iteration_seconds": "dt",
+    "elapsed_seconds": "elapsed",
+    "tokens_per_second": "tokens_per_second",
+    "mfu_ratio": "mfu",
+}
+_MAX_LINE_CHARS = 65536
+
+
+class FieldsError(ValueError):
+    """``jsonl_fields`` names an event field that does not exist."""
+
+
+def _lookup(record: Mapping[str, Any], key: str) -> Any:
+    if key in record:
+        return record[key]
+    value: Any = record
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _iteration(value: Any) -> int | None:
+    number = _number(value)
+    if number is None or not math.isfinite(number) or number != int(number) or number < 0:
+        return None
+    return int(number)
+
+
+def parser(fields: Mapping[str, str] | None = None):
+    """A line parser for JSON lines whose keys are ``fields`` (event field -> JSON key) over the
+    defaults; raises :class:`FieldsError` naming every unknown event field."""
+    unknown = sorted(set(fields or {}) - set(DEFAULT_FIELDS))
+    if unknown:
+        raise FieldsError(
+            f"jsonl_fields: unknown field(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_FIELDS)}"
+        )
+    keys = {**DEFAULT_FIELDS, **(fields or {})}
+
+    def parse(line: str) -> Event | None:
+        text = line.strip()
+        if not text.startswith("{") or len(text) > _MAX_LINE_CHARS:
+            return None
+        try:
+            record = json.loads(text)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(record, dict):
+            return None
+        values = {name: _lookup(record, key) for name, key in keys.items()}
+        iteration = _iteration(values["iteration"])
+        loss, val_loss = _number(values["loss"]), _number(values["val_loss"])
+        if val_loss is not None:
+            losses = {"val": val_loss} | ({"train": loss} if loss is not None else {})
+            return Eval(losses, iteration=iteration)
+        if iteration is None:
+            return None
+        return Progress(
+            iteration=iteration,
+            loss=loss,
+            max_iterations=_iteration(values["max_iterations"]),
+            iteration_seconds=_number(values["iteration_seconds"]),
+            elapsed_seconds=_number(values["elapsed_seconds"]),
+            tokens_per_second=_number(values["tokens_per_second"]),
+            mfu_ratio=_number(values["mfu_ratio"]),
+        )
+
+    return parse
+
+
+parse = parser()

@@ -1,0 +1,42 @@
+"""PyTorch Lightning's ``TQDMProgressBar``: ``Epoch 3:  45%|████▌     | 450/1000 [01:40<02:02,
+4.50it/s, v_num=1, train_loss=2.310]``, redrawn with ``\\r`` (the last update of a line counts).
+
+The bar counts batches within one epoch; the iteration reported is ``epoch × batches + batch``.
+The number of epochs is not printed, so the run's length comes from the configured ``max_iters``.
+The bar's elapsed time restarts every epoch and is not reported as a training clock.
+"""
+
+from __future__ import annotations
+
+import re
+
+from exporter.events import Event, Progress
+from exporter.formats.tqdm import Bar, parse_bar
+
+NAME = "lightning"
+
+_EPOCH = re.compile(r"^Epoch (\d+)$")
+# what LightningModule.log(..., prog_bar=True) names the training loss, most specific first
+_LOSS_KEYS = ("train_loss_step", "train_loss", "loss_step", "loss")
+
+
+def _loss(bar: Bar) -> float | None:
+    for key in _LOSS_KEYS:
+        if key in bar.postfix:
+            try:
+                return float(bar.postfix[key])
+            except ValueError:
+                return None
+    return None
+
+
+def parse(line: str) -> Event | None:
+    for segment in reversed(line.split("\r")):
+        bar = parse_bar(segment)
+        if bar and (match := _EPOCH.match(bar.desc)):
+            return Progress(
+                iteration=int(match[1]) * bar.total + bar.n,
+                loss=_loss(bar),
+                iteration_seconds=bar.iteration_seconds,
+            )
+    return None

@@ -1,0 +1,79 @@
+"""karpathy/llm.c: ``train_gpt2.cu`` / ``train_gpt2.c`` / ``train_gpt2.py`` stdout (current and older
+step-line variants) and the ``main.log`` written with ``-o DIR`` (``s:N trl:X``, ``s:N tel:X``).
+
+Iterations are steps completed: most stdout step lines already print ``step + 1``; ``main.log``
+records a train step under its 0-based index (so ``s:N trl`` is step N + 1 done) and an eval
+before step N runs (``s:N tel`` is after N steps).
+"""
+
+from __future__ import annotations
+
+import re
+
+from exporter.events import Checkpoint, Eval, Event, Progress, RunEnd
+
+NAME = "llmc"
+
+_NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf|-nan|-inf)"
+# current (2024-06-25 on): loss with a z-score "(+0.12z)" or "(z +0.12)"; 2024-05-25: "train loss"
+_STEP = re.compile(
+    rf"^step +(?P<step>\d+)/(?P<max>\d+) \| (?:train )?loss +(?P<loss>{_NUM}) *(?:\([^)]*\))? *\|"
+    rf" norm +{_NUM} *(?:\([^)]*\))? *\| lr +{_NUM} \| +(?P<ms>{_NUM}) ms \|"
+    rf" +(?P<mfu>{_NUM})% [^|]*MFU \| +(?P<tps>{_NUM}) tok/s\s*$"
+)
+# train_gpt2.py (also modded-nanogpt, Jun 2024): "... | lr 6.00e-04 | (123.45 ms | 42000 tok/s)"
+_STEP_PY = re.compile(
+    rf"^step +(?P<step>\d+)/(?P<max>\d+) \| train loss (?P<loss>{_NUM}) \| norm {_NUM} \|"
+    rf" lr {_NUM} \| \((?P<ms>{_NUM}) ms \| (?P<tps>{_NUM}) tok/s\)\s*$"
+)
+# 2024-04 and train_gpt2.c: "step 12: train loss 4.5 (took 123.4 ms)"
+_STEP_TOOK = re.compile(rf"^step (?P<step>\d+): train loss (?P<loss>{_NUM}) \(took (?P<ms>{_NUM}) ms\)\s*$")
+# "step   12/74: train loss 4.5 (123.4 ms, 42000 tok/s)"
+_STEP_SHORT = re.compile(
+    rf"^step +(?P<step>\d+)/(?P<max>\d+): train loss (?P<loss>{_NUM}) \((?P<ms>{_NUM}) ms, (?P<tps>\d+) tok/s\)\s*$"
+)
+_VAL = re.compile(rf"^val loss ({_NUM})\s*$")
+_CHECKPOINT = re.compile(r"^Writing checkpoint at step (\d+)\s*$")
+_AVERAGE = re.compile(rf"^total average iteration time: {_NUM} ms\s*$")
+_MAIN_TRAIN = re.compile(rf"^s:(\d+) trl:({_NUM})(?: |$)")
+_MAIN_VAL = re.compile(rf"^s:(\d+) tel:({_NUM})\s*$")
+
+
+def parse_step(line: str) -> Progress | None:
+    """A stdout step line of any llm.c generation."""
+    for pattern in (_STEP, _STEP_PY, _STEP_SHORT, _STEP_TOOK):
+        if match := pattern.match(line):
+            break
+    else:
+        return None
+    groups = match.groupdict()
+    # only the "(took ... ms)" variant prints the 0-based step index
+    done = int(groups["step"]) + (1 if pattern is _STEP_TOOK else 0)
+    mfu = float(groups["mfu"]) if groups.get("mfu") else None
+    return Progress(
+        iteration=done,
+        loss=float(groups["loss"]),
+        max_iterations=int(groups["max"]) if groups.get("max") else None,
+        iteration_seconds=float(groups["ms"]) / 1000.0,
+        tokens_per_second=float(groups["tps"]) if groups.get("tps") else None,
+        # an unknown GPU has no peak in llm.c's table and prints -100.0%
+        mfu_ratio=mfu / 100.0 if mfu is not None and mfu >= 0 else None,
+    )
+
+
+def parse(line: str) -> Event | None:
+    if line.startswith("s:"):
+        if match := _MAIN_TRAIN.match(line):
+            return Progress(iteration=int(match[1]) + 1, loss=float(match[2]))
+        if match := _MAIN_VAL.match(line):
+            return Eval({"val": float(match[2])}, iteration=int(match[1]))
+        return None
+    if progress := parse_step(line):
+        return progress
+    if match := _VAL.match(line):
+        return Eval({"val": float(match[1])})
+    if match := _CHECKPOINT.match(line):
+        return Checkpoint(iteration=int(match[1]))
+    if _AVERAGE.match(line):
+        return RunEnd()
+    return None
