@@ -1,0 +1,151 @@
+"""The run model on nanoGPT logs: ETA, eval overhead, warm-up, resume, crash, finish, stall."""
+
+import pytest
+
+from exporter.config import Config
+from exporter.run import RunModel
+from nanogpt_fixture import preamble, progress_lines
+
+
+def model_from(lines, config=Config(), arrived=None, modified=1_000.0):
+    model = RunModel(config, "test", "train.log")
+    model.log_present = True
+    for line in lines:
+        model.feed_line(line, arrived)
+    model.mark_activity(modified)
+    return model
+
+
+def test_scenario_two_eta_counts_regular_iterations_and_evals():
+    s = model_from(preamble() + progress_lines(0, 1300)).snapshot(1_001.0)
+    assert s.iteration == 1300 and s.max_iterations == 20000
+    assert s.progress_ratio == pytest.approx(0.065)
+    assert s.iteration_seconds == pytest.approx(0.170, rel=0.02)
+    assert s.eval_overhead_seconds == pytest.approx(5.8, rel=0.03)
+    assert not s.eval_overhead_provisional
+    assert s.evals_left == 38
+    assert s.eta_seconds == pytest.approx(3400, rel=0.05)
+    assert s.eta_low_seconds < s.eta_seconds < s.eta_high_seconds
+    assert s.expected_end_timestamp == pytest.approx(1_000.0 + s.eta_seconds)
+    assert s.tokens_per_iteration == 32768 and s.tokens_processed == 1300 * 32768
+    assert s.tokens_planned == 20000 * 32768
+
+
+def test_naive_average_would_be_wrong_but_the_estimate_is_not():
+    """The mean of printed times includes warm-up and evals; the typical time must not."""
+    lines = progress_lines(0, 1300)
+    times = [float(l.split("time ")[1].split("ms")[0]) for l in lines if l.startswith("iter")]
+    naive = sum(times) / len(times) / 1000
+    s = model_from(preamble() + lines).snapshot(1_001.0)
+    assert naive > 0.3  # thrown off by compile and eval pauses
+    assert s.iteration_seconds == pytest.approx(0.170, rel=0.02)
+
+
+def test_eval_cost_is_provisional_until_an_eval_after_warmup_is_seen():
+    s = model_from(preamble() + progress_lines(0, 400)).snapshot(1_001.0)
+    assert s.eval_overhead_provisional
+    # 2 splits x 200 eval batches x one forward (1/3 of a micro-step of 170 ms / 4)
+    assert s.eval_overhead_seconds == pytest.approx(2 * 200 * 0.170 / 4 / 3, rel=0.03)
+    assert s.eta_seconds == pytest.approx(19600 * 0.170 + 39 * s.eval_overhead_seconds, rel=0.02)
+
+
+def test_resume_counts_a_restart_keeps_history_and_skips_warmup():
+    lines = preamble() + progress_lines(0, 1200) + ["Resuming training from out-small"]
+    lines += progress_lines(1000, 1300, seed=2, warmup_ms=40_000)
+    s = model_from(lines).snapshot(1_001.0)
+    assert s.restarts == 1
+    assert s.iteration == 1300
+    assert s.best_val_loss is not None and s.evals == 3 + 1  # 0, 500, 1000 and 1000 again
+    assert s.iteration_seconds == pytest.approx(0.170, rel=0.02)
+    assert s.eval_overhead_seconds == pytest.approx(5.8, rel=0.03)  # the 40 s warm-up eval is left out
+
+
+def test_iterations_going_back_without_a_resume_line_is_a_restart():
+    s = model_from(preamble() + progress_lines(0, 300) + progress_lines(100, 200, seed=3)).snapshot(1_001.0)
+    assert s.restarts == 1 and s.iteration == 200
+
+
+def test_traceback_and_oom_crash_the_run_until_progress_resumes():
+    lines = preamble() + progress_lines(0, 300) + [
+        "Traceback (most recent call last):",
+        '  File "train.py", line 300, in <module>',
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.",
+    ]
+    model = model_from(lines)
+    s = model.snapshot(1_001.0)
+    assert s.state == "crashed"
+    assert s.errors == {"oom": 1, "traceback": 1}
+    model.feed_line("Resuming training from out-small", 1_010.0)
+    model.feed_line("iter 300: loss 4.0000, time 170.00ms, mfu 30.00%", 1_011.0)
+    assert model.snapshot(1_012.0).state == "running"
+
+
+def test_nonfinite_loss_is_counted_and_crashes_the_run():
+    lines = preamble() + progress_lines(0, 100) + ["iter 110: loss nan, time 170.00ms, mfu 30.00%"]
+    s = model_from(lines).snapshot(1_001.0)
+    assert s.state == "crashed" and s.nonfinite_losses == 1
+    assert s.loss is not None and s.loss == s.loss  # the last finite loss is kept
+
+
+def test_finished_run_has_no_time_left():
+    config_text = "eval_interval = 100\neval_iters = 10\nlog_interval = 10\nmax_iters = 300\n"
+    lines = preamble(config_text) + progress_lines(0, 300, eval_interval=100)
+    s = model_from(lines).snapshot(1_001.0)
+    assert s.state == "finished" and s.eta_seconds == 0 and s.progress_ratio == 1.0
+
+
+def test_user_overrides_win_over_the_log():
+    s = model_from(preamble() + progress_lines(0, 100), Config(max_iters=5000)).snapshot(1_001.0)
+    assert s.max_iterations == 5000
+    model = RunModel(Config(), "t", "train.log", user_overrides={"eval_interval": 250})
+    model.log_present = True
+    for line in preamble() + progress_lines(0, 100):
+        model.feed_line(line, None)
+    assert model.snapshot(0.0).eval_interval == 250
+
+
+def test_backfill_uses_the_file_time_so_a_restart_is_neither_progress_nor_a_stall():
+    model = model_from(preamble() + progress_lines(0, 1300), modified=5_000.0)
+    s = model.snapshot(5_030.0)
+    assert s.last_progress_timestamp == 5_000.0 and s.state == "running"
+    assert model.snapshot(5_000.0 + s.progress_timeout_seconds + 1).state == "stalled"
+
+
+def test_stall_timeout_covers_an_eval_that_is_due():
+    config = Config(min_progress_timeout_seconds=1)
+    model = RunModel(config, "t", "train.log")
+    model.log_present = True
+    clock = 0.0
+    for line in preamble() + progress_lines(0, 1290):
+        if line.startswith("iter"):
+            clock += 1.7  # ten iterations of 170 ms between lines
+        model.feed_line(line, clock)
+    s = model.snapshot(clock)
+    # iter 1290 -> the next line is iter 1300 with no eval: a few 1.7 s gaps
+    assert 1.7 * 2 < s.progress_timeout_seconds < 10
+    for line in progress_lines(1300, 1490, seed=5):
+        if line.startswith("iter"):
+            clock += 1.7
+        model.feed_line(line, clock)
+    due = model.snapshot(clock)
+    # iter 1490 -> the line for 1500 carries a ~5.8 s eval: its timeout leaves room for it
+    assert due.progress_timeout_seconds > 1.7 + 2 * 5.8
+    assert model.snapshot(clock + 1.7 + 5.8).state == "running"
+    assert model.snapshot(clock + due.progress_timeout_seconds + 1).state == "stalled"
+
+
+def test_states_waiting_and_starting():
+    model = RunModel(Config(), "t", "train.log")
+    assert model.snapshot(0.0).state == "waiting"
+    model.log_present = True
+    model.mark_activity(100.0)
+    model.feed_line("compiling the model... (takes a ~minute)", 100.0)
+    assert model.snapshot(200.0).state == "starting"
+    assert model.snapshot(100.0 + Config().startup_timeout_seconds + 1).state == "stalled"
+
+
+def test_lines_read_and_not_understood_are_counted():
+    model = model_from(["iter 0: loss 1.0, time 1.00ms", "garbage", "\x00\x00"])
+    model.count_not_understood(1)
+    s = model.snapshot(0.0)
+    assert s.lines_read == 4 and s.lines_not_understood == 3
