@@ -1,0 +1,71 @@
+"""Starting the real exporter as a process on a free loopback port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ExporterProcess:
+    """``python -m exporter serve`` with the given flags; ``scrape()`` returns /metrics text."""
+
+    def __init__(self, *flags: str, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/metrics"
+        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "exporter", "serve", "--port", str(self.port), "--poll-interval-seconds", "0.1",
+             *flags],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+
+    def scrape(self) -> str:
+        return requests.get(self.url, timeout=5).text
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        """Scrape until ``text`` shows up in the exposition."""
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"exporter exited with {self.process.returncode}: {self.process.stdout.read()}")
+            try:
+                last = self.scrape()
+                if text in last:
+                    return last
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not in /metrics after {timeout} s:\n{last}")
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM, then the exit code and everything the process printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode, self.process.stdout.read()
+
+    def __enter__(self) -> ExporterProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
