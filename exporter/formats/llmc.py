@@ -39,9 +39,9 @@ _MAIN_TRAIN = re.compile(rf"^s:(\d+) trl:({_NUM})(?: |$)")
 _MAIN_VAL = re.compile(rf"^s:(\d+) tel:({_NUM})\s*$")
 
 
-def parse_step(line: str) -> Progress | None:
-    """A stdout step line of any llm.c generation."""
-    for pattern in (_STEP, _STEP_PY, _STEP_SHORT, _STEP_TOOK):
+def parse_step(line: str, patterns: tuple[re.Pattern[str], ...] = (_STEP, _STEP_PY, _STEP_SHORT, _STEP_TOOK)) -> Progress | None:
+    """A stdout step line of any llm.c generation (or only of those in ``patterns``)."""
+    for pattern in patterns:
         if match := pattern.match(line):
             break
     else:
@@ -59,6 +59,11 @@ def parse_step(line: str) -> Progress | None:
         # an unknown GPU has no peak in llm.c's table and prints -100.0%
         mfu_ratio=mfu / 100.0 if mfu is not None and mfu >= 0 else None,
     )
+
+
+def parse_python_step(line: str) -> Progress | None:
+    """The step line of ``train_gpt2.py`` (which early modded-nanogpt records print too)."""
+    return parse_step(line, (_STEP_PY,))
 
 
 def parse(line: str) -> Event | None:

@@ -38,4 +38,4 @@ def parse(line: str) -> Event | None:
         )
     if line.startswith("peak memory allocated:"):
         return RunEnd()
-    return llmc.parse_step(line)
+    return llmc.parse_python_step(line)
