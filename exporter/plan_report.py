@@ -1,0 +1,420 @@
+"""The ``plan`` command: what a nanoGPT run will need (tokens, FLOPs, time, memory, energy, cost)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from exporter import plan
+from exporter.config import Config
+from exporter.gpu_specs import GpuSpec, known_names, lookup
+from exporter.report import duration
+from exporter.trainer_config import ConfigFileError, parse_override, read_config_file, resolve
+
+_GIB = 2**30
+_SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+_POSITIVE_INTS = ("batch_size", "block_size", "gradient_accumulation_steps", "max_iters", "n_layer", "n_head",
+                  "n_embd", "vocab_size")
+
+
+class PlanError(ValueError):
+    """A problem with the plan's inputs, worded for the person who typed them."""
+
+
+def _amount(text: str) -> float:
+    """``3.68e9``, ``3.68B``, ``40.56M``, ``524,288`` -> a positive number."""
+    raw = text.strip().replace(",", "").replace("_", "")
+    scale = _SUFFIXES.get(raw[-1:].lower(), 1.0) if raw else 1.0
+    if scale != 1.0:
+        raw = raw[:-1]
+    try:
+        value = float(raw) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. 3.68e9 or 3.68B)") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be zero or more")
+    return value
+
+
+def _efficiency(text: str) -> float:
+    value = _non_negative(text)
+    if not 0.05 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie between 0.05 and 1")
+    return value
+
+
+def _world_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = Config()
+    parser.add_argument("trainer_config", nargs="?", metavar="CONFIG",
+                        help="nanoGPT config file, e.g. config/train_gpt2.py (read, never executed); "
+                             "without it nanoGPT's train.py defaults apply")
+    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="trainer setting that wins over the file, as on train.py's command line; repeatable")
+    parser.add_argument("--gpu", metavar="NAME", help='GPU model, e.g. "RTX 4070" or "H100 SXM"')
+    data = parser.add_mutually_exclusive_group()
+    data.add_argument("--dataset", metavar="PATH", help="nanoGPT train.bin (uint16 tokens: size / 2)")
+    data.add_argument("--dataset-tokens", type=_amount, metavar="N", help="dataset size in tokens, e.g. 3.68e9")
+    parser.add_argument("--mfu", default="0.2-0.4", metavar="X",
+                        help="model FLOPs utilisation: 0.3, a range 0.2-0.4 (default) or a list 0.2,0.3")
+    parser.add_argument("--tokens-per-second", type=_amount, metavar="X",
+                        help="measured throughput of the whole run; replaces the MFU estimate")
+    parser.add_argument("--params", type=_amount, metavar="N",
+                        help="parameter count as the trainer prints it (e.g. 40.56M) instead of the computed one")
+    parser.add_argument("--watts", type=_amount, metavar="W",
+                        help="measured mean power of all the run's GPUs together (default: board power × GPUs)")
+    parser.add_argument("--other-watts", type=_non_negative, default=defaults.other_watts, metavar="W",
+                        help=f"rest of the machine: CPU, RAM, fans (default {defaults.other_watts:g})")
+    parser.add_argument("--psu-efficiency", type=_efficiency, default=defaults.psu_efficiency, metavar="X",
+                        help=f"power supply efficiency, 0.05-1 (default {defaults.psu_efficiency:g})")
+    parser.add_argument("--price", type=_non_negative, default=defaults.price_per_kwh, metavar="X",
+                        help=f"electricity price per kWh (default {defaults.price_per_kwh:g})")
+    parser.add_argument("--currency", default=defaults.currency, metavar="CODE",
+                        help=f"currency of the price (default {defaults.currency})")
+    parser.add_argument("--world-size", type=_world_size, default=1, metavar="N",
+                        help="number of GPUs (DDP ranks); nanoGPT splits gradient_accumulation_steps among them")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    source: str
+    defaulted_keys: list[str]
+    shape: plan.ModelShape
+    batch_size: int
+    grad_accum_per_rank: int
+    world_size: int
+    max_iters: int
+    eval_interval: int
+    eval_iters: int
+    compiled: bool
+    parameters: float
+    parameters_source: str
+    parameters_computed: int
+    parameters_with_position_embeddings: float
+    tokens_per_iteration: int
+    total_tokens: int
+    dataset_tokens: int | None
+    dataset_source: str | None
+    epochs: float | None
+    flops_per_token: float
+    flops_6nd: float
+    flops_with_attention: float
+    evals: int
+    eval_flops: float
+    gpu: GpuSpec | None
+    watts: float | None
+    watts_source: str | None
+    other_watts: float
+    psu_efficiency: float
+    price_per_kwh: float
+    currency: str
+    durations: list[plan.Duration]
+    memory: plan.MemoryEstimate
+    memory_verdict: str | None
+    memory_verdict_checkpointed: str | None
+
+
+def _trainer_settings(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    layers: list[dict[str, Any]] = []
+    if args.trainer_config:
+        try:
+            layers.append(read_config_file(args.trainer_config))
+        except ConfigFileError as exc:
+            raise PlanError(str(exc)) from exc
+    overrides: dict[str, Any] = {}
+    for text in args.override:
+        try:
+            key, value = parse_override(text)
+        except ValueError as exc:
+            raise PlanError(f"--override: {exc}") from exc
+        overrides[key] = value
+    layers.append(overrides)
+    given = set().union(*layers)
+    settings = resolve(*layers)
+    problems = []
+    for key in _POSITIVE_INTS:
+        value = settings.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(f"{key}: expected a whole number of 1 or more, got {value!r}")
+    for key in ("eval_interval", "eval_iters"):
+        value = settings.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            problems.append(f"{key}: expected a whole number of 0 or more, got {value!r}")
+    if not problems and settings["n_embd"] % settings["n_head"]:
+        problems.append(f"n_embd: {settings['n_embd']} is not divisible by n_head={settings['n_head']}")
+    if problems:
+        where = args.trainer_config or "the nanoGPT defaults"
+        raise PlanError(f"unusable trainer settings (from {where} and --override):\n" +
+                        "\n".join(f"  - {p}" for p in problems))
+    defaulted = sorted(key for key in ("vocab_size", "max_iters", "batch_size", "block_size",
+                                       "gradient_accumulation_steps", "n_layer", "n_head", "n_embd")
+                       if key not in given)
+    return settings, defaulted
+
+
+def _gpu(name: str | None) -> GpuSpec | None:
+    if not name:
+        return None
+    spec = lookup(name)
+    if spec is None:
+        examples = ", ".join(n.replace("NVIDIA ", "").replace("GeForce ", "") for n in known_names()[::4])
+        raise PlanError(f"unknown GPU {name!r}; known models include {examples} "
+                        "(or leave out --gpu and pass --tokens-per-second and --watts)")
+    return spec
+
+
+def _dataset(args: argparse.Namespace) -> tuple[int | None, str | None]:
+    if args.dataset_tokens:
+        return int(args.dataset_tokens), "--dataset-tokens"
+    if not args.dataset:
+        return None, None
+    try:
+        with open(args.dataset, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+    except OSError as exc:
+        raise PlanError(f"cannot read dataset {args.dataset}: {exc.strerror or exc}") from exc
+    if size < plan.BYTES_PER_DATASET_TOKEN:
+        raise PlanError(f"dataset {args.dataset} is empty: a nanoGPT train.bin holds uint16 tokens")
+    return plan.dataset_tokens(size), args.dataset
+
+
+def build(args: argparse.Namespace) -> PlanResult:
+    """Every figure of the plan from the parsed arguments; :class:`PlanError` for bad inputs."""
+    try:
+        mfus = plan.mfu_values(args.mfu)
+    except ValueError as exc:
+        raise PlanError(f"--mfu: {exc}") from exc
+    if not args.currency.strip():
+        raise PlanError("--currency must not be empty")
+    settings, defaulted = _trainer_settings(args)
+    gpu = _gpu(args.gpu)
+    tokens_in_dataset, dataset_source = _dataset(args)
+    try:
+        grad_accum = plan.per_rank_grad_accum(settings["gradient_accumulation_steps"], args.world_size)
+    except ValueError as exc:
+        raise PlanError(str(exc)) from exc
+
+    shape = plan.ModelShape(
+        n_layer=settings["n_layer"], n_head=settings["n_head"], n_embd=settings["n_embd"],
+        block_size=settings["block_size"], vocab_size=settings["vocab_size"], bias=bool(settings["bias"]),
+    )
+    computed = plan.parameter_count(shape)
+    parameters = args.params or computed
+    position = shape.block_size * shape.n_embd
+    batch = settings["batch_size"]
+    per_iter = plan.tokens_per_iteration(batch, shape.block_size, grad_accum, args.world_size)
+    tokens = plan.total_tokens(settings["max_iters"], per_iter)
+    per_token = plan.flops_per_token(parameters, shape.n_layer, shape.n_head, shape.n_embd, shape.block_size)
+    evals = plan.eval_count(settings["max_iters"], settings["eval_interval"])
+    one_eval = plan.eval_flops(settings["eval_iters"], batch, shape.block_size, per_token)
+
+    watts, watts_source = None, None
+    if args.watts:
+        watts, watts_source = args.watts, "--watts"
+    elif gpu:
+        watts, watts_source = gpu.board_watts * args.world_size, "board power"
+    measured_eval = None
+    if args.tokens_per_second:
+        measured_eval = plan.eval_seconds_from_throughput(
+            settings["eval_iters"], batch, shape.block_size, args.world_size, args.tokens_per_second)
+    durations = plan.durations(
+        tokens=tokens, per_token_flops=per_token, evals=evals, one_eval_flops=one_eval,
+        world_size=args.world_size, peak_flops=gpu.bf16_dense_flops if gpu else None, mfus=mfus,
+        tokens_per_second=args.tokens_per_second, one_eval_seconds_measured=measured_eval,
+        watts=watts, other_watts=args.other_watts, psu_efficiency=args.psu_efficiency,
+        price_per_kwh=args.price,
+    )
+    compiled = bool(settings.get("compile", True))
+    memory = plan.memory_estimate(parameters + position, shape, batch, compiled=compiled)
+    return PlanResult(
+        source=args.trainer_config or "nanoGPT defaults",
+        defaulted_keys=defaulted,
+        shape=shape,
+        batch_size=batch,
+        grad_accum_per_rank=grad_accum,
+        world_size=args.world_size,
+        max_iters=settings["max_iters"],
+        eval_interval=settings["eval_interval"],
+        eval_iters=settings["eval_iters"],
+        compiled=compiled,
+        parameters=parameters,
+        parameters_source="--params" if args.params else "computed",
+        parameters_computed=computed,
+        parameters_with_position_embeddings=parameters + position,
+        tokens_per_iteration=per_iter,
+        total_tokens=tokens,
+        dataset_tokens=tokens_in_dataset,
+        dataset_source=dataset_source,
+        epochs=plan.epochs(tokens, tokens_in_dataset) if tokens_in_dataset else None,
+        flops_per_token=per_token,
+        flops_6nd=plan.flops_6nd(parameters, tokens),
+        flops_with_attention=per_token * tokens,
+        evals=evals,
+        eval_flops=one_eval,
+        gpu=gpu,
+        watts=watts,
+        watts_source=watts_source,
+        other_watts=args.other_watts,
+        psu_efficiency=args.psu_efficiency,
+        price_per_kwh=args.price,
+        currency=args.currency.strip(),
+        durations=durations,
+        memory=memory,
+        memory_verdict=plan.memory_verdict(memory.total, gpu.memory_bytes) if gpu else None,
+        memory_verdict_checkpointed=plan.memory_verdict(memory.total_checkpointed, gpu.memory_bytes) if gpu else None,
+    )
+
+
+def _millions(value: float) -> str:
+    return f"{value / 1e6:,.2f}M ({value:,.0f})"
+
+
+def _gib(value: float) -> str:
+    return f"{value / _GIB:.2f} GiB"
+
+
+def _rows(rows: list[tuple[str, str]]) -> list[str]:
+    width = max(len(label) for label, _ in rows)
+    return [f"  {label.ljust(width)}  {value}" for label, value in rows]
+
+
+def render(p: PlanResult) -> str:
+    s = p.shape
+    lines = [f"Plan for {p.source}"]
+    if p.defaulted_keys:
+        lines.append(f"  (nanoGPT defaults used for: {', '.join(p.defaulted_keys)}; set them with --override)")
+    lines += ["", "Model"]
+    params_note = " (--params)" if p.parameters_source == "--params" else ""
+    lines += _rows([
+        ("parameters, as nanoGPT prints (no wpe)", _millions(p.parameters) + params_note),
+        ("parameters with position embeddings", _millions(p.parameters_with_position_embeddings)),
+        ("shape", f"{s.n_layer} layers × {s.n_head} heads × {s.n_embd} wide, block {s.block_size}, "
+                  f"vocab {s.vocab_size:,}, bias {'yes' if s.bias else 'no'}"),
+    ])
+    lines += ["", "Tokens"]
+    data_rows = [
+        ("tokens per iteration", f"{p.tokens_per_iteration:,} (batch {p.batch_size} × block {s.block_size} × "
+                                 f"grad-accum {p.grad_accum_per_rank} × {p.world_size} GPU"
+                                 f"{'s' if p.world_size > 1 else ''})"),
+        ("total tokens for max_iters", f"{p.total_tokens:,} ({p.total_tokens / 1e9:,.2f}B over "
+                                       f"{p.max_iters:,} iterations)"),
+    ]
+    if p.dataset_tokens:
+        data_rows.append(("dataset", f"{p.dataset_tokens:,} tokens ({p.dataset_source})"))
+        data_rows.append(("epochs", f"{p.epochs:.2f}"))
+    lines += _rows(data_rows)
+    lines += ["", "Compute"]
+    lines += _rows([
+        ("training FLOPs, 6·N·D", plan.scientific(p.flops_6nd)),
+        ("training FLOPs, with attention", f"{plan.scientific(p.flops_with_attention)} "
+                                           f"({plan.scientific(p.flops_per_token)} per token: 6N + 12·L·H·Q·T)"),
+        ("evals", f"{p.evals} (every {p.eval_interval:,} iterations, {p.eval_iters} batches × 2 splits, "
+                  f"{plan.scientific(p.eval_flops)} FLOPs each)"),
+    ])
+    lines += ["", _time_title(p)]
+    if p.durations:
+        lines += _duration_table(p)
+    else:
+        lines.append("  (pass --gpu, or --tokens-per-second, to estimate time, energy and cost)")
+    if p.durations and p.watts is None:
+        lines.append("  (pass --gpu or --watts for energy and cost)")
+    lines += ["", "Peak GPU memory per GPU (an estimate)"]
+    m = p.memory
+    memory_rows = [
+        ("weights (fp32)", _gib(m.weights)),
+        ("gradients (fp32)", _gib(m.gradients)),
+        ("AdamW states (fp32)", _gib(m.optimizer)),
+        (f"activations (batch {p.batch_size} × block {s.block_size})", _gib(m.activations)),
+        (f"logits and loss ({'compiled' if p.compiled else 'eager'})", _gib(m.logits)),
+        ("CUDA context and allocator", _gib(m.overhead)),
+        ("total", _gib(m.total) + _verdict(p.memory_verdict, p)),
+        ("with activation checkpointing", f"{_gib(m.total_checkpointed)} (activations "
+                                          f"{_gib(m.activations_checkpointed)})"
+                                          + _verdict(p.memory_verdict_checkpointed, p)),
+    ]
+    lines += _rows(memory_rows)
+    return "\n".join(lines) + "\n"
+
+
+def _verdict(verdict: str | None, p: PlanResult) -> str:
+    if verdict is None or p.gpu is None:
+        return ""
+    return f" of {_gib(p.gpu.memory_bytes)}: {verdict.upper()}"
+
+
+def _time_title(p: PlanResult) -> str:
+    if p.durations and p.durations[0].basis == "measured":
+        return "Time, energy and cost at the measured throughput"
+    if p.gpu:
+        return (f"Time, energy and cost on {p.world_size} × {p.gpu.name} "
+                f"({p.gpu.bf16_dense_flops / 1e12:,.1f} TFLOP/s dense BF16 each)")
+    return "Time, energy and cost"
+
+
+def _duration_table(p: PlanResult) -> list[str]:
+    header = ["MFU", "time", "of which evals", "energy", f"cost ({p.currency})"]
+    rows = []
+    for d in p.durations:
+        rows.append([
+            "measured" if d.mfu is None else f"{d.mfu:.0%}",
+            duration(d.seconds),
+            duration(d.eval_seconds),
+            "-" if d.energy_joules is None else f"{plan.kwh(d.energy_joules):,.2f} kWh",
+            "-" if d.cost is None else f"{d.cost:,.2f}",
+        ])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    table = ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    if p.watts is not None:
+        extra = f" + {p.other_watts:g} W rest of machine" if p.other_watts else ""
+        psu = f", PSU efficiency {p.psu_efficiency:g}" if p.psu_efficiency != 1 else ""
+        table.append(f"  power: {p.watts:,.0f} W ({p.watts_source}){extra}{psu}; "
+                     f"price {p.price_per_kwh:g} {p.currency}/kWh")
+    return table
+
+
+def as_dict(p: PlanResult) -> dict[str, Any]:
+    data = asdict(p)
+    data["durations"] = [{**asdict(d), "seconds": d.seconds,
+                          "energy_kwh": None if d.energy_joules is None else plan.kwh(d.energy_joules)}
+                         for d in p.durations]
+    data["memory"] = {**asdict(p.memory), "total": p.memory.total,
+                      "total_checkpointed": p.memory.total_checkpointed}
+    return data
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = build(args)
+    except PlanError as exc:
+        print(f"training-exporter plan: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(as_dict(result), indent=2))
+    else:
+        print(render(result), end="")
+    return 0
+
