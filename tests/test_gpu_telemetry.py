@@ -329,6 +329,9 @@ def test_trainer_memory_unknown_when_nvml_cannot_say():
 def test_procfs_reads_a_child_process(tmp_path):
     child = subprocess.Popen(["sleep", "30"])
     try:
+        deadline = time.monotonic() + 5  # until the child has exec'd
+        while ProcFs().cmdline(child.pid) != "sleep 30" and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert ProcFs().cmdline(child.pid) == "sleep 30"
         assert ProcFs().parent(child.pid) == os.getpid()
     finally:
