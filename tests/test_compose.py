@@ -1,0 +1,290 @@
+"""docker-compose.yml: two independent validators, mounted paths, exposure, pins, GPU-less override.
+
+Needs no Docker engine. The validators are Debian's ``docker-compose`` (1.29) and the pip package
+``check-jsonschema`` (compose-spec schema); their tests skip only when the tool is not installed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "docker-compose.yml"
+NOGPU = ROOT / "docker-compose.nogpu.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+SERVICES = {"exporter", "prometheus", "alertmanager", "grafana"}
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML loader that knows Compose's merge tags (``!reset``, ``!override``)."""
+
+
+class _Reset:
+    pass
+
+
+_ComposeLoader.add_constructor("!reset", lambda loader, node: _Reset())
+_ComposeLoader.add_constructor(
+    "!override", lambda loader, node: loader.construct_object(node, deep=True)
+)
+
+
+def _env_example() -> dict[str, str]:
+    values = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+_VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
+
+
+def _interpolate(value, env: dict[str, str]):
+    """Compose-style ``${VAR}``, ``${VAR:-default}``, ``${VAR:?error}`` substitution."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match) -> str:
+        name, operator, argument = match.groups()
+        if env.get(name):
+            return env[name]
+        if operator and operator.endswith("-"):
+            return argument
+        if operator and operator.endswith("?"):
+            raise KeyError(f"{name}: {argument}")
+        return ""
+
+    return _VARIABLE.sub(replace, value)
+
+
+def _load(path: Path) -> dict:
+    return yaml.load(path.read_text(), Loader=_ComposeLoader)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    """docker-compose.yml as it reads with the values of .env.example."""
+    return _interpolate(_load(COMPOSE), _env_example())
+
+
+def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.skip(f"{tool} is not installed (CI installs it: see .ci/run)")
+    return path
+
+
+# --- the two validators ---------------------------------------------------------------------
+
+
+def test_docker_compose_accepts_the_file_with_the_example_settings():
+    tool = _need("docker-compose")
+    result = _run([tool, "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE), "config", "-q"])
+    assert result.returncode == 0, result.stderr
+
+
+def test_docker_compose_names_the_missing_log_setting_without_an_env_file(tmp_path):
+    tool = _need("docker-compose")
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    result = _run([tool, "--env-file", str(empty), "-f", str(COMPOSE), "config", "-q"])
+    assert result.returncode != 0
+    assert "TRAIN_LOG_" in result.stderr and "cp .env.example .env" in result.stderr
+
+
+def test_compose_spec_schema_accepts_the_file():
+    tool = _need("check-jsonschema")
+    result = _run([tool, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_gpu_less_override_only_drops_the_gpu_reservation_and_stays_valid(tmp_path):
+    override = _load(NOGPU)
+    assert set(override) == {"services"}
+    assert set(override["services"]) == {"exporter"}
+    assert all(isinstance(v, _Reset) for v in override["services"]["exporter"].values())
+    assert set(override["services"]["exporter"]) == {"deploy", "pid"}
+
+    merged = _load(COMPOSE)
+    for key in override["services"]["exporter"]:
+        merged["services"]["exporter"].pop(key)
+    assert "deploy" not in merged["services"]["exporter"]
+    merged_file = tmp_path / "docker-compose.yml"
+    merged_file.write_text(yaml.safe_dump(merged, sort_keys=False))
+    # The merged model must pass the same two validators.
+    if shutil.which("check-jsonschema"):
+        result = _run(["check-jsonschema", "--builtin-schema", "vendor.compose-spec", str(merged_file)])
+        assert result.returncode == 0, result.stdout + result.stderr
+    if shutil.which("docker-compose"):
+        result = _run(["docker-compose", "--env-file", str(ENV_EXAMPLE), "--project-directory", str(ROOT),
+                       "-f", str(merged_file), "config", "-q"])
+        assert result.returncode == 0, result.stderr
+
+
+def test_env_example_enables_the_override_with_one_documented_line():
+    assert "# COMPOSE_FILE=docker-compose.yml:docker-compose.nogpu.yml" in ENV_EXAMPLE.read_text()
+
+
+# --- what the file says ----------------------------------------------------------------------
+
+
+def _bind_mounts(service: dict) -> list[tuple[str, str]]:
+    mounts = []
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith((".", "/")):
+            mounts.append((source, target))
+    return mounts
+
+
+def test_the_four_services_exist(compose):
+    assert set(compose["services"]) == SERVICES
+
+
+def test_every_path_mounted_from_the_repository_exists(compose):
+    checked = 0
+    for name, service in compose["services"].items():
+        for source, _ in _bind_mounts(service):
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name} mounts {source}, which is not in the repository"
+                checked += 1
+    build = compose["services"]["exporter"]["build"]
+    assert (ROOT / build["context"] / build["dockerfile"]).is_file()
+    assert checked >= 8
+
+
+def test_the_log_directory_is_mounted_read_only_from_the_env_setting():
+    raw = _load(COMPOSE)["services"]["exporter"]
+    assert any(v.startswith("${TRAIN_LOG_DIR") and v.endswith(":/logs:ro") for v in raw["volumes"])
+    assert any("${TRAIN_LOG_FILE" in part for part in raw["command"])
+
+
+def test_mounts_land_where_the_configuration_files_expect_them(compose):
+    services = compose["services"]
+    prometheus_targets = {t for _, t in _bind_mounts(services["prometheus"])}
+    config = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())
+    for pattern in config.get("rule_files", []):
+        directory = str(Path("/etc/prometheus") / Path(pattern).parent)
+        assert directory in prometheus_targets, f"rule_files {pattern} is not mounted"
+
+    am_targets = {t for _, t in _bind_mounts(services["alertmanager"])}
+    am_config = yaml.safe_load((ROOT / "prometheus/alertmanager.yml").read_text())
+    for pattern in am_config.get("templates", []):
+        assert str(Path("/etc/alertmanager") / Path(pattern).parent) in am_targets
+    for receiver in am_config.get("receivers", []):
+        for slack in receiver.get("slack_configs", []):
+            if "api_url_file" in slack:
+                directory = str(Path(slack["api_url_file"]).parent)
+                mount = dict((t, s) for s, t in _bind_mounts(services["alertmanager"]))
+                assert mount.get(directory) == "./secrets", "the Slack webhook file must come from secrets/"
+
+    grafana = services["grafana"]
+    grafana_mounts = {t: s for s, t in _bind_mounts(grafana)}
+    providers = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/training.yml").read_text())
+    for provider in providers["providers"]:
+        assert grafana_mounts.get(provider["options"]["path"]) == "./grafana/dashboards"
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    home_dir, home_file = home.rsplit("/", 1)
+    assert (ROOT / grafana_mounts[home_dir] / home_file).is_file()
+    assert grafana_mounts.get("/etc/grafana/provisioning") == "./grafana/provisioning"
+    assert grafana["entrypoint"][-1] in grafana_mounts
+    assert grafana_mounts.get("/run/secrets/training") == "./secrets"
+    assert "/run/secrets/training/grafana_admin_password" in (ROOT / "grafana/start.sh").read_text()
+
+
+def test_only_grafana_is_published_beyond_localhost(compose):
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            host_ip = port.split(":")[0] if port.count(":") == 2 else "0.0.0.0"
+            if name == "grafana":
+                continue
+            assert host_ip == "127.0.0.1", f"{name} publishes {port} beyond localhost"
+    assert compose["services"]["grafana"]["ports"]
+
+
+def test_grafana_never_starts_with_the_default_admin_password(compose):
+    environment = compose["services"]["grafana"]["environment"]
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in environment
+    script = (ROOT / "grafana/start.sh").read_text()
+    assert "GF_SECURITY_ADMIN_PASSWORD__FILE" in script
+    assert environment["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
+    assert environment["GF_AUTH_ANONYMOUS_ENABLED"] == _env_example()["GRAFANA_ANONYMOUS"]
+
+
+def test_images_are_pinned_and_services_restart(compose):
+    for name, service in compose["services"].items():
+        assert service["restart"] == "unless-stopped", name
+        if "build" in service:
+            continue
+        image = service["image"]
+        assert re.fullmatch(r"[\w./-]+:v?\d+\.\d+\.\d+", image), f"{name}: {image} is not pinned to a version"
+
+
+def test_state_lives_in_named_volumes(compose):
+    declared = set(compose["volumes"])
+    wanted = {"exporter": "/var/lib/training-exporter", "prometheus": "/prometheus", "grafana": "/var/lib/grafana"}
+    for name, target in wanted.items():
+        named = [v for v in compose["services"][name]["volumes"] if not v.startswith((".", "/"))]
+        assert any(v.split(":")[0] in declared and v.split(":")[1] == target for v in named), name
+
+
+def test_exporter_gets_the_gpus_for_nvml_and_host_pids(compose):
+    exporter = compose["services"]["exporter"]
+    assert exporter["pid"] == "host"
+    (device,) = exporter["deploy"]["resources"]["reservations"]["devices"]
+    assert device == {"driver": "nvidia", "count": "all", "capabilities": ["utility"]}
+
+
+def test_exporter_command_uses_only_flags_the_cli_knows(compose):
+    from exporter.cli import build_parser
+
+    command = compose["services"]["exporter"]["command"]
+    args = build_parser().parse_args(command)
+    assert args.listen_address == "0.0.0.0" and args.port == 9842
+    assert args.state_file.startswith("/var/lib/training-exporter/")
+
+
+def test_dockerfile_runs_as_non_root_with_a_metrics_healthcheck():
+    dockerfile = (ROOT / "exporter/Dockerfile").read_text()
+    assert re.search(r"^FROM python:\d+\.\d+\.\d+-slim", dockerfile, re.M)
+    users = re.findall(r"^USER (\S+)", dockerfile, re.M)
+    assert users and users[-1] not in {"root", "0"}
+    assert re.search(r"^HEALTHCHECK .*\n?.*/metrics", dockerfile, re.M)
+
+
+def test_env_example_documents_every_variable_the_compose_file_reads():
+    used = set(_VARIABLE.findall(COMPOSE.read_text()))
+    names = {name for name, _, _ in used}
+    documented = set(_env_example())
+    assert names <= documented, f"not in .env.example: {sorted(names - documented)}"
+    for name in ("TRAIN_LOG_DIR", "TRAIN_LOG_FILE", "RUN_NAME", "PRICE_PER_KWH", "CURRENCY", "GRAFANA_ANONYMOUS"):
+        assert name in documented
+
+
+def test_interpolation_helper_follows_compose_rules():
+    env = {"A": "x", "EMPTY": ""}
+    assert _interpolate("${A}/${B:-d}/${EMPTY:-e}", env) == "x/d/e"
+    with pytest.raises(KeyError, match="set B"):
+        _interpolate("${B:?set B}", env)
+    original = {"k": ["${A}"]}
+    assert _interpolate(copy.deepcopy(original), env) == {"k": ["x"]}
