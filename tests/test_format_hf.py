@@ -9,8 +9,7 @@ BAR_370 = " 37%|███▋      | 370/1000 [02:13<03:47,  2.77it/s]"
 
 
 def test_single_bar_update():
-    assert hf.parse(BAR_370) == Progress(iteration=370, max_iterations=1000, iteration_seconds=pytest.approx(1 / 2.77),
-                                         elapsed_seconds=133.0, includes_eval=True)
+    assert hf.parse(BAR_370) == Progress(iteration=370, max_iterations=1000, elapsed_seconds=133.0, includes_eval=True)
 
 
 def test_last_of_many_carriage_return_updates_counts():
@@ -23,7 +22,7 @@ def test_last_of_many_carriage_return_updates_counts():
 
 def test_seconds_per_iteration_and_hours():
     event = hf.parse(" 12%|█▏        | 120/1000 [1:02:03<7:35:02, 31.05s/it]")
-    assert (event.iteration_seconds, event.elapsed_seconds) == (pytest.approx(31.05), 3723.0)
+    assert (event.iteration, event.elapsed_seconds) == (120, 3723.0)
 
 
 def test_unknown_rate_at_start():
@@ -37,8 +36,7 @@ def test_incomplete_last_update_falls_back_to_the_previous_complete_one():
 
 def test_loss_dict_after_a_bar_on_the_same_line_4x_floats():
     line = f"\r{BAR_370}\r{' ' * 60}\r{{'loss': 2.3456, 'grad_norm': 1.23, 'learning_rate': 4.5e-05, 'epoch': 0.5}}"
-    assert hf.parse(line) == Progress(iteration=370, loss=2.3456, max_iterations=1000, iteration_seconds=pytest.approx(1 / 2.77),
-                                      elapsed_seconds=133.0, includes_eval=True)
+    assert hf.parse(line) == Progress(iteration=370, loss=2.3456, max_iterations=1000, elapsed_seconds=133.0, includes_eval=True)
 
 
 def test_loss_dict_5x_quoted_strings():

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from exporter.events import Progress
+from exporter.events import Eval, Progress
 from exporter.formats import lightning
 
 
@@ -29,11 +29,17 @@ def test_bar_without_loss():
     assert lightning.parse("Epoch 0:   0%|          | 0/1000 [00:00<?, ?it/s]") == Progress(iteration=0)
 
 
+def test_last_update_of_the_validation_bar_marks_an_eval():
+    line = "\rValidation DataLoader 0:  90%|█████████ | 9/10 [00:00<00:00, 20.00it/s]\x1b[A\rValidation DataLoader 0: 100%|██████████| 10/10 [00:00<00:00, 20.00it/s]\x1b[A"
+    assert lightning.parse(line) == Eval({})
+
+
 @pytest.mark.parametrize("line", [
+    "\rSanity Checking DataLoader 0: 100%|██████████| 2/2 [00:00<00:00,  9.81it/s]\x1b[A",
     "\rValidation DataLoader 0:  50%|█████     | 5/10 [00:00<00:00, 20.00it/s]\x1b[A",
     "Sanity Checking DataLoader 0: 100%|██████████| 2/2 [00:00<00:00,  9.81it/s]",
     " 37%|███▋      | 370/1000 [02:13<03:47,  2.77it/s]",
     "Epoch 3:  45%|████▌     | 450/1000 [01:40<02:02",
 ])
-def test_other_lines_are_not_progress(line):
-    assert not isinstance(lightning.parse(line), Progress)
+def test_other_lines_are_not_progress_or_evals(line):
+    assert lightning.parse(line) is None

@@ -56,11 +56,12 @@ def _eval_losses(logged: dict[str, float | None]) -> dict[str, float]:
 
 
 def _progress(bar: Bar, loss: float | None = None) -> Progress:
+    # tqdm's rate is smoothed over recent updates and blurs an eval's cost; its elapsed time is the
+    # wall clock since training started, evals included
     return Progress(
         iteration=bar.n,
         loss=loss,
         max_iterations=bar.total,
-        iteration_seconds=bar.iteration_seconds,
         elapsed_seconds=bar.elapsed_seconds,
         includes_eval=True,
     )

@@ -3,19 +3,21 @@
 
 The bar counts batches within one epoch; the iteration reported is ``epoch × batches + batch``.
 The number of epochs is not printed, so the run's length comes from the configured ``max_iters``.
-The bar's elapsed time restarts every epoch and is not reported as a training clock.
+The bar's elapsed time restarts every epoch and is not reported as a training clock. The last
+update of the validation bar (drawn one row below) marks an eval, so its cost can be measured.
 """
 
 from __future__ import annotations
 
 import re
 
-from exporter.events import Event, Progress
-from exporter.formats.tqdm import Bar, parse_bar
+from exporter.events import Eval, Event, Progress
+from exporter.formats.tqdm import Bar, parse_bar, parse_bar_below
 
 NAME = "lightning"
 
 _EPOCH = re.compile(r"^Epoch (\d+)$")
+_VALIDATION = re.compile(r"^Validation(?: DataLoader \d+)?$")
 # what LightningModule.log(..., prog_bar=True) names the training loss, most specific first
 _LOSS_KEYS = ("train_loss_step", "train_loss", "loss_step", "loss")
 
@@ -32,6 +34,9 @@ def _loss(bar: Bar) -> float | None:
 
 def parse(line: str) -> Event | None:
     for segment in reversed(line.split("\r")):
+        below = parse_bar_below(segment)
+        if below and _VALIDATION.match(below.desc) and below.n == below.total:
+            return Eval({})
         bar = parse_bar(segment)
         if bar and (match := _EPOCH.match(bar.desc)):
             return Progress(

@@ -41,8 +41,17 @@ def _postfix(text: str) -> dict[str, str]:
 
 
 def parse_bar(segment: str) -> Bar | None:
-    """One complete bar update (no ``\\r`` inside), or None."""
-    if _MOVE_UP in segment or not (match := _BAR.match(segment)):
+    """One complete update (no ``\\r`` inside) of a bar in the first position, or None."""
+    return None if _MOVE_UP in segment else _parse(segment)
+
+
+def parse_bar_below(segment: str) -> Bar | None:
+    """One complete update of a bar drawn below the first (it ends by moving the cursor up)."""
+    return _parse(segment.replace(_MOVE_UP, "")) if segment.rstrip().endswith(_MOVE_UP) else None
+
+
+def _parse(segment: str) -> Bar | None:
+    if not (match := _BAR.match(segment)):
         return None
     rate = match["rate"]
     if rate == "?" or float(rate) == 0:
@@ -60,10 +69,3 @@ def parse_bar(segment: str) -> Bar | None:
         postfix=_postfix(match["postfix"]),
     )
 
-
-def last_bar(line: str) -> Bar | None:
-    """The last complete first-position bar update among the ``\\r``-separated pieces of ``line``."""
-    for segment in reversed(line.split("\r")):
-        if bar := parse_bar(segment):
-            return bar
-    return None
