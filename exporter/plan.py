@@ -126,6 +126,14 @@ def eval_seconds_from_throughput(
     return 2 * eval_iters * micro_step / 3
 
 
+def planned_seconds(
+    max_iters: int, iteration_seconds: float, eval_interval: int | None, eval_seconds: float | None
+) -> float:
+    """Wall time of a whole run at a given pace: every iteration plus every eval's overhead."""
+    evals = eval_count(max_iters, eval_interval) if eval_interval and eval_seconds else 0
+    return max_iters * iteration_seconds + evals * (eval_seconds or 0.0)
+
+
 def energy_joules(watts: float, seconds: float, other_watts: float = 0.0, psu_efficiency: float = 1.0) -> float:
     """Energy at the wall: (GPU power + rest of the machine) × time / PSU efficiency."""
     return (watts + other_watts) * seconds / psu_efficiency

@@ -191,3 +191,10 @@ def test_emissions():
 )
 def test_scientific_notation_has_the_right_exponent(value, text):
     assert plan.scientific(value) == text
+
+
+def test_planned_seconds_scenario_2_pace():
+    # 20,000 iterations at 170 ms plus 41 evals (0, 500, …, 20,000) at 5.8 s
+    assert plan.planned_seconds(20_000, 0.17, 500, 5.8) == pytest.approx(3_400 + 41 * 5.8)
+    assert plan.planned_seconds(20_000, 0.17, None, 5.8) == pytest.approx(3_400)
+    assert plan.planned_seconds(20_000, 0.17, 500, None) == pytest.approx(3_400)

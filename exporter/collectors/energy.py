@@ -1,0 +1,98 @@
+"""Energy and cost collector: the run's energy so far, recent power, projections and plan figures.
+
+Planned figures for the live run, to set against the actual ones on a dashboard:
+
+* ``training_plan_flops`` = 6 · parameters (as the trainer prints them) · planned tokens.
+* ``training_plan_energy_joules`` = recent mean power × the run's planned wall time, the planned
+  wall time being ``max_iterations`` × the typical iteration time + every eval × the eval
+  overhead: what the whole run costs at today's pace from iteration 0, without warm-up, stalls and
+  restarts. ``training_energy_projected_joules`` is the actual counterpart (spent + still to spend).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporter import plan
+from exporter.collectors.base import Collector, CollectorStats
+from exporter.config import Config
+from exporter.energy import EnergyAccount
+from exporter.snapshot import RunSnapshot
+
+
+def _gauge(name: str, help_text: str, labels: list[str], values: list[str], value: float) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, help_text, labels=labels)
+    family.add_metric(values, value)
+    return family
+
+
+class EnergyCollector(Collector):
+    name = "energy"
+
+    def __init__(
+        self, account: EnergyAccount, snapshot: Callable[[], RunSnapshot], config: Config, stats: CollectorStats
+    ) -> None:
+        super().__init__(stats)
+        self._account = account
+        self._snapshot = snapshot
+        self._config = config
+
+    def scrape(self) -> tuple[bool, Iterable[Metric]]:
+        snapshot = self._snapshot()
+        run = [snapshot.run]
+        families: list[Metric] = list(self._plan_families(snapshot))
+        if not self._account.has_data:
+            return False, families
+
+        price, currency, carbon = self._config.price_per_kwh, self._config.currency, self._config.carbon_g_per_kwh
+        joules = self._account.energy_joules()
+        power = self._account.mean_power_watts()
+        if snapshot.state == "finished":
+            projected: float | None = joules
+        else:
+            projected = self._account.projected_joules(snapshot.eta_seconds)
+
+        energy = CounterMetricFamily(
+            "training_energy_joules", "Energy of the run so far: its GPUs plus other_watts, at the wall.",
+            labels=["run"],
+        )
+        energy.add_metric(run, joules)
+        families.append(energy)
+        families.append(_gauge("training_electricity_cost", "Electricity cost so far at price_per_kwh.",
+                               ["run", "currency"], [snapshot.run, currency], plan.cost(joules, price)))
+        if power is not None:
+            families.append(_gauge("training_power_watts", "Recent mean power of the run.", ["run"], run, power))
+        if projected is not None:
+            families.append(_gauge("training_energy_projected_joules",
+                                   "Energy so far plus recent mean power times the ETA.", ["run"], run, projected))
+            families.append(_gauge("training_electricity_cost_projected", "Projected cost at completion.",
+                                   ["run", "currency"], [snapshot.run, currency], plan.cost(projected, price)))
+        if carbon is not None:
+            families.append(_gauge("training_emissions_grams", "CO2e so far at carbon_g_per_kwh.", ["run"], run,
+                                   plan.emissions_grams(joules, carbon)))
+            if projected is not None:
+                families.append(_gauge("training_emissions_projected_grams", "Projected CO2e at completion.",
+                                       ["run"], run, plan.emissions_grams(projected, carbon)))
+        planned = self._planned_energy(snapshot, power)
+        if planned is not None:
+            families.append(_gauge("training_plan_energy_joules",
+                                   "Planned energy of the whole run at the recent power and pace.", ["run"], run,
+                                   planned))
+        return True, families
+
+    @staticmethod
+    def _plan_families(snapshot: RunSnapshot) -> Iterable[Metric]:
+        if snapshot.parameters and snapshot.tokens_planned:
+            yield _gauge("training_plan_flops", "Planned training FLOPs (6 N D).", ["run"], [snapshot.run],
+                         plan.flops_6nd(snapshot.parameters, snapshot.tokens_planned))
+
+    @staticmethod
+    def _planned_energy(snapshot: RunSnapshot, power: float | None) -> float | None:
+        if power is None or not snapshot.max_iterations or snapshot.iteration_seconds is None:
+            return None
+        seconds = plan.planned_seconds(snapshot.max_iterations, snapshot.iteration_seconds,
+                                       snapshot.eval_interval, snapshot.eval_overhead_seconds)
+        return power * seconds

@@ -1,0 +1,187 @@
+"""The run's energy account: GPU energy deltas plus the rest of the machine, kept across restarts.
+
+Feed it with :meth:`EnergyAccount.update` from the GPU sampler loop::
+
+    account.update(telemetry.energy_joules(), time.time(), active=snapshot.state in LIVE_STATES)
+
+``readings`` maps each of the run's GPUs (by UUID) to a cumulative energy figure in joules (a
+counter, or integrated power). Only increases are counted: a reading lower than the last one is a
+counter reset (driver reload, reboot, exporter restart) and counts from its new value, never
+negative. The first reading of a GPU the account has not seen is its baseline. Between updates
+less than ``max_gap_seconds`` apart the constant ``other_watts`` is added; the sum is divided by
+``psu_efficiency`` (energy at the wall). While ``active`` is false (no run in progress) baselines
+move on but nothing is counted.
+
+The run name, energy so far and last readings are written to ``state_file`` (JSON, written to a
+temporary file and renamed into place) at most every ``save_interval_seconds`` and on
+:meth:`flush`; on start the account resumes from it when the run name matches. ``now`` is Unix
+time, so it means the same after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
+
+from exporter.config import Config
+
+log = logging.getLogger(__name__)
+
+LIVE_STATES = frozenset({"starting", "running", "stalled"})
+STATE_VERSION = 1
+
+
+class EnergyAccount:
+    def __init__(
+        self,
+        run: str,
+        *,
+        other_watts: float = 0.0,
+        psu_efficiency: float = 1.0,
+        state_file: str | None = None,
+        window_seconds: float = 300.0,
+        save_interval_seconds: float = 15.0,
+        max_gap_seconds: float = 120.0,
+    ) -> None:
+        self.run = run
+        self._other_watts = other_watts
+        self._psu_efficiency = psu_efficiency
+        self._state_file = Path(state_file) if state_file else None
+        self._window = window_seconds
+        self._save_interval = save_interval_seconds
+        self._max_gap = max_gap_seconds
+        self._lock = threading.Lock()
+        self._joules = 0.0
+        self._last: dict[str, float] = {}
+        self._last_time: float | None = None
+        self._history: deque[tuple[float, float]] = deque()  # (time, joules) while active
+        self._saved_at: float | None = None
+        self._dirty = False
+        self._save_error: str | None = None
+        self.has_data = False
+        self.resumed = self._resume()
+
+    @classmethod
+    def from_config(cls, run: str, config: Config) -> EnergyAccount:
+        return cls(run, other_watts=config.other_watts, psu_efficiency=config.psu_efficiency,
+                   state_file=config.state_file)
+
+    # ---- reading ---------------------------------------------------------------------------------
+
+    def energy_joules(self) -> float:
+        """Energy of the run so far, at the wall."""
+        with self._lock:
+            return self._joules
+
+    def mean_power_watts(self) -> float | None:
+        """Mean power over the recent window (None until two active updates are in it)."""
+        with self._lock:
+            if len(self._history) < 2:
+                return None
+            (t0, e0), (t1, e1) = self._history[0], self._history[-1]
+            return (e1 - e0) / (t1 - t0) if t1 > t0 else None
+
+    def projected_joules(self, eta_seconds: float | None) -> float | None:
+        """Energy at completion: energy so far + recent mean power × ETA (None if either is unknown)."""
+        power = self.mean_power_watts()
+        if eta_seconds is None or power is None:
+            return None
+        return self.energy_joules() + power * max(eta_seconds, 0.0)
+
+    # ---- accounting ------------------------------------------------------------------------------
+
+    def update(self, readings: Mapping[str, float], now: float, *, active: bool = True) -> None:
+        """Count the energy since the last update (see the module docstring)."""
+        with self._lock:
+            added = 0.0
+            for uuid, value in readings.items():
+                last = self._last.get(uuid)
+                if last is not None:
+                    added += value - last if value >= last else value
+                self._last[uuid] = value
+            if self._last_time is not None and 0 < now - self._last_time <= self._max_gap:
+                added += self._other_watts * (now - self._last_time)
+            self._last_time = now
+            self.has_data = True
+            if active:
+                self._joules += added / self._psu_efficiency
+                self._history.append((now, self._joules))
+                while len(self._history) > 2 and self._history[1][0] <= now - self._window:
+                    self._history.popleft()
+            else:
+                self._history.clear()
+            self._dirty = True
+            due = self._saved_at is None or now - self._saved_at >= self._save_interval
+        if due:
+            self.flush(now)
+
+    # ---- persistence -----------------------------------------------------------------------------
+
+    def flush(self, now: float | None = None) -> None:
+        """Write the state file now (if one is configured and something changed)."""
+        if self._state_file is None:
+            return
+        with self._lock:
+            if not self._dirty:
+                return
+            state = {"version": STATE_VERSION, "run": self.run, "energy_joules": self._joules,
+                     "readings": dict(self._last), "updated_at": self._last_time}
+            self._dirty = False
+            if now is not None:
+                self._saved_at = now
+        try:
+            _write_atomically(self._state_file, json.dumps(state, indent=1) + "\n")
+            self._save_error = None
+        except OSError as exc:
+            message = f"cannot write energy state file {self._state_file}: {exc.strerror or exc}"
+            if message != self._save_error:
+                log.warning("%s; energy so far will not survive a restart", message)
+                self._save_error = message
+            with self._lock:
+                self._dirty = True
+
+    def _resume(self) -> bool:
+        if self._state_file is None:
+            return False
+        try:
+            state = json.loads(self._state_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable energy state file %s: %s", self._state_file, exc)
+            return False
+        if not isinstance(state, dict) or state.get("run") != self.run:
+            log.info("energy state file %s belongs to another run; starting from zero", self._state_file)
+            return False
+        joules, readings = state.get("energy_joules"), state.get("readings")
+        if not isinstance(joules, (int, float)) or joules < 0 or not isinstance(readings, dict):
+            log.warning("ignoring malformed energy state file %s", self._state_file)
+            return False
+        self._joules = float(joules)
+        self._last = {str(k): float(v) for k, v in readings.items() if isinstance(v, (int, float))}
+        self.has_data = True
+        log.info("resuming run %r at %.0f J from %s", self.run, self._joules, self._state_file)
+        return True
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

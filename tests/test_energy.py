@@ -1,0 +1,140 @@
+"""Energy account: deltas, counter resets, other_watts, PSU efficiency, mean power, persistence."""
+
+import json
+import os
+
+import pytest
+
+from exporter.config import Config
+from exporter.energy import EnergyAccount
+
+
+def test_sums_deltas_over_gpus_from_a_baseline():
+    account = EnergyAccount("run")
+    account.update({"gpu-a": 1_000_000.0, "gpu-b": 50.0}, now=100.0)  # baselines, nothing counted
+    assert account.energy_joules() == 0
+    account.update({"gpu-a": 1_000_200.0, "gpu-b": 350.0}, now=101.0)
+    assert account.energy_joules() == pytest.approx(500)
+    account.update({"gpu-a": 1_000_400.0, "gpu-b": 650.0}, now=102.0)
+    assert account.energy_joules() == pytest.approx(1000)
+
+
+def test_counter_reset_counts_from_the_new_value_never_negative():
+    account = EnergyAccount("run")
+    account.update({"gpu": 5_000.0}, now=0.0)
+    account.update({"gpu": 5_300.0}, now=1.0)
+    account.update({"gpu": 40.0}, now=2.0)  # driver reload: counter restarted from 0
+    assert account.energy_joules() == pytest.approx(340)
+    account.update({"gpu": 140.0}, now=3.0)
+    assert account.energy_joules() == pytest.approx(440)
+
+
+def test_other_watts_and_psu_efficiency():
+    account = EnergyAccount("run", other_watts=50, psu_efficiency=0.8)
+    account.update({"gpu": 0.0}, now=0.0)
+    account.update({"gpu": 2_000.0}, now=10.0)  # 200 W GPU + 50 W for 10 s = 2,500 J -> 3,125 J at the wall
+    assert account.energy_joules() == pytest.approx(3_125)
+    assert account.mean_power_watts() == pytest.approx(312.5)
+
+
+def test_other_watts_skip_long_gaps():
+    account = EnergyAccount("run", other_watts=100, max_gap_seconds=60)
+    account.update({}, now=0.0)
+    account.update({}, now=30.0)
+    assert account.energy_joules() == pytest.approx(3_000)
+    account.update({}, now=3_630.0)  # an hour without samples is not charged blindly
+    assert account.energy_joules() == pytest.approx(3_000)
+
+
+def test_nothing_counted_while_inactive():
+    account = EnergyAccount("run", other_watts=10)
+    account.update({"gpu": 0.0}, now=0.0)
+    account.update({"gpu": 100.0}, now=1.0, active=False)
+    account.update({"gpu": 150.0}, now=2.0)  # counts only from the inactive baseline
+    assert account.energy_joules() == pytest.approx(60)
+    account.update({"gpu": 250.0}, now=3.0, active=False)
+    assert account.mean_power_watts() is None
+
+
+def test_mean_power_uses_the_recent_window_and_projects():
+    account = EnergyAccount("run", window_seconds=60)
+    joules = 0.0
+    account.update({"gpu": joules}, now=0.0)
+    for t in range(1, 121):  # 100 W for two minutes, then 300 W for one minute
+        joules += 100 if t <= 120 else 300
+        account.update({"gpu": joules}, now=float(t))
+    for t in range(121, 181):
+        joules += 300
+        account.update({"gpu": joules}, now=float(t))
+    assert account.mean_power_watts() == pytest.approx(300)
+    assert account.energy_joules() == pytest.approx(12_000 + 18_000)
+    assert account.projected_joules(600) == pytest.approx(30_000 + 300 * 600)
+    assert account.projected_joules(None) is None
+    assert EnergyAccount("other").projected_joules(600) is None
+
+
+def test_state_file_round_trip(tmp_path):
+    path = tmp_path / "state" / "energy.json"
+    first = EnergyAccount("run-1", state_file=str(path), save_interval_seconds=15)
+    assert not first.resumed and not first.has_data
+    first.update({"gpu": 100.0}, now=0.0)
+    first.update({"gpu": 1_100.0}, now=5.0)  # not yet due: debounced
+    assert json.loads(path.read_text())["energy_joules"] == 0
+    first.update({"gpu": 2_100.0}, now=20.0)
+    assert json.loads(path.read_text())["energy_joules"] == pytest.approx(2_000)
+    first.update({"gpu": 2_600.0}, now=21.0)
+    first.flush()
+    state = json.loads(path.read_text())
+    assert state == {"version": 1, "run": "run-1", "energy_joules": pytest.approx(2_500),
+                     "readings": {"gpu": 2_600.0}, "updated_at": 21.0}
+    assert [p.name for p in path.parent.iterdir()] == ["energy.json"]  # no temporary file left
+
+    # a restarted exporter (new process): the GPU counter went on to 2,700
+    second = EnergyAccount("run-1", state_file=str(path))
+    assert second.resumed and second.has_data
+    assert second.energy_joules() == pytest.approx(2_500)
+    second.update({"gpu": 2_700.0}, now=500.0)  # first update after start is saved at once
+    assert second.energy_joules() == pytest.approx(2_600)
+    # an exporter whose readings restart at zero: a reset, counted from the new value
+    third = EnergyAccount("run-1", state_file=str(path))
+    third.update({"gpu": 30.0}, now=900.0)
+    assert third.energy_joules() == pytest.approx(2_600 + 30)
+
+
+def test_state_of_another_run_is_not_resumed(tmp_path):
+    path = tmp_path / "energy.json"
+    path.write_text(json.dumps({"version": 1, "run": "old", "energy_joules": 9e9, "readings": {}}))
+    account = EnergyAccount("new", state_file=str(path))
+    assert not account.resumed and account.energy_joules() == 0
+    account.update({"gpu": 1.0}, now=0.0)
+    account.flush()
+    assert json.loads(path.read_text())["run"] == "new"
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"run": "run", "energy_joules": -5, "readings": {}}',
+                                     '{"run": "run", "energy_joules": "x", "readings": {}}'])
+def test_broken_state_file_starts_from_zero(tmp_path, content):
+    path = tmp_path / "energy.json"
+    path.write_text(content)
+    account = EnergyAccount("run", state_file=str(path))
+    assert not account.resumed and account.energy_joules() == 0
+
+
+def test_unwritable_state_file_does_not_break_accounting(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    account = EnergyAccount("run", state_file=str(blocker / "energy.json"))  # parent is a file
+    account.update({"gpu": 0.0}, now=0.0)
+    account.update({"gpu": 10.0}, now=1.0)
+    account.flush()
+    assert account.energy_joules() == pytest.approx(10)
+    assert "cannot write energy state file" in caplog.text
+    assert not os.path.exists(blocker / "energy.json")
+
+
+def test_from_config():
+    config = Config(other_watts=80, psu_efficiency=0.9, state_file=None)
+    account = EnergyAccount.from_config("run", config)
+    account.update({}, now=0.0)
+    account.update({}, now=9.0)
+    assert account.energy_joules() == pytest.approx(800)
