@@ -1,4 +1,6 @@
-"""Trainer-independent events that log parsers produce (one line -> one event or None)."""
+"""Trainer-independent events that log parsers produce (one line -> one event or None).
+
+Plain slotted dataclasses (not frozen: creating them is on the backfill's hot path)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Progress:
     """A training progress line.
 
@@ -26,7 +28,7 @@ class Progress:
     includes_eval: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Eval:
     """Evaluation losses by split (``train``, ``val``, ...), at ``iteration`` when the line says."""
 
@@ -34,24 +36,24 @@ class Eval:
     iteration: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Checkpoint:
     iteration: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Parameters:
     """Model size as the trainer prints it."""
 
     count: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TokensPerIteration:
     tokens: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConfigValue:
     """One trainer configuration assignment seen in the log (``max_iters = 20000``)."""
 
@@ -59,21 +61,21 @@ class ConfigValue:
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunStart:
     """The trainer (re)started: ``resumed`` is true for a resume from a checkpoint."""
 
     resumed: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TrainerError:
     """A crash marker: ``kind`` is ``oom`` or ``traceback``."""
 
     kind: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunEnd:
     """The trainer printed its end-of-run summary."""
 

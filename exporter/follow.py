@@ -92,24 +92,31 @@ class LogFollower:
             yield batch
 
     def _split(self, data: bytes, batch: Batch) -> None:
-        pieces = data.split(b"\n")
-        tail = pieces.pop()
-        if pieces:
-            if self._skipping:
-                pieces = pieces[1:]  # the end of an over-long line
-                self._skipping = False
-            else:
-                pieces[0] = self._partial + pieces[0]
-            self._partial = b""
-            batch.lines.extend(_decode(piece) for piece in pieces)
-        if self._skipping:
+        end = data.rfind(b"\n")
+        if end < 0:
+            if not self._skipping:
+                self._hold(data, batch)
             return
+        complete = self._partial + data[:end]
+        self._partial = b""
+        if self._skipping:  # drop the rest of an over-long line
+            self._skipping = False
+            cut = complete.find(b"\n")
+            if cut < 0:
+                self._hold(data[end + 1:], batch)
+                return
+            complete = complete[cut + 1:]
+        text = complete.decode("utf-8", errors="replace")  # whole lines: no character is split
+        lines = text.split("\n")
+        if "\r" in text:
+            lines = [line.rstrip("\r") for line in lines]
+        batch.lines.extend(lines)
+        self._hold(data[end + 1:], batch)
+
+    def _hold(self, tail: bytes, batch: Batch) -> None:
+        """Keep the start of a line until its newline arrives, unless it grows too long."""
         self._partial += tail
         if len(self._partial) > self._max_line:
             batch.dropped += 1
             self._partial = b""
             self._skipping = True
-
-
-def _decode(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace").rstrip("\r")

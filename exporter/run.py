@@ -113,22 +113,24 @@ class RunModel:
     # ---- input -------------------------------------------------------------------------------
 
     def feed_line(self, line: str, arrived: float | None) -> None:
-        self._lines += 1
-        if arrived is not None:
+        self.feed_lines([line], arrived)
+
+    def feed_lines(self, lines: list[str], arrived: float | None) -> None:
+        """Apply lines read together (``arrived`` is their arrival time, None in a backfill)."""
+        self._lines += len(lines)
+        if arrived is not None and lines:
             self._last_line_ts = arrived
-        parse = self._reader.parse
-        if parse is not None:
-            event = parse(line)
-            if event is None:
-                self._not_understood += 1
-            else:
-                self._handlers[type(event)](event, arrived)
-            return
-        for event in self._reader.feed(line):
-            if event is None:
-                self._not_understood += 1
-            else:
-                self._handlers[type(event)](event, arrived)
+        handlers = self._handlers
+        not_understood = 0
+        for line in lines:
+            parse = self._reader.parse
+            events = (parse(line),) if parse is not None else self._reader.feed(line)
+            for event in events:
+                if event is None:
+                    not_understood += 1
+                else:
+                    handlers[type(event)](event, arrived)
+        self._not_understood += not_understood
 
     def count_not_understood(self, lines: int = 1) -> None:
         """Lines the follower dropped before parsing (over-long lines)."""

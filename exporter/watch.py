@@ -38,8 +38,7 @@ class LogWatcher:
         for batch in self._follower.poll():
             arrived = None if batch.backfill else self._clock()
             with self._lock:  # per chunk, so scrapes are served during a long backfill
-                for line in batch.lines:
-                    self.model.feed_line(line, arrived)
+                self.model.feed_lines(batch.lines, arrived)
                 if batch.dropped:
                     self.model.count_not_understood(batch.dropped)
             lines += len(batch.lines)

@@ -19,30 +19,43 @@ from exporter.trainer_config import NANOGPT_DEFAULTS, literal, parse_assignment
 
 NAME = "nanogpt"
 
-_NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf|-inf)"
-_ITER = re.compile(
-    rf"^iter (\d+): loss ({_NUMBER}), time ({_NUMBER})ms(?:, mfu ({_NUMBER})%)?\s*$"
-)
-_EVAL = re.compile(rf"^step (\d+): train loss ({_NUMBER}), val loss ({_NUMBER})\s*$")
+# Numbers are matched loosely and checked by float(): a cheaper pattern on the hot path.
+_ITER = re.compile(r"iter (\d+): loss ([^,]+), time ([^m]+)ms(?:, mfu ([^%]+)%)?\s*$")
+_EVAL = re.compile(r"step (\d+): train loss ([^,]+), val loss (\S+)\s*$")
 _OVERRIDE = re.compile(r"^Overriding: (\w+) = (.*)$")
 _PARAMS = re.compile(r"^number of parameters: ([\d.]+)M\s*$")
 _TOKENS = re.compile(r"^tokens per iteration will be: ([\d,]+)\s*$")
 _KNOWN_KEYS = frozenset(NANOGPT_DEFAULTS) | {"warmup_iters", "lr_decay_iters", "learning_rate", "min_lr"}
 
 
-def parse(line: str) -> Event | None:
-    if match := _ITER.match(line):
-        mfu = float(match[4]) if match[4] is not None else None
+def _progress(iteration: str, loss: str, milliseconds: str, mfu: str | None) -> Progress | None:
+    try:
+        mfu_percent = float(mfu) if mfu is not None else -1.0
+        seconds = float(milliseconds) / 1000.0
         return Progress(
-            iteration=int(match[1]),
-            loss=float(match[2]),
-            iteration_seconds=float(match[3]) / 1000.0,
+            iteration=int(iteration),
+            loss=float(loss),
+            iteration_seconds=seconds if 0 <= seconds < math.inf else None,
             # running_mfu starts at -1 and prints -100.00% until measured
-            mfu_ratio=mfu / 100.0 if mfu is not None and mfu >= 0 and math.isfinite(mfu) else None,
+            mfu_ratio=mfu_percent / 100.0 if 0 <= mfu_percent < math.inf else None,
             includes_eval=True,
         )
+    except ValueError:  # a number that is not one
+        return None
+
+
+def _eval(iteration: str, train: str, val: str) -> Eval | None:
+    try:
+        return Eval({"train": float(train), "val": float(val)}, iteration=int(iteration))
+    except ValueError:
+        return None
+
+
+def parse(line: str) -> Event | None:
+    if match := _ITER.match(line):
+        return _progress(*match.groups())
     if match := _EVAL.match(line):
-        return Eval({"train": float(match[2]), "val": float(match[3])}, iteration=int(match[1]))
+        return _eval(*match.groups())
     if line.startswith("saving checkpoint to "):
         return Checkpoint()
     if match := _OVERRIDE.match(line):
