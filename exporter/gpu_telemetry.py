@@ -562,7 +562,7 @@ def open_telemetry(
 
 
 def _unavailable(config: Config, nvml: Nvml | None, message: str) -> GpuTelemetry:
-    log.error("%s", message)
+    log.warning("%s", message)
     if nvml is not None:
         nvml.shutdown()
     return GpuTelemetry(None, [], config=config, error=message)
