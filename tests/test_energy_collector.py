@@ -1,5 +1,7 @@
 """Energy collector: the "Energy and cost" metrics, scraped through a real registry."""
 
+import subprocess
+
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -103,3 +105,13 @@ def test_broken_snapshot_does_not_break_the_scrape():
     stats = CollectorStats()
     assert scrape(EnergyCollector(account_at_200_watts(), broken, Config(), stats)) == {}
     assert stats.snapshot()["energy"][0] is False
+
+
+def test_exposition_passes_promtool_lint():
+    registry = CollectorRegistry(auto_describe=False)
+    config = Config(carbon_g_per_kwh=300)
+    registry.register(EnergyCollector(account_at_200_watts(), running_snapshot, config, CollectorStats()))
+    text = generate_latest(registry)
+    assert b"training_energy_joules_total" in text
+    checked = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, timeout=30)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
