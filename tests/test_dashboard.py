@@ -1,0 +1,311 @@
+"""grafana/dashboards/training.json: schema, datasources, units, wall-screen layout, and that every
+PromQL expression in it returns data from a real Prometheus scraping the real exporter."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD_FILE = ROOT / "grafana/dashboards/training.json"
+DATASOURCES_FILE = ROOT / "grafana/provisioning/datasources/datasources.yml"
+
+# Grafana 12.x writes schemaVersion 42, the last version of the classic dashboard JSON model
+# (grafana/grafana apps/dashboard/pkg/migration/schemaversion: LATEST_VERSION = 42).
+SCHEMA_VERSION = 42
+
+# Grafana's grid: 24 columns; a row unit is 30 px high plus an 8 px gap. In kiosk mode on a
+# 1920x1080 screen, 27 units (27 * 30 + 26 * 8 = 1018 px) fit with the page padding.
+GRID_COLUMNS = 24
+SCREEN_ROWS = 27
+
+# Unit ids from Grafana's value formats (packages/grafana-data/src/valueFormats/categories.ts)
+# that this dashboard may use; custom units are "prefix:" / "suffix:" strings.
+GRAFANA_UNITS = {
+    "none", "short", "percent", "percentunit", "locale", "sci",
+    "bytes", "decbytes", "bits",
+    "s", "ms", "m", "h", "d", "dtdurations", "dtdurationms", "dthms", "dtdhms", "hertz",
+    "dateTimeAsIso", "dateTimeAsIsoNoDateIfToday", "dateTimeAsLocal", "dateTimeAsLocalNoDateIfToday",
+    "dateTimeFromNow",
+    "watt", "kwatt", "watth", "kwatth", "joule",
+    "celsius", "flops", "gflops", "tflops", "pflops",
+    "bool", "bool_yes_no", "bool_on_off",
+    "currencyUSD", "currencyGBP", "currencyEUR", "currencyJPY", "currencyRUB", "currencyUAH",
+    "currencyBRL", "currencyDKK", "currencyISK", "currencyNOK", "currencySEK", "currencyCZK",
+    "currencyCHF", "currencyPLN", "currencyZAR", "currencyINR", "currencyKRW", "currencyIDR",
+    "currencyPHP", "currencyVND",
+}
+
+# Panels that show no query result (no targets, so no unit to set).
+PANELS_WITHOUT_QUERIES = {"row", "alertlist", "text"}
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> dict:
+    return json.loads(DASHBOARD_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def datasources() -> dict[str, dict]:
+    provisioned = yaml.safe_load(DATASOURCES_FILE.read_text())["datasources"]
+    return {ds["type"]: ds for ds in provisioned}
+
+
+def all_panels(dashboard: dict) -> list[dict]:
+    panels = []
+    for panel in dashboard["panels"]:
+        panels.append(panel)
+        panels.extend(panel.get("panels", []))  # panels inside collapsed rows
+    return panels
+
+
+def all_targets(dashboard: dict) -> list[tuple[dict, dict]]:
+    return [(panel, target) for panel in all_panels(dashboard) for target in panel.get("targets", [])]
+
+
+# --- schema, datasources, units ------------------------------------------------------------------
+
+
+def test_is_valid_json_of_the_current_schema_version(dashboard):
+    assert dashboard["schemaVersion"] == SCHEMA_VERSION
+    assert dashboard["uid"] and dashboard["title"]
+    assert dashboard["id"] is None, "exported for sharing: no database id"
+
+
+def test_panel_ids_are_unique(dashboard):
+    ids = [panel["id"] for panel in all_panels(dashboard)]
+    assert len(ids) == len(set(ids)), sorted(ids)
+
+
+def test_datasources_are_provisioned_with_fixed_uids(datasources):
+    prometheus, alertmanager = datasources["prometheus"], datasources["alertmanager"]
+    assert prometheus["uid"] and prometheus["url"] == "http://prometheus:9090"
+    assert alertmanager["uid"] and alertmanager["url"] == "http://alertmanager:9093"
+    assert alertmanager["jsonData"]["implementation"] == "prometheus"
+
+
+def test_every_query_uses_the_provisioned_prometheus_uid(dashboard, datasources):
+    uid = datasources["prometheus"]["uid"]
+    targets = all_targets(dashboard)
+    assert len(targets) > 30
+    for panel, target in targets:
+        assert target["datasource"] == {"type": "prometheus", "uid": uid}, panel["title"]
+        assert panel["datasource"] == {"type": "prometheus", "uid": uid}, panel["title"]
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            assert variable["datasource"] == {"type": "prometheus", "uid": uid}, variable["name"]
+
+
+def test_alert_list_reads_the_provisioned_prometheus_rules(dashboard, datasources):
+    (alerts,) = [p for p in all_panels(dashboard) if p["type"] == "alertlist"]
+    assert alerts["options"]["datasource"] == datasources["prometheus"]["name"]
+    assert alerts["options"]["stateFilter"]["firing"] is True
+
+
+def _unit_is_known(unit: str) -> bool:
+    return unit in GRAFANA_UNITS or unit.startswith(("suffix:", "prefix:"))
+
+
+def test_every_panel_with_queries_has_a_known_unit(dashboard):
+    for panel in all_panels(dashboard):
+        if panel["type"] in PANELS_WITHOUT_QUERIES:
+            assert not panel.get("targets"), panel["title"]
+            continue
+        unit = panel["fieldConfig"]["defaults"].get("unit")
+        assert unit and _unit_is_known(unit), f"{panel['title']}: unit {unit!r}"
+        for override in panel["fieldConfig"]["overrides"]:
+            for prop in override["properties"]:
+                if prop["id"] == "unit":
+                    assert _unit_is_known(prop["value"]), f"{panel['title']}: override unit {prop['value']!r}"
+
+
+# Base-unit suffix of a metric name (first match wins) -> the Grafana units that display it.
+BASE_UNITS = [
+    ("_timestamp_seconds", {"dateTimeAsLocalNoDateIfToday", "dateTimeAsLocal", "dateTimeAsIso", "dateTimeFromNow"}),
+    ("_seconds", {"s", "dtdurations"}),
+    ("_bytes", {"bytes"}),
+    ("_watts", {"watt"}),
+    ("_celsius", {"celsius"}),
+    ("_ratio", {"percentunit"}),
+    ("_hertz", {"hertz"}),
+    ("_kwh", {"kwatth"}),
+    ("_active", {"bool_on_off", "bool", "bool_yes_no"}),
+]
+
+
+def test_units_match_the_metric_base_units(dashboard):
+    """A metric's base unit (its name's suffix) and the unit its field is shown in agree."""
+    checked = 0
+    for panel, target in all_targets(dashboard):
+        names = metric_names(target["expr"])
+        if len(names) != 1:
+            continue
+        # Recorded series (level:metric:operation) read as one name, e.g. gpu_..._used_ratio.
+        name = next(iter(names)).replace(":", "_").removesuffix("_total")
+        if target["expr"].startswith("rate(") and name.endswith("_seconds"):
+            name = name.removesuffix("_seconds") + "_ratio"  # seconds per second
+        for suffix, allowed in BASE_UNITS:
+            if name.endswith(suffix):
+                units = _units_of(panel, target)
+                assert units <= allowed, f"{panel['title']} {target['expr']}: {units}, expected {allowed}"
+                checked += 1
+                break
+    assert checked > 20
+
+
+def _units_of(panel: dict, target: dict) -> set[str]:
+    """Units a target's fields can take: the default, or an override matching its legend."""
+    units = {panel["fieldConfig"]["defaults"]["unit"]}
+    legend = target.get("legendFormat", "")
+    for override in panel["fieldConfig"]["overrides"]:
+        matcher = override["matcher"]
+        rendered = re.sub(r"\{\{\s*\w+\s*\}\}", "X", legend)
+        if (matcher["id"] == "byName" and matcher["options"] == legend) or (
+            matcher["id"] == "byRegexp" and re.fullmatch(matcher["options"], rendered)
+        ):
+            units |= {p["value"] for p in override["properties"] if p["id"] == "unit"}
+            if any(p["id"] == "unit" for p in override["properties"]):
+                units.discard(panel["fieldConfig"]["defaults"]["unit"])
+    return units
+
+
+# --- wall-screen layout --------------------------------------------------------------------------
+
+
+def test_panels_fit_the_grid_without_overlapping(dashboard):
+    occupied: dict[tuple[int, int], str] = {}
+    for panel in dashboard["panels"]:
+        pos = panel["gridPos"]
+        assert pos["x"] >= 0 and pos["w"] > 0 and pos["x"] + pos["w"] <= GRID_COLUMNS, panel["title"]
+        for x in range(pos["x"], pos["x"] + pos["w"]):
+            for y in range(pos["y"], pos["y"] + pos["h"]):
+                assert (x, y) not in occupied, f"{panel['title']} overlaps {occupied[(x, y)]}"
+                occupied[(x, y)] = panel["title"]
+
+
+def test_everything_fits_one_1080p_screen_without_scrolling(dashboard):
+    bottom = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in dashboard["panels"])
+    assert bottom <= SCREEN_ROWS
+    assert not any(p["type"] == "row" and p["collapsed"] for p in dashboard["panels"])
+    # A horizontally repeated panel must span the full width, so its copies (up to maxPerRow)
+    # share that row instead of wrapping below it.
+    for panel in dashboard["panels"]:
+        if panel.get("repeat"):
+            assert panel["repeatDirection"] == "h" and panel["gridPos"]["w"] == GRID_COLUMNS, panel["title"]
+    # The screen is filled: no empty cells.
+    assert sum(p["gridPos"]["w"] * p["gridPos"]["h"] for p in dashboard["panels"]) == GRID_COLUMNS * bottom
+
+
+def test_rows_in_the_documented_order(dashboard):
+    rows = [p["title"] for p in dashboard["panels"] if p["type"] == "row"]
+    assert rows == ["Loss and speed", "GPU", "Plan vs actual"]
+    top = sorted((p for p in dashboard["panels"] if p["gridPos"]["y"] == 0), key=lambda p: p["gridPos"]["x"])
+    assert [p["title"] for p in top] == ["Progress", "ETA", "Energy", "Electricity cost", "Val loss",
+                                         "GPU temperature", "VRAM used", "Firing alerts"]
+
+
+def test_vram_gauge_turns_orange_at_90_and_red_at_95_percent(dashboard):
+    (vram,) = [p for p in dashboard["panels"] if p["title"] == "VRAM used"]
+    assert vram["type"] == "gauge"
+    steps = vram["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [(s["color"], s["value"]) for s in steps] == [("green", None), ("orange", 0.9), ("red", 0.95)]
+
+
+def test_kiosk_refresh_and_variables(dashboard):
+    assert dashboard["refresh"]
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert set(variables) == {"run", "gpu"}
+    assert "training_info" in variables["run"]["query"]["query"]
+    assert "training_gpu_info" in variables["gpu"]["query"]["query"]
+    for panel, target in all_targets(dashboard):
+        names = metric_names(target["expr"])
+        if any(_is_gpu_metric(n) for n in names):
+            assert 'gpu=~"$gpu"' in target["expr"], target["expr"]
+        else:
+            assert 'run=~"$run"' in target["expr"], target["expr"]
+
+
+def test_slack_messages_link_to_this_dashboard(dashboard):
+    template = (ROOT / "prometheus/templates/slack.tmpl").read_text()
+    assert f"/d/{dashboard['uid']}" in template
+
+
+# --- metric names: every one is in the metric contract and the exporter ---------------------------
+
+_PROMQL_WORDS = {
+    "on", "ignoring", "group_left", "group_right", "by", "without", "and", "or", "unless", "bool",
+    "sum", "avg", "min", "max", "count", "rate", "irate", "increase", "delta", "deriv", "time",
+    "vector", "scalar", "abs", "clamp_min", "clamp_max", "label_replace", "topk", "bottomk",
+    "max_over_time", "min_over_time", "avg_over_time", "last_over_time", "offset",
+}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names an expression selects (matchers, label lists, ranges and numbers removed)."""
+    text = re.sub(r'"[^"]*"', "", expr)
+    text = re.sub(r"\{[^}]*\}", "", text)
+    text = re.sub(r"\[[^\]]*\]", "", text)
+    text = re.sub(r"\b(on|ignoring|by|without|group_left|group_right)\s*\([^)]*\)", "", text)
+    text = re.sub(r"(?<![\w:])\d+(\.\d+)?([eE][+-]?\d+)?", "", text)
+    words = re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", text)
+    return {w for w in words if w not in _PROMQL_WORDS}
+
+
+def _recording_rules() -> dict[str, str]:
+    rules = {}
+    for path in sorted((ROOT / "prometheus/rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "record" in rule:
+                    rules[rule["record"]] = rule["expr"]
+    return rules
+
+
+def exporter_metric_names(name: str) -> set[str]:
+    """The exporter metrics behind a name: itself, or what a recording rule computes it from."""
+    recorded = _recording_rules()
+    if name in recorded:
+        return set().union(*(exporter_metric_names(n) for n in metric_names(recorded[name])))
+    return {name}
+
+
+def _is_gpu_metric(name: str) -> bool:
+    return any(n.startswith("training_gpu_") for n in exporter_metric_names(name))
+
+
+def _readme_metrics() -> set[str]:
+    readme = (ROOT / "README.md").read_text()
+    return set(re.findall(r"^\| `(training_\w+)[{`]", readme, re.M))
+
+
+def _exporter_source() -> str:
+    return "\n".join(p.read_text() for p in (ROOT / "exporter").rglob("*.py"))
+
+
+def test_every_metric_is_in_the_readme_contract_and_the_exporter_source(dashboard):
+    """GPU and energy series cannot be produced on a machine without an NVIDIA GPU, so besides the
+    live check below (which fakes only the NVML library) each name is checked against the metric
+    contract and the exporter's source here."""
+    contract = _readme_metrics()
+    source = _exporter_source()
+    assert len(contract) > 60
+    expressions = [t["expr"] for _, t in all_targets(dashboard)]
+    expressions += [re.fullmatch(r"label_values\((\w+), *\w+\)", v["query"]["query"]).group(1)
+                    for v in dashboard["templating"]["list"]]
+    for expr in expressions:
+        for name in metric_names(expr):
+            for metric in exporter_metric_names(name):
+                assert metric in contract, f"{metric} ({expr}) is not in README's metric table"
+                base = metric.removesuffix("_total")
+                assert f'"{base}' in source, f"{metric} ({expr}) is not produced by exporter/"
+
+
+def test_metric_name_extraction():
+    assert metric_names('a_b{x="c d"} * on(run) group_left() (e / (f > 0))') == {"a_b", "e", "f"}
+    assert metric_names("rate(x_total{g=~\"$gpu\"}[$__rate_interval]) / 3.6e6") == {"x_total"}
+    assert metric_names("run:training_energy_kwh:total{run=~\"$run\"}") == {"run:training_energy_kwh:total"}
+    assert exporter_metric_names("run:training_energy_kwh:total") == {"training_energy_joules_total"}
