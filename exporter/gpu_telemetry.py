@@ -342,7 +342,9 @@ class GpuTelemetry:
         nvml, handle = self._nvml, gpu.handle
         power = _watts(nvml.call("nvmlDeviceGetPowerUsage", handle))
         fields = nvml.field_values(handle, [FIELD_POWER_INSTANT, FIELD_POWER_AVERAGE])
-        counter = None if gpu.energy.method == "integrated" else nvml.call("nvmlDeviceGetTotalEnergyConsumption", handle)
+        counter = None
+        if gpu.energy.method != "integrated":  # a GPU without the counter is not asked again
+            counter = nvml.call("nvmlDeviceGetTotalEnergyConsumption", handle)
         memory = nvml.call("nvmlDeviceGetMemoryInfo", handle)
         utilization = nvml.call("nvmlDeviceGetUtilizationRates", handle)
         temperature = nvml.temperature_celsius(handle)

@@ -111,7 +111,7 @@ def test_other_nvml_errors_are_none_and_logged_once(caplog):
 
 
 def test_programming_errors_are_not_hidden():
-    nvml, fake = _open(FakeGpu(uuid="GPU-a"))
+    nvml, _ = _open(FakeGpu(uuid="GPU-a"))
     with pytest.raises(TypeError):
         nvml.call("nvmlDeviceGetPowerUsage")  # handle forgotten
 
