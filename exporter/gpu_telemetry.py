@@ -324,14 +324,19 @@ class GpuTelemetry:
             now = self._clock()
             sampled: list[tuple[GpuReading, list[tuple[int, int | None]] | None]] = []
             for gpu in self._gpus:
-                if gpu.lost and not self._recover(gpu, now):
-                    sampled.append((self._lost_reading(gpu), None))
-                    continue
+                recovering = gpu.lost
                 try:
+                    if recovering and not self._reacquire(gpu, now):
+                        sampled.append((self._lost_reading(gpu), None))
+                        continue
                     sampled.append(self._read(gpu, now))
                 except GpuLost as exc:
                     self._mark_lost(gpu, now, str(exc))
                     sampled.append((self._lost_reading(gpu), None))
+                    continue
+                if recovering:
+                    gpu.lost = False
+                    log.warning("GPU %d (%s) answers again", gpu.index, gpu.uuid)
             readings = self._with_trainer_memory(sampled)
             with self._lock:
                 self._readings = readings
@@ -418,28 +423,25 @@ class GpuTelemetry:
         )
 
     def _mark_lost(self, gpu: _Gpu, now: float, reason: str) -> None:
-        gpu.lost = True
         gpu.next_recovery = now + RECOVERY_RETRY_SECONDS
         gpu.energy.pause()
-        log.warning(
-            "GPU %d (%s) is lost (%s): training_gpu_up is 0 for it until NVML answers again",
-            gpu.index, gpu.uuid, reason,
-        )
+        if not gpu.lost:
+            gpu.lost = True
+            log.warning(
+                "GPU %d (%s) is lost (%s): training_gpu_up is 0 for it until NVML answers again",
+                gpu.index, gpu.uuid, reason,
+            )
 
-    def _recover(self, gpu: _Gpu, now: float) -> bool:
+    def _reacquire(self, gpu: _Gpu, now: float) -> bool:
+        """Look for a lost GPU again (every RECOVERY_RETRY_SECONDS); raises GpuLost."""
         if now < gpu.next_recovery:
             return False
         gpu.next_recovery = now + RECOVERY_RETRY_SECONDS
-        try:
-            handle = self._nvml.handle_by_uuid(gpu.uuid)
-            if handle is None:
-                return False
-            gpu.handle = handle
-            _read_static(self._nvml, gpu)
-        except GpuLost:
+        handle = self._nvml.handle_by_uuid(gpu.uuid)
+        if handle is None:
             return False
-        gpu.lost = False
-        log.warning("GPU %d (%s) answers again", gpu.index, gpu.uuid)
+        gpu.handle = handle
+        _read_static(self._nvml, gpu)
         return True
 
     def _with_trainer_memory(

@@ -379,6 +379,22 @@ def test_lost_gpu_is_down_the_other_keeps_going_and_it_recovers(caplog):
     assert readings[1].energy_joules == pytest.approx(150.0)
 
 
+def test_a_handle_that_comes_back_without_answers_stays_lost(caplog):
+    clock = Clock()
+    gpus = fake_gpus(1)
+    telemetry, fake = open_fake(gpus, clock=clock)
+    fake.nvmlDeviceGetHandleByUUID = lambda uuid: gpus[0]  # a handle, but every read still fails
+    gpus[0].lost = True
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            telemetry.sample_once()
+            clock.now += RECOVERY_RETRY_SECONDS
+    assert not telemetry.readings()[0].up
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("is lost" in m for m in messages) == 1
+    assert not any("answers again" in m for m in messages)
+
+
 def test_gpu_lost_at_start_up_is_skipped():
     gpus = fake_gpus(2)
     gpus[0].lost = True
