@@ -6,14 +6,17 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 from prometheus_client import CollectorRegistry, start_http_server
 
 from exporter.collectors.base import CollectorStats
+from exporter.collectors.energy import EnergyCollector
 from exporter.collectors.exporter_self import ExporterCollector
 from exporter.collectors.gpu import GpuCollector
 from exporter.collectors.training import TrainingCollector
 from exporter.config import Config
+from exporter.energy import LIVE_STATES, EnergyAccount
 from exporter.follow import LogFollower
 from exporter.gpu_telemetry import open_telemetry
 from exporter.run import RunModel
@@ -34,6 +37,8 @@ def run(config: Config) -> int:
     stats = CollectorStats()
     registry.register(TrainingCollector(watcher.snapshot, stats, telemetry.peak_flops))
     registry.register(GpuCollector(telemetry, stats))
+    account = EnergyAccount.from_config(model.run, config)
+    registry.register(EnergyCollector(account, watcher.snapshot, config, stats))
     registry.register(ExporterCollector(stats))
 
     try:
@@ -54,11 +59,14 @@ def run(config: Config) -> int:
     watcher.start()
     telemetry.start()
     try:
-        stop.wait()
+        while not stop.wait(config.gpu_sample_interval_seconds):
+            live = watcher.snapshot().state in LIVE_STATES
+            account.update(telemetry.energy_joules(), time.time(), active=live)
     finally:
         log.info("stopping")
         watcher.stop()
         telemetry.stop()
+        account.flush()
         server.shutdown()
         server.server_close()
     return 0

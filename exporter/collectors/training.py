@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from exporter import plan
 from exporter.collectors.base import Collector, CollectorStats
 from exporter.snapshot import STATES, RunSnapshot
 
@@ -44,6 +45,17 @@ _COUNTERS = (
 )
 
 
+def nanogpt_flops_per_token(s: RunSnapshot) -> float | None:
+    """nanoGPT's estimate_mfu FLOPs per token from the printed parameters and the model shape."""
+    settings = s.trainer_config
+    try:
+        return plan.flops_per_token(
+            s.parameters, settings["n_layer"], settings["n_head"], settings["n_embd"], settings["block_size"]
+        )
+    except (KeyError, TypeError, ZeroDivisionError):
+        return None
+
+
 class TrainingCollector(Collector):
     name = "training_log"
 
@@ -52,7 +64,7 @@ class TrainingCollector(Collector):
         snapshot: Callable[[], RunSnapshot],
         stats: CollectorStats,
         peak_flops: Callable[[], float | None] = lambda: None,
-        flops_per_token: Callable[[RunSnapshot], float | None] = lambda s: None,
+        flops_per_token: Callable[[RunSnapshot], float | None] = nanogpt_flops_per_token,
     ) -> None:
         super().__init__(stats)
         self._snapshot = snapshot
