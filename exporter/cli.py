@@ -15,8 +15,7 @@ from exporter.trainer_config import ConfigFileError, parse_override
 # Config keys that only matter while serving.
 _SERVE_ONLY = {
     "listen_address", "port", "poll_interval_seconds", "gpus", "trainer_pid", "trainer_cmdline_match",
-    "gpu_sample_interval_seconds", "other_watts", "psu_efficiency", "price_per_kwh", "currency",
-    "carbon_g_per_kwh", "state_file",
+    "gpu_sample_interval_seconds", "other_watts", "psu_efficiency", "carbon_g_per_kwh",
 }
 _NOT_FLAGS = {"overrides", "jsonl_fields", "log"}
 
@@ -89,8 +88,9 @@ def resolve_config(args: argparse.Namespace) -> Config:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    level = logging.INFO if args.command == "serve" else logging.WARNING
     logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        level=logging.DEBUG if getattr(args, "verbose", False) else level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command == "plan":

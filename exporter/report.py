@@ -8,7 +8,9 @@ import os
 import sys
 import time
 
+from exporter import plan
 from exporter.config import Config
+from exporter.energy import EnergyAccount
 from exporter.follow import LogFollower
 from exporter.run import RunModel
 from exporter.snapshot import RunSnapshot
@@ -28,6 +30,18 @@ def duration(seconds: float) -> str:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+def energy_line(s: RunSnapshot, config: Config, joules: float) -> str:
+    """Energy and cost so far (from the serving exporter's state file) and, at the run's average
+    power so far, at the finish."""
+    text = (f"energy so far {plan.kwh(joules):.2f} kWh, {plan.cost(joules, config.price_per_kwh):.2f} "
+            f"{config.currency}")
+    if s.eta_seconds is not None and s.elapsed_seconds:
+        projected = joules + joules / s.elapsed_seconds * s.eta_seconds
+        text += (f"; at the finish about {plan.kwh(projected):.2f} kWh, "
+                 f"{plan.cost(projected, config.price_per_kwh):.2f} {config.currency}")
+    return text
 
 
 def render(s: RunSnapshot, now: float) -> str:
@@ -90,8 +104,18 @@ def run(config: Config, as_json: bool) -> int:
     watcher = LogWatcher(model, LogFollower(config.log))
     watcher.poll()
     snapshot = watcher.snapshot()
+    account = EnergyAccount.from_config(model.run, config) if config.state_file else None
+    energy = account.energy_joules() if account is not None and account.resumed else None
     if as_json:
-        print(json.dumps(dataclasses.asdict(snapshot), indent=2, sort_keys=True))
+        report = dataclasses.asdict(snapshot)
+        if energy is not None:
+            report["energy_joules"] = energy
+            report["electricity_cost"] = plan.cost(energy, config.price_per_kwh)
+            report["currency"] = config.currency
+        print(json.dumps(report, indent=2, sort_keys=True))
     else:
-        print(render(snapshot, time.time()))
+        text = render(snapshot, time.time())
+        if energy is not None:
+            text += "\n" + energy_line(snapshot, config, energy)
+        print(text)
     return 0

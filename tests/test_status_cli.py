@@ -1,0 +1,60 @@
+"""`training-exporter status`: the scenario-2 ETA, the human report, and clear errors."""
+
+import json
+
+import pytest
+
+from exporter.cli import main
+from nanogpt_fixture import scenario_two
+
+
+@pytest.fixture
+def scenario_log(tmp_path):
+    path = tmp_path / "train.log"
+    path.write_text(scenario_two())
+    return path
+
+
+def test_scenario_two_json_eta_is_within_five_percent_of_3400_seconds(scenario_log, capsys):
+    assert main(["status", str(scenario_log), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["iteration"] == 1300 and report["max_iterations"] == 20000
+    assert report["evals_left"] == 38
+    assert report["eta_seconds"] == pytest.approx(3400, rel=0.05)
+    assert report["eta_low_seconds"] < report["eta_seconds"] < report["eta_high_seconds"]
+    assert report["state"] == "running" and report["format"] == "nanogpt"
+
+
+def test_text_report_reads_like_a_person_wrote_it(scenario_log, capsys):
+    assert main(["status", str(scenario_log)]) == 0
+    text = capsys.readouterr().out
+    assert "1,300 / 20,000 iterations (6.5%); 18,700 left" in text
+    assert "typical iteration 170 ms" in text
+    assert "eval every 500 iters costs +5.8 s, 38 evals left" in text
+    assert "about 57 min left" in text and "expected to finish at" in text
+
+
+def test_energy_so_far_comes_from_the_state_file(scenario_log, tmp_path, capsys):
+    state = tmp_path / "energy.json"
+    state.write_text(json.dumps({"version": 1, "run": "train", "energy_joules": 7.2e6, "readings": {}}))
+    assert main(["status", str(scenario_log), "--state-file", str(state), "--price-per-kwh", "0.30",
+                 "--currency", "EUR"]) == 0
+    assert "energy so far 2.00 kWh, 0.60 EUR" in capsys.readouterr().out
+
+
+def test_overrides_apply(scenario_log, capsys):
+    assert main(["status", str(scenario_log), "--json", "--max-iters", "2000"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["max_iterations"] == 2000 and report["evals_left"] == 2
+
+
+def test_missing_log_and_bad_config_are_clear_errors(tmp_path, capsys):
+    assert main(["status", str(tmp_path / "nope.log")]) == 2
+    assert "no log file" in capsys.readouterr().err
+    config = tmp_path / "exporter.yml"
+    config.write_text("price_per_kwh: -3\nmax_itres: 5\n")
+    assert main(["status", str(tmp_path / "nope.log"), "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "price_per_kwh" in err and "max_itres: unknown key" in err
+    assert main(["status", str(tmp_path / "x.log"), "--override", "nonsense"]) == 2
+    assert "--override" in capsys.readouterr().err
