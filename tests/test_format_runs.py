@@ -1,0 +1,150 @@
+"""Whole generated runs of every format: at 25 %, 50 % and 75 % the exporter reports the progress,
+the loss and an ETA within 5 % of the simulated truth.
+
+``status`` reads a file once, with no arrival stamps: it can only count an eval's cost where the
+trainer's own timing includes it (nanoGPT's iteration time, the HF bar's wall clock). For trainers
+whose clocks leave evals out (llm.c, modded-nanogpt, nanochat, Lightning, JSON lines and custom
+formats as generated here) the ``status`` runs use cheap evals, and the cost of real evals is
+checked where the exporter can measure it: following the log live, through ``RunModel.feed_line``
+with each line's arrival stamp. llm.c's main.log has no timing at all, so it is checked live only.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from exporter.cli import main
+from exporter.config import Config
+from exporter.run import RunModel
+from tests.fixtures_formats import CUSTOM_SPEC, Line, Run, Truth, generate
+
+FRACTIONS = (0.25, 0.5, 0.75)
+EXPENSIVE_EVALS = Truth()
+CHEAP_EVALS = Truth(eval_seconds=0.5)
+LIGHTNING = Truth(total_steps=2400, eval_interval=300)  # whole epochs of eval_interval batches
+FORMAT_OF = {"llmc-main-log": "llmc"}
+
+HF_EVAL_IN_CLOCK = pytest.mark.xfail(strict=True, reason=(
+    "RunModel._measure takes an eval's cost from the trainer's clock only through iteration_seconds; "
+    "the HF bar reports a cumulative wall clock (elapsed_seconds) that includes the eval "
+    "(includes_eval=True), which is read as an eval-free clock: no overhead is measured from the file, "
+    "and live the overhead is wall - clock = 0 (at 25 % the interval is not known yet either)"))
+
+# llm.c's first "val loss" line carries no step and Lightning's validation bar none either: at 25 %
+# one eval with a step has been seen, and the interval is only inferred from two
+ONE_EVAL_SEEN = pytest.mark.xfail(strict=True, reason=(
+    "RunModel._eval_interval infers the interval only from the gap between two evals with known "
+    "iterations; after the first one (at iteration k > 0) evals_left is 0 and the ETA leaves out "
+    "every eval still to come"))
+ONE_EVAL_SEEN_CASES = {("llmc", 0.25), ("lightning", 0.25)}
+
+STATUS_CASES = [
+    ("nanogpt", EXPENSIVE_EVALS),
+    pytest.param("hf", EXPENSIVE_EVALS, marks=HF_EVAL_IN_CLOCK),
+    ("hf", CHEAP_EVALS),
+    ("llmc", CHEAP_EVALS),
+    ("modded", CHEAP_EVALS),
+    ("nanochat", CHEAP_EVALS),
+    ("lightning", Truth(total_steps=2400, eval_interval=300, eval_seconds=0.5)),
+    ("jsonl", CHEAP_EVALS),
+    ("custom", CHEAP_EVALS),
+]
+LIVE_CASES = [
+    ("nanogpt", EXPENSIVE_EVALS),
+    ("llmc", EXPENSIVE_EVALS),
+    ("llmc-main-log", EXPENSIVE_EVALS),
+    ("modded", EXPENSIVE_EVALS),
+    ("nanochat", EXPENSIVE_EVALS),
+    pytest.param("hf", EXPENSIVE_EVALS, marks=HF_EVAL_IN_CLOCK),
+    ("lightning", LIGHTNING),
+    ("jsonl", EXPENSIVE_EVALS),
+    ("custom", EXPENSIVE_EVALS),
+]
+
+
+def _custom_spec(tmp_path) -> str:
+    path = tmp_path / "custom-format.yml"
+    path.write_text(CUSTOM_SPEC)
+    return str(path)
+
+
+def _check(report: dict, truth: Truth, steps: int, label: str) -> None:
+    assert report["max_iterations"] - report["iteration"] == truth.total_steps - steps, label
+    assert report["progress_ratio"] == pytest.approx(steps / truth.total_steps, abs=1e-3), label
+    assert report["loss"] == pytest.approx(truth.loss(steps), abs=2e-3), label
+    expected = truth.remaining_seconds(steps)
+    assert report["eta_seconds"] == pytest.approx(expected, rel=0.05), (
+        f"{label}: ETA {report['eta_seconds']:.1f} s, truth {expected:.1f} s")
+
+
+@pytest.mark.parametrize("name, truth", STATUS_CASES)
+@pytest.mark.parametrize("fraction", FRACTIONS)
+def test_status_json_reports_progress_loss_and_eta(name, truth, fraction, tmp_path, capsys):
+    run = generate(name, truth)
+    lines, steps = run.cut(fraction, truth)
+    log = tmp_path / f"{name}.log"
+    log.write_text(run.text(lines), encoding="utf-8")
+    extra = ["--custom-format-file", _custom_spec(tmp_path)] if name == "custom" else []
+    # jsonl and custom logs are named with --format; the others are detected
+    if name in ("jsonl", "custom"):
+        extra += ["--format", name]
+    assert main(["status", str(log), "--json", *run.cli_args, *extra]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["format"] == FORMAT_OF.get(name, name)
+    assert report["state"] == "running"
+    _check(report, truth, steps, f"{name} at {fraction:.0%}")
+
+
+def _follow(run: Run, lines: list[Line], name: str, tmp_path) -> dict:
+    settings = dict(run.config)
+    if name == "custom":
+        settings.update(format="custom", custom_format_file=_custom_spec(tmp_path))
+    model = RunModel(Config(**settings), run=name, log_path=f"{name}.log")
+    model.log_present = True
+    for line in lines:
+        model.feed_line(line.text, line.arrived)
+    snapshot = model.snapshot(lines[-1].arrived)
+    return {
+        "max_iterations": snapshot.max_iterations,
+        "iteration": snapshot.iteration,
+        "progress_ratio": snapshot.progress_ratio,
+        "loss": snapshot.loss,
+        "eta_seconds": snapshot.eta_seconds,
+        "state": snapshot.state,
+        "format": snapshot.format,
+    }
+
+
+@pytest.mark.parametrize("name, truth", LIVE_CASES)
+@pytest.mark.parametrize("fraction", FRACTIONS)
+def test_followed_live_the_eta_counts_the_evals(name, truth, fraction, tmp_path, request):
+    if (name, fraction) in ONE_EVAL_SEEN_CASES:
+        request.applymarker(ONE_EVAL_SEEN)
+    run = generate(name, truth)
+    lines, steps = run.cut(fraction, truth)
+    report = _follow(run, lines, name, tmp_path)
+    assert report["format"] == FORMAT_OF.get(name, name)
+    assert report["state"] == "running"
+    _check(report, truth, steps, f"{name} live at {fraction:.0%}")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "estimate.evals_between counts evals in (iteration, max]: where the trainer prints step N's "
+    "progress before the eval at step N (llm.c, modded-nanogpt, nanochat, HF), that pending eval is "
+    "left out of the ETA until its line arrives"))
+def test_eval_due_at_the_current_iteration_is_counted(tmp_path):
+    truth = Truth(total_steps=2100, eval_interval=500, eval_seconds=100.0)
+    run = generate("llmc", truth)
+    lines, steps = run.cut(1000 / truth.total_steps, truth)
+    assert steps == 1000 and not lines[-1].text.startswith("val loss")
+    _check(_follow(run, lines, "llmc", tmp_path), truth, steps, "llmc live at step 1000, its eval due")
+
+
+@pytest.mark.parametrize("name", ["nanogpt", "llmc", "modded", "nanochat", "hf", "jsonl", "custom"])
+def test_whole_run_ends_finished_with_no_time_left(name, tmp_path):
+    run = generate(name, Truth(log_interval=1))  # nanoGPT prints its last iteration only on a log step
+    report = _follow(run, run.lines, name, tmp_path)
+    assert report["state"] == "finished"
+    assert report["eta_seconds"] == 0
