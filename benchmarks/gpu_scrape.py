@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
-from fake_nvml import FakeNvml, fake_gpus  # noqa: E402
+from tests.fake_nvml import FakeNvml, fake_gpus  # noqa: E402
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
 from exporter.collectors.base import CollectorStats  # noqa: E402

@@ -336,7 +336,7 @@ class GpuTelemetry:
                     continue
                 if recovering:
                     gpu.lost = False
-                    log.warning("GPU %d (%s) answers again", gpu.index, gpu.uuid)
+                    log.warning("GPU %d (%s) is back", gpu.index, gpu.uuid)
             readings = self._with_trainer_memory(sampled)
             with self._lock:
                 self._readings = readings

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from fake_nvml import GIB, FakeGpu, FakeNvml, NVMLError_DriverNotLoaded, fake_gpus, pascal_gpu
+from tests.fake_nvml import GIB, FakeGpu, FakeNvml, NVMLError_DriverNotLoaded, fake_gpus, pascal_gpu
 from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.collectors.base import CollectorStats

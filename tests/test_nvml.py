@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pynvml
 import pytest
-from fake_nvml import (
+from tests.fake_nvml import (
     FakeGpu,
     FakeNvml,
     NVMLError_DriverNotLoaded,
