@@ -3,12 +3,19 @@ PromQL expression in it returns data from a real Prometheus scraping the real ex
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from nanogpt_fixture import scenario_two
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD_FILE = ROOT / "grafana/dashboards/training.json"
@@ -309,3 +316,125 @@ def test_metric_name_extraction():
     assert metric_names("rate(x_total{g=~\"$gpu\"}[$__rate_interval]) / 3.6e6") == {"x_total"}
     assert metric_names("run:training_energy_kwh:total{run=~\"$run\"}") == {"run:training_energy_kwh:total"}
     assert exporter_metric_names("run:training_energy_kwh:total") == {"training_energy_joules_total"}
+
+
+# --- every query returns data from a real Prometheus scraping the real exporter --------------------
+
+
+def _load_local_stack():
+    spec = importlib.util.spec_from_file_location("local_stack", ROOT / "scripts/local_stack.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+local_stack = _load_local_stack()
+
+RUN = "wall-screen"
+PRICE_PER_KWH = 0.30
+
+# Stands in for the pynvml module in the exporter process (first on its PYTHONPATH): two busy
+# GPUs from tests/fake_nvml.py with the trainer's memory on both. Only the NVML library is faked;
+# the exporter, Prometheus and the recording rules are the real ones.
+FAKE_PYNVML = """import sys
+sys.path.insert(0, {tests!r})
+from fake_nvml import GIB, FakeNvml, fake_gpus
+_gpus = fake_gpus(2)
+for _gpu in _gpus:
+    _gpu.processes = [({pid}, 6 * GIB)]
+sys.modules[__name__] = FakeNvml(_gpus)
+"""
+
+# What Grafana puts in place of its macros, for a 1 s scrape interval.
+GRAFANA_MACROS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
+
+
+@pytest.fixture(scope="module")
+def live_stack(tmp_path_factory):
+    missing = local_stack.missing_binaries(alertmanager=False)
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)} (Debian package prometheus; CI installs it)")
+    work = tmp_path_factory.mktemp("dashboard-live")
+    log = work / "train.log"
+    log.write_text(scenario_two())
+    shim = work / "fake-nvml"
+    shim.mkdir()
+    (shim / "pynvml.py").write_text(FAKE_PYNVML.format(tests=str(ROOT / "tests"), pid=os.getpid()))
+    port = local_stack.free_port()
+    exporter = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "serve", "--log", str(log), "--run", RUN, "--port", str(port),
+         "--poll-interval-seconds", "0.1", "--gpu-sample-interval-seconds", "0.2", "--other-watts", "80",
+         "--price-per-kwh", str(PRICE_PER_KWH), "--currency", "EUR", "--state-file", str(work / "state.json")],
+        cwd=work, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), str(ROOT)])},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        with local_stack.LocalStack(port, work / "stack", alertmanager=False, scrape_interval="1s") as stack:
+            try:
+                stack.wait_for_target("training-exporter")
+            except TimeoutError:
+                exporter.terminate()
+                pytest.fail(f"exporter not scraped; its output:\n{exporter.communicate(timeout=10)[0]}")
+            yield stack
+    finally:
+        if exporter.poll() is None:
+            exporter.terminate()
+            try:
+                exporter.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                exporter.kill()
+                exporter.wait()
+
+
+def _variable_values(stack, dashboard: dict) -> dict[str, list[str]]:
+    """What the dashboard's label_values(metric, label) variables offer, read from Prometheus."""
+    values = {}
+    for variable in dashboard["templating"]["list"]:
+        metric, label = re.fullmatch(r"label_values\((\w+), *(\w+)\)", variable["query"]["query"]).groups()
+        values[variable["name"]] = sorted({series["metric"][label] for series in stack.query(metric)})
+    return values
+
+
+def _as_grafana_sends_it(expr: str, variables: dict[str, list[str]]) -> str:
+    for macro, value in GRAFANA_MACROS.items():
+        expr = expr.replace(macro, value)
+    for name, values in variables.items():
+        expr = expr.replace(f"${name}", values[0] if len(values) == 1 else "(" + "|".join(values) + ")")
+    assert "$" not in expr, expr
+    return expr
+
+
+def test_every_query_returns_data_from_prometheus_fed_by_the_exporter(live_stack, dashboard):
+    stack = live_stack
+    variables = stack.wait_until(
+        lambda: (v := _variable_values(stack, dashboard))["gpu"] and v, timeout=30, what="dashboard variables"
+    )
+    assert variables == {"run": [RUN], "gpu": ["0", "1"]}
+    queries = [(panel["title"], _as_grafana_sends_it(t["expr"], variables)) for panel, t in all_targets(dashboard)]
+
+    def empty() -> list[str]:
+        return [f"{title}: {expr}" for title, expr in queries if not stack.query(expr)]
+
+    deadline = time.monotonic() + 60
+    while (missing := empty()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not missing, "no data for:\n" + "\n".join(missing) + "\n" + stack.logs()
+
+    for title, expr in queries:
+        for series in stack.query(expr):
+            labels = series["metric"]
+            assert labels.get("run", RUN) == RUN, (title, labels)
+        if any(_is_gpu_metric(name) for name in metric_names(expr)):
+            assert {s["metric"]["gpu"] for s in stack.query(expr)} == {"0", "1"}, f"{title}: {expr}"
+
+
+def test_planned_cost_is_the_planned_energy_at_the_configured_price(live_stack, dashboard):
+    (cost,) = [p for p in dashboard["panels"] if p["title"] == "Cost"]
+    (planned,) = [t["expr"] for t in cost["targets"] if t["legendFormat"].startswith("planned")]
+    stack = live_stack
+    expr = _as_grafana_sends_it(planned, {"run": [RUN]})
+    value = stack.wait_until(lambda: stack.query_value(expr), timeout=30, what="planned cost")
+    plan_kwh = stack.query_value(f'training_plan_energy_joules{{run="{RUN}"}}') / 3.6e6
+    assert value == pytest.approx(plan_kwh * PRICE_PER_KWH, rel=0.02)
+    (series,) = stack.query(expr)
+    assert series["metric"]["currency"] == "EUR"
