@@ -272,6 +272,17 @@ def test_dockerfile_runs_as_non_root_with_a_metrics_healthcheck():
     assert re.search(r"^HEALTHCHECK .*\n?.*/metrics", dockerfile, re.M)
 
 
+def test_dockerignore_keeps_what_the_dockerfile_copies():
+    ignore = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert ignore[0] == "*", "the build context starts empty and lists what it needs"
+    kept = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    copied = set()
+    for line in re.findall(r"^COPY (.+)$", (ROOT / "exporter/Dockerfile").read_text(), re.M):
+        copied.update(part.rstrip("/") for part in line.split()[:-1])
+    assert copied and copied <= kept, f"copied but ignored: {sorted(copied - kept)}"
+
+
 def test_env_example_documents_every_variable_the_compose_file_reads():
     used = set(_VARIABLE.findall(COMPOSE.read_text()))
     names = {name for name, _, _ in used}
