@@ -190,13 +190,17 @@ class RunModel:
                 clock = None  # the trainer's timer was reset
         wall = arrived - self._last_arrived if arrived is not None and self._last_arrived is not None else None
 
+        if eval_here and p.includes_eval and (p.iteration_seconds is not None or clock is not None):
+            # the trainer's own timing of this span carries the eval: one iteration's time
+            # (nanoGPT) or a clock over the whole span (a progress bar's elapsed time)
+            span, iterations = (p.iteration_seconds, 1) if p.iteration_seconds is not None else (clock, steps)
+            self._elapsed += span
+            if not warm and self._samples:
+                typical = estimate.percentile(self._samples, 0.5)
+                self._eval_overheads.append(max(span - iterations * typical, 0.0))
+            return
         if p.iteration_seconds is not None:
-            self._elapsed += p.iteration_seconds * steps if not eval_here else p.iteration_seconds
-            if eval_here and p.includes_eval:
-                if not warm and self._samples:
-                    typical = estimate.percentile(self._samples, 0.5)
-                    self._eval_overheads.append(max(p.iteration_seconds - typical, 0.0))
-                return
+            self._elapsed += p.iteration_seconds * steps
             if not warm:
                 self._samples.append(p.iteration_seconds)
         elif clock is not None:
@@ -294,8 +298,15 @@ class RunModel:
         value = settings.get("eval_interval")
         if isinstance(value, (int, float)) and value > 0:
             return int(value)
-        gaps = [b - a for a, b in zip(self._eval_iterations, list(self._eval_iterations)[1:]) if b > a]
-        return min(gaps) if gaps else None
+        seen = list(self._eval_iterations)
+        gaps = [b - a for a, b in zip(seen, seen[1:]) if b > a]
+        if gaps:
+            # the most common gap: a final eval at the last step makes one short gap
+            return max(set(gaps), key=lambda gap: (gaps.count(gap), gap))
+        return seen[0] if len(seen) == 1 and seen[0] > 0 else None
+
+    def _last_eval_iteration(self) -> int | None:
+        return self._eval_iterations[-1] if self._eval_iterations else None
 
     def _tokens_per_iteration(self, settings: dict[str, Any]) -> int | None:
         if self._logged_tokens_per_iteration is not None:
@@ -340,6 +351,8 @@ class RunModel:
         evals_left = eta = None
         if iteration is not None and max_iterations is not None:
             evals_left = estimate.evals_between(iteration, max_iterations, eval_interval)
+            if eval_interval and iteration % eval_interval == 0 and self._last_eval_iteration() != iteration:
+                evals_left += 1  # the trainer prints this step's eval after its progress line
             if iteration_spread:
                 eta = estimate.eta(
                     max_iterations - iteration, iteration_spread, evals_left, eval_spread or (0.0, 0.0, 0.0)

@@ -30,8 +30,9 @@ class Truth:
         return self.loss(steps) + 0.05
 
     def evals_from(self, steps: int) -> int:
-        """Evals still to run once ``steps`` steps are done (the one at ``steps`` included)."""
-        return sum(1 for m in range(steps, self.total_steps) if m > 0 and m % self.eval_interval == 0)
+        """Evals still to run once ``steps`` steps are done (the one at ``steps`` included, and the one
+        at the last step: trainers evaluate the finished model)."""
+        return sum(1 for m in range(steps, self.total_steps + 1) if m > 0 and m % self.eval_interval == 0)
 
     def remaining_seconds(self, steps: int) -> float:
         return (self.total_steps - steps) * self.step_seconds + self.evals_from(steps) * self.eval_seconds
@@ -69,7 +70,7 @@ def _timeline(truth: Truth) -> Iterator[tuple[int, float, bool]]:
     now = START
     for steps in range(1, truth.total_steps + 1):
         now += truth.step_seconds
-        evaluates = steps < truth.total_steps and steps % truth.eval_interval == 0
+        evaluates = steps % truth.eval_interval == 0
         yield steps, now, evaluates
         if evaluates:
             now += truth.eval_seconds

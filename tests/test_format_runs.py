@@ -18,7 +18,7 @@ import pytest
 from exporter.cli import main
 from exporter.config import Config
 from exporter.run import RunModel
-from tests.fixtures_formats import CUSTOM_SPEC, Line, Run, Truth, generate
+from fixtures_formats import CUSTOM_SPEC, Line, Run, Truth, generate
 
 FRACTIONS = (0.25, 0.5, 0.75)
 EXPENSIVE_EVALS = Truth()
@@ -26,23 +26,10 @@ CHEAP_EVALS = Truth(eval_seconds=0.5)
 LIGHTNING = Truth(total_steps=2400, eval_interval=300)  # whole epochs of eval_interval batches
 FORMAT_OF = {"llmc-main-log": "llmc"}
 
-HF_EVAL_IN_CLOCK = pytest.mark.xfail(strict=True, reason=(
-    "RunModel._measure takes an eval's cost from the trainer's clock only through iteration_seconds; "
-    "the HF bar reports a cumulative wall clock (elapsed_seconds) that includes the eval "
-    "(includes_eval=True), which is read as an eval-free clock: no overhead is measured from the file, "
-    "and live the overhead is wall - clock = 0 (at 25 % the interval is not known yet either)"))
-
-# llm.c's first "val loss" line carries no step and Lightning's validation bar none either: at 25 %
-# one eval with a step has been seen, and the interval is only inferred from two
-ONE_EVAL_SEEN = pytest.mark.xfail(strict=True, reason=(
-    "RunModel._eval_interval infers the interval only from the gap between two evals with known "
-    "iterations; after the first one (at iteration k > 0) evals_left is 0 and the ETA leaves out "
-    "every eval still to come"))
-ONE_EVAL_SEEN_CASES = {("llmc", 0.25), ("lightning", 0.25)}
 
 STATUS_CASES = [
     ("nanogpt", EXPENSIVE_EVALS),
-    pytest.param("hf", EXPENSIVE_EVALS, marks=HF_EVAL_IN_CLOCK),
+    ("hf", EXPENSIVE_EVALS),
     ("hf", CHEAP_EVALS),
     ("llmc", CHEAP_EVALS),
     ("modded", CHEAP_EVALS),
@@ -57,7 +44,7 @@ LIVE_CASES = [
     ("llmc-main-log", EXPENSIVE_EVALS),
     ("modded", EXPENSIVE_EVALS),
     ("nanochat", EXPENSIVE_EVALS),
-    pytest.param("hf", EXPENSIVE_EVALS, marks=HF_EVAL_IN_CLOCK),
+    ("hf", EXPENSIVE_EVALS),
     ("lightning", LIGHTNING),
     ("jsonl", EXPENSIVE_EVALS),
     ("custom", EXPENSIVE_EVALS),
@@ -119,9 +106,7 @@ def _follow(run: Run, lines: list[Line], name: str, tmp_path) -> dict:
 
 @pytest.mark.parametrize("name, truth", LIVE_CASES)
 @pytest.mark.parametrize("fraction", FRACTIONS)
-def test_followed_live_the_eta_counts_the_evals(name, truth, fraction, tmp_path, request):
-    if (name, fraction) in ONE_EVAL_SEEN_CASES:
-        request.applymarker(ONE_EVAL_SEEN)
+def test_followed_live_the_eta_counts_the_evals(name, truth, fraction, tmp_path):
     run = generate(name, truth)
     lines, steps = run.cut(fraction, truth)
     report = _follow(run, lines, name, tmp_path)
@@ -130,10 +115,6 @@ def test_followed_live_the_eta_counts_the_evals(name, truth, fraction, tmp_path,
     _check(report, truth, steps, f"{name} live at {fraction:.0%}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "estimate.evals_between counts evals in (iteration, max]: where the trainer prints step N's "
-    "progress before the eval at step N (llm.c, modded-nanogpt, nanochat, HF), that pending eval is "
-    "left out of the ETA until its line arrives"))
 def test_eval_due_at_the_current_iteration_is_counted(tmp_path):
     truth = Truth(total_steps=2100, eval_interval=500, eval_seconds=100.0)
     run = generate("llmc", truth)
