@@ -93,6 +93,9 @@ def test_datasources_are_provisioned_with_fixed_uids(datasources):
     assert prometheus["uid"] and prometheus["url"] == "http://prometheus:9090"
     assert alertmanager["uid"] and alertmanager["url"] == "http://alertmanager:9093"
     assert alertmanager["jsonData"]["implementation"] == "prometheus"
+    # $__rate_interval is computed from this, so it must be the real scrape interval.
+    scrape = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())["global"]["scrape_interval"]
+    assert prometheus["jsonData"]["timeInterval"] == scrape
 
 
 def test_every_query_uses_the_provisioned_prometheus_uid(dashboard, datasources):
