@@ -292,7 +292,7 @@ def test_env_example_documents_every_variable_the_compose_file_reads():
         assert name in documented
 
 
-def test_interpolation_helper_follows_compose_rules():
+def test_interpolation_follows_compose_rules():
     env = {"A": "x", "EMPTY": ""}
     assert _interpolate("${A}/${B:-d}/${EMPTY:-e}", env) == "x/d/e"
     with pytest.raises(KeyError, match="set B"):
