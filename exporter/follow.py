@@ -114,8 +114,19 @@ class LogFollower:
         self._hold(data[end + 1:], batch)
 
     def _hold(self, tail: bytes, batch: Batch) -> None:
-        """Keep the start of a line until its newline arrives, unless it grows too long."""
+        """Keep the start of a line until its newline arrives, unless it grows too long.
+
+        A progress bar redraws itself with ``\r`` and ends its line only when it is done: each new
+        complete update is passed on at once, and updates before it are forgotten.
+        """
         self._partial += tail
+        last = self._partial.rfind(b"\r")
+        if b"\r" in tail and 0 <= last < len(self._partial) - 1:
+            previous = self._partial.rfind(b"\r", 0, last)
+            update = self._partial[previous + 1:last]
+            if update.strip():
+                batch.lines.append(update.decode("utf-8", errors="replace"))
+            self._partial = self._partial[previous + 1:]
         if len(self._partial) > self._max_line:
             batch.dropped += 1
             self._partial = b""

@@ -95,3 +95,33 @@ def test_overlong_line_is_dropped_and_counted_with_bounded_memory(tmp_path):
     batches = list(follower.poll())
     assert [line for b in batches for line in b.lines] == ["after"]
     assert sum(b.dropped for b in batches) == 0
+
+
+def test_progress_bar_updates_are_passed_on_before_the_bar_ends_its_line(tmp_path):
+    path = tmp_path / "train.log"
+    path.write_text("")
+    follower = LogFollower(str(path))
+    lines(follower)
+    with path.open("a") as f:
+        f.write("\r 10%|#         | 10/100 [00:05<00:45, 2.00it/s]\r 20%|##        | 20/100 [00:10<00:40, 2.00it/s]")
+    assert lines(follower) == [" 10%|#         | 10/100 [00:05<00:45, 2.00it/s]"]
+    with path.open("a") as f:
+        f.write("\r 30%|###       | 30/100 [00:15<00:35, 2.00it/s]")
+    assert lines(follower) == [" 20%|##        | 20/100 [00:10<00:40, 2.00it/s]"]
+    assert lines(follower) == []  # nothing new: nothing passed on twice
+    with path.open("a") as f:
+        f.write("\r{'loss': 2.31, 'epoch': 0.3}\n")
+    # the whole line keeps the last bar before the logged dict, which gives the dict its step
+    bar20 = " 20%|##        | 20/100 [00:10<00:40, 2.00it/s]"
+    bar30 = " 30%|###       | 30/100 [00:15<00:35, 2.00it/s]"
+    assert lines(follower) == [f"{bar20}\r{bar30}\r{{'loss': 2.31, 'epoch': 0.3}}"]
+
+
+def test_a_crlf_line_split_before_its_newline_is_not_read_twice(tmp_path):
+    path = tmp_path / "train.log"
+    path.write_bytes(b"saving checkpoint to out\r")
+    follower = LogFollower(str(path))
+    assert lines(follower) == []
+    with path.open("ab") as f:
+        f.write(b"\n")
+    assert lines(follower) == ["saving checkpoint to out"]
