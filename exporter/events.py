@@ -29,6 +29,13 @@ class Progress:
 
 
 @dataclass(slots=True)
+class Loss:
+    """A training loss reported without the iteration it belongs to (a logged dict with no bar)."""
+
+    value: float
+
+
+@dataclass(slots=True)
 class Eval:
     """Evaluation losses by split (``train``, ``val``, ...), at ``iteration`` when the line says."""
 
@@ -82,4 +89,4 @@ class RunEnd:
     wall_seconds: float | None = None
 
 
-Event = Progress | Eval | Checkpoint | Parameters | TokensPerIteration | ConfigValue | RunStart | TrainerError | RunEnd
+Event = Progress | Loss | Eval | Checkpoint | Parameters | TokensPerIteration | ConfigValue | RunStart | TrainerError | RunEnd

@@ -14,6 +14,7 @@ from exporter.events import (
     ConfigValue,
     Eval,
     Event,
+    Loss,
     Parameters,
     Progress,
     RunEnd,
@@ -92,6 +93,7 @@ class RunModel:
 
         self._handlers = {
             Progress: self._on_progress,
+            Loss: self._on_loss,
             Eval: self._on_eval,
             Checkpoint: self._on_checkpoint,
             Parameters: self._on_parameters,
@@ -168,11 +170,7 @@ class RunModel:
         self._eval_since_progress = False
         self._crashed = False
         if p.loss is not None:
-            self._loss_finite = math.isfinite(p.loss)
-            if self._loss_finite:
-                self._loss = p.loss
-            else:
-                self._nonfinite += 1
+            self._record_loss(p.loss)
         self._mfu = p.mfu_ratio
         if p.tokens_per_second is not None:
             self._tokens_per_second = p.tokens_per_second
@@ -223,6 +221,16 @@ class RunModel:
             self._eval_overheads.append(max(wall - expected, 0.0))
             if p.iteration_seconds is None and clock is None:
                 self._elapsed += wall
+
+    def _on_loss(self, loss: Loss, arrived: float | None) -> None:
+        self._record_loss(loss.value)
+
+    def _record_loss(self, value: float) -> None:
+        self._loss_finite = math.isfinite(value)
+        if self._loss_finite:
+            self._loss = value
+        else:
+            self._nonfinite += 1
 
     def _on_eval(self, e: Eval, arrived: float | None) -> None:
         self._evals += 1

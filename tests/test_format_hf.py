@@ -2,7 +2,7 @@
 
 import pytest
 
-from exporter.events import Eval, Progress, RunEnd
+from exporter.events import Eval, Loss, Progress, RunEnd
 from exporter.formats import hf
 
 BAR_370 = " 37%|███▋      | 370/1000 [02:13<03:47,  2.77it/s]"
@@ -44,8 +44,9 @@ def test_loss_dict_5x_quoted_strings():
     assert hf.parse(line).loss == pytest.approx(2.346)
 
 
-def test_loss_dict_alone_has_no_step():
-    assert hf.parse("{'loss': 2.3456, 'grad_norm': 1.23, 'learning_rate': 4.5e-05, 'epoch': 0.5}") is None
+def test_loss_dict_alone_has_no_step_but_still_reports_the_loss():
+    # disable_tqdm or a block-buffered stdout: the dict comes without the bar that gives its step
+    assert hf.parse("{'loss': 2.3456, 'grad_norm': 1.23, 'learning_rate': 4.5e-05, 'epoch': 0.5}") == Loss(2.3456)
 
 
 def test_eval_dicts():

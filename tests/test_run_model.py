@@ -149,3 +149,13 @@ def test_lines_read_and_not_understood_are_counted():
     model.count_not_understood(1)
     s = model.snapshot(0.0)
     assert s.lines_read == 4 and s.lines_not_understood == 3
+
+
+def test_a_loss_without_its_iteration_updates_the_loss_only():
+    from exporter.events import Loss
+
+    model = model_from(["iter 10: loss 4.0000, time 170.00ms, mfu 30.00%"])
+    model.apply(Loss(3.5), None)
+    model.apply(Loss(float("inf")), None)
+    s = model.snapshot(1_001.0)
+    assert s.loss == 3.5 and s.iteration == 10 and s.nonfinite_losses == 1 and s.state == "crashed"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from exporter.events import Eval, Event, Progress, RunEnd
+from exporter.events import Eval, Event, Loss, Progress, RunEnd
 from exporter.formats.tqdm import Bar, parse_bar
 
 NAME = "hf"
@@ -89,6 +89,6 @@ def parse(line: str) -> Event | None:
         return RunEnd(wall_seconds=logged["train_runtime"])
     if losses := _eval_losses(logged):
         return Eval(losses, iteration=bar.n if bar else None)
-    if bar and logged.get("loss") is not None:
-        return _progress(bar, logged["loss"])
-    return None
+    if logged.get("loss") is None:
+        return None
+    return _progress(bar, logged["loss"]) if bar else Loss(logged["loss"])
