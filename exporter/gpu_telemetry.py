@@ -12,11 +12,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from exporter.config import Config
+from exporter.gpu_processes import ProcessTable, ProcFs, trainer_pids
+from exporter.gpu_selection import select_devices, selection_from
 from exporter.nvml import (
     CLOCK_EVENT_REASONS,
     CLOCKS,
@@ -110,88 +112,6 @@ class EnergyMeter:
     def pause(self) -> None:
         """The GPU stopped answering: do not integrate power across the gap."""
         self._last_power = None
-
-
-class ProcessTable(Protocol):
-    def cmdline(self, pid: int) -> str | None: ...
-    def parent(self, pid: int) -> int | None: ...
-
-
-class ProcFs:
-    """Command lines and parents of processes, from /proc (host PIDs need the host PID namespace)."""
-
-    def __init__(self, root: str = "/proc") -> None:
-        self._root = root
-
-    def cmdline(self, pid: int) -> str | None:
-        try:
-            with open(f"{self._root}/{pid}/cmdline", "rb") as f:
-                return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            return None
-
-    def parent(self, pid: int) -> int | None:
-        try:
-            with open(f"{self._root}/{pid}/stat", "rb") as f:
-                stat = f.read().decode(errors="replace")
-            return int(stat.rsplit(")", 1)[1].split()[1])  # fields after "(comm)": state, ppid
-        except (OSError, IndexError, ValueError):
-            return None
-
-
-def _descends_from(pid: int, ancestor: int, table: ProcessTable) -> bool:
-    for _ in range(64):
-        if pid == ancestor:
-            return True
-        parent = table.parent(pid)
-        if parent is None or parent <= 1:
-            return False
-        pid = parent
-    return False
-
-
-def trainer_pids(
-    pids: Iterable[int], trainer_pid: int | None, cmdline_match: str, table: ProcessTable
-) -> set[int]:
-    """The compute processes that belong to the trainer: the ``trainer_pid`` and its children, else
-    those whose command line contains ``cmdline_match``, else (nothing matched) all of them."""
-    pids = set(pids)
-    if trainer_pid is not None:
-        matched = {p for p in pids if _descends_from(p, trainer_pid, table)}
-        if matched:
-            return matched
-    if cmdline_match:
-        matched = {p for p in pids if cmdline_match in (table.cmdline(p) or "")}
-        if matched:
-            return matched
-    return pids
-
-
-def parse_selection(entries: Iterable[str]) -> list[str]:
-    """``["0,1", " GPU-ab"]`` -> ``["0", "1", "GPU-ab"]`` (CUDA_VISIBLE_DEVICES style)."""
-    return [part.strip() for entry in entries for part in str(entry).split(",") if part.strip()]
-
-
-def select_devices(selection: list[str] | None, devices: list[tuple[int, str]]) -> tuple[list[int], list[str]]:
-    """Indices of the ``(index, uuid)`` devices that ``selection`` names (all when None), in index
-    order, and a problem message for each entry that names no single device."""
-    if selection is None:
-        return [index for index, _ in devices], []
-    chosen: set[int] = set()
-    problems = []
-    for entry in selection:
-        if entry.isdigit():
-            matches = [index for index, _ in devices if index == int(entry)]
-        else:
-            prefix = entry.lower() if entry.lower().startswith("gpu-") else f"gpu-{entry.lower()}"
-            matches = [index for index, uuid in devices if uuid.lower().startswith(prefix)]
-        if len(matches) == 1:
-            chosen.add(matches[0])
-        elif matches:
-            problems.append(f"{entry!r} matches {len(matches)} GPUs; give more of the UUID")
-        else:
-            problems.append(f"{entry!r} is not a GPU index or UUID on this machine")
-    return sorted(chosen), problems
 
 
 @dataclass
@@ -527,16 +447,6 @@ def _peak_flops_by_name(names: set[str], spec_lookup: Callable[[str], Any]) -> d
     return peaks
 
 
-def _selection(config: Config, environ: Mapping[str, str]) -> list[str] | None:
-    if config.gpus is not None:
-        return parse_selection(config.gpus)
-    visible = environ.get("CUDA_VISIBLE_DEVICES", "").strip()
-    if visible:
-        log.info("watching the GPUs in CUDA_VISIBLE_DEVICES=%s (NVML / nvidia-smi numbering)", visible)
-        return parse_selection([visible])
-    return None
-
-
 def open_telemetry(
     config: Config,
     nvml_module: Any = None,
@@ -551,7 +461,7 @@ def open_telemetry(
     nvml = None
     try:
         nvml = Nvml.open(nvml_module)
-        gpus = _discover(nvml, _selection(config, os.environ if environ is None else environ),
+        gpus = _discover(nvml, selection_from(config, os.environ if environ is None else environ),
                          spec_lookup or _default_spec_lookup)
         driver_version = nvml.driver_version()
     except (NvmlUnavailable, GpuLost) as exc:

@@ -223,7 +223,6 @@ def lightning(truth: Truth) -> Run:
     total = truth.total_steps
     lines: list[Line] = []
     now = START
-    postfix = ", v_num=0"
     for epoch in range(epochs):
         pending = ""
         for n in range(1, per_epoch + 1):

@@ -12,16 +12,9 @@ import pytest
 from tests.fake_nvml import GIB, FakeGpu, FakeNvml, NVMLError_LibraryNotFound, fake_gpus, pascal_gpu
 
 from exporter.config import Config
-from exporter.gpu_telemetry import (
-    RECOVERY_RETRY_SECONDS,
-    EnergyMeter,
-    GpuTelemetry,
-    ProcFs,
-    open_telemetry,
-    parse_selection,
-    select_devices,
-    trainer_pids,
-)
+from exporter.gpu_processes import ProcFs, trainer_pids
+from exporter.gpu_selection import parse_selection, select_devices
+from exporter.gpu_telemetry import RECOVERY_RETRY_SECONDS, EnergyMeter, GpuTelemetry, open_telemetry
 
 PEAKS = {"NVIDIA GeForce RTX 4090": 165.2e12, "NVIDIA GeForce RTX 4070": 58.3e12}
 
