@@ -66,12 +66,14 @@ def render(s: RunSnapshot, now: float) -> str:
         timing.append(f"eval {every}costs +{s.eval_overhead_seconds:.1f} s{guess}{left}")
     if timing:
         lines.append("; ".join(timing))
-    if s.eta_seconds is not None and s.state != "finished":
+    if s.eta_seconds is not None and s.state == "running":
         finish = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.expected_end_timestamp))
         lines.append(
             f"about {duration(s.eta_seconds)} left (range {duration(s.eta_low_seconds)}–"
             f"{duration(s.eta_high_seconds)}); expected to finish at {finish}"
         )
+    elif s.eta_seconds is not None and s.state in ("stalled", "crashed"):
+        lines.append(f"{s.state}: at its last pace the run had about {duration(s.eta_seconds)} left")
     losses = []
     if s.loss is not None:
         losses.append(f"loss {s.loss:.4f}")
