@@ -124,14 +124,21 @@ class RunModel:
             self._last_line_ts = arrived
         handlers = self._handlers
         not_understood = 0
-        for line in lines:
-            parse = self._reader.parse
-            events = (parse(line),) if parse is not None else self._reader.feed(line)
-            for event in events:
+        start = 0
+        while self._reader.parse is None and start < len(lines):  # still detecting the format
+            for event in self._reader.feed(lines[start]):
                 if event is None:
                     not_understood += 1
                 else:
                     handlers[type(event)](event, arrived)
+            start += 1
+        parse = self._reader.parse
+        for line in lines[start:] if start else lines:  # the hot loop of a backfill
+            event = parse(line)
+            if event is None:
+                not_understood += 1
+            else:
+                handlers[type(event)](event, arrived)
         self._not_understood += not_understood
 
     def count_not_understood(self, lines: int = 1) -> None:
@@ -181,6 +188,11 @@ class RunModel:
         self._line_gaps.append(steps)
         warm = p.iteration - self._segment_start < WARMUP_ITERATIONS
         eval_here = self._eval_since_progress
+        if p.iteration_seconds is not None and not eval_here:  # the common case, kept short
+            self._elapsed += p.iteration_seconds * steps
+            if not warm:
+                self._samples.append(p.iteration_seconds)
+            return
         clock = None
         if p.elapsed_seconds is not None and previous.elapsed_seconds is not None:
             clock = p.elapsed_seconds - previous.elapsed_seconds
@@ -198,7 +210,7 @@ class RunModel:
                 self._eval_overheads.append(max(span - iterations * typical, 0.0))
             return
         if p.iteration_seconds is not None:
-            self._elapsed += p.iteration_seconds * steps
+            self._elapsed += p.iteration_seconds  # an eval span the trainer's time leaves out
             if not warm:
                 self._samples.append(p.iteration_seconds)
         elif clock is not None:
