@@ -1,0 +1,47 @@
+"""Every metric the collectors export is documented in README's metric table, and back."""
+
+import re
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.collectors.base import CollectorStats
+from exporter.collectors.energy import EnergyCollector
+from exporter.collectors.exporter_self import ExporterCollector
+from exporter.config import Config
+from test_energy_collector import account_at_200_watts, running_snapshot
+from test_training_collector import exposition
+
+REPO = Path(__file__).resolve().parent.parent
+README = (REPO / "README.md").read_text()
+METRICS = README[README.index("## Metrics"):README.index("## Performance")]
+DOCUMENTED = set(re.findall(r"^\| `([a-z_]+)[{`]", METRICS, re.MULTILINE))
+
+
+def exported_names(text):
+    names = set()
+    for family in text_string_to_metric_families(text):
+        names |= {sample.name for sample in family.samples}
+    return names
+
+
+def all_exported():
+    golden = REPO / "tests" / "golden"
+    text = (golden / "training.prom").read_text() + (golden / "gpu.prom").read_text()
+    stats = CollectorStats()
+    config = Config(carbon_g_per_kwh=400.0)
+    text += exposition(EnergyCollector(account_at_200_watts(), running_snapshot, config, stats))
+    text += exposition(ExporterCollector(stats))
+    return exported_names(text)
+
+
+def test_every_exported_metric_is_documented():
+    undocumented = sorted(all_exported() - DOCUMENTED)
+    assert not undocumented, f"add these to README's Metrics tables: {undocumented}"
+
+
+def test_every_documented_metric_is_exported_by_the_code():
+    source = "\n".join(p.read_text() for p in (REPO / "exporter").rglob("*.py"))
+    missing = sorted(name for name in DOCUMENTED if name.removesuffix("_total") not in source)
+    assert len(DOCUMENTED) > 60
+    assert not missing, f"documented but not in the exporter's code: {missing}"
