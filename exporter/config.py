@@ -125,6 +125,18 @@ def validate(values: dict[str, Any], source: str) -> Config:
     return Config(**known)
 
 
+def read_yaml(path: str) -> Any:
+    """The YAML document at ``path``; an unreadable or malformed file is a ValueError saying which."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read the file: {exc.strerror or exc}") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML: {exc}") from exc
+
+
 def load(path: str | None, overrides: dict[str, Any] | None = None) -> Config:
     """Read the YAML file at ``path`` (if any), apply command-line ``overrides`` (keys given on the
     command line; ``None`` values are not given), validate all."""
@@ -133,13 +145,9 @@ def load(path: str | None, overrides: dict[str, Any] | None = None) -> Config:
     if path:
         source = path
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(path, [f"cannot read the file: {exc.strerror or exc}"]) from exc
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(path, [f"not valid YAML: {exc}"]) from exc
+            loaded = read_yaml(path)
+        except ValueError as exc:
+            raise ConfigError(path, [str(exc)]) from exc
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

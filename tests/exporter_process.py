@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,15 +25,24 @@ def free_port() -> int:
 class ExporterProcess:
     """``python -m exporter serve`` with the given flags; ``scrape()`` returns /metrics text."""
 
-    def __init__(self, *flags: str, port: int | None = None) -> None:
+    def __init__(self, *flags: str, port: int | None = None, import_first: Path | None = None) -> None:
+        """``import_first``: a directory searched before everything else for modules (a stand-in
+        ``pynvml`` for the NVML boundary)."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/metrics"
-        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+        path = [str(import_first)] if import_first else []
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([*path, str(REPO)]), "PYTHONUNBUFFERED": "1"}
+        self._output = tempfile.TemporaryFile(mode="w+")  # a file, so a chatty exporter never blocks
         self.process = subprocess.Popen(
             [sys.executable, "-m", "exporter", "serve", "--port", str(self.port), "--poll-interval-seconds", "0.1",
              *flags],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=REPO, env=env, stdout=self._output, stderr=subprocess.STDOUT, text=True,
         )
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        self._output.seek(0)
+        return self._output.read()
 
     def scrape(self) -> str:
         return requests.get(self.url, timeout=5).text
@@ -43,7 +53,7 @@ class ExporterProcess:
         last = ""
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"exporter exited with {self.process.returncode}: {self.process.stdout.read()}")
+                raise AssertionError(f"exporter exited with {self.process.returncode}: {self.output()}")
             try:
                 last = self.scrape()
                 if text in last:
@@ -62,7 +72,7 @@ class ExporterProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        return self.process.returncode, self.process.stdout.read()
+        return self.process.returncode, self.output()
 
     def __enter__(self) -> ExporterProcess:
         return self

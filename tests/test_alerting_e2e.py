@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from exporter_process import ExporterProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = "e2e-gpt"
@@ -168,21 +168,11 @@ def writer(tmp_path):
 
 
 @pytest.fixture
-def exporter(tmp_path, writer):
-    port = local_stack.free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "exporter", "serve", "--log", str(writer.path), "--run", RUN,
-         "--port", str(port), "--listen-address", "127.0.0.1", "--poll-interval-seconds", "0.1",
-         "--min-progress-timeout-seconds", str(MIN_PROGRESS_TIMEOUT_SECONDS), "--max-iters", "100000"],
-        cwd=ROOT, stdout=open(tmp_path / "exporter.log", "w"), stderr=subprocess.STDOUT,
-    )
-    yield port
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def exporter(writer):
+    with ExporterProcess("--log", str(writer.path), "--run", RUN, "--listen-address", "127.0.0.1",
+                         "--min-progress-timeout-seconds", str(MIN_PROGRESS_TIMEOUT_SECONDS),
+                         "--max-iters", "100000") as process:
+        yield process.port
 
 
 @pytest.fixture

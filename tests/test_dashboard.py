@@ -7,14 +7,13 @@ import importlib.util
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from exporter_process import ExporterProcess
 from nanogpt_fixture import scenario_two
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -363,30 +362,15 @@ def live_stack(tmp_path_factory):
     shim = work / "fake-nvml"
     shim.mkdir()
     (shim / "pynvml.py").write_text(FAKE_PYNVML.format(tests=str(ROOT / "tests"), pid=os.getpid()))
-    port = local_stack.free_port()
-    exporter = subprocess.Popen(
-        [sys.executable, "-m", "exporter", "serve", "--log", str(log), "--run", RUN, "--port", str(port),
-         "--poll-interval-seconds", "0.1", "--gpu-sample-interval-seconds", "0.2", "--other-watts", "80",
-         "--price-per-kwh", str(PRICE_PER_KWH), "--currency", "EUR", "--state-file", str(work / "state.json")],
-        cwd=work, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), str(ROOT)])},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        with local_stack.LocalStack(port, work / "stack", alertmanager=False, scrape_interval="1s") as stack:
+    flags = ("--log", str(log), "--run", RUN, "--gpu-sample-interval-seconds", "0.2", "--other-watts", "80",
+             "--price-per-kwh", str(PRICE_PER_KWH), "--currency", "EUR", "--state-file", str(work / "state.json"))
+    with ExporterProcess(*flags, import_first=shim) as exporter:
+        with local_stack.LocalStack(exporter.port, work / "stack", alertmanager=False, scrape_interval="1s") as stack:
             try:
                 stack.wait_for_target("training-exporter")
             except TimeoutError:
-                exporter.terminate()
-                pytest.fail(f"exporter not scraped; its output:\n{exporter.communicate(timeout=10)[0]}")
+                pytest.fail(f"exporter not scraped; its output:\n{exporter.output()}")
             yield stack
-    finally:
-        if exporter.poll() is None:
-            exporter.terminate()
-            try:
-                exporter.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                exporter.kill()
-                exporter.wait()
 
 
 def _variable_values(stack, dashboard: dict) -> dict[str, list[str]]:

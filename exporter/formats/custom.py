@@ -15,11 +15,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from exporter.config import read_yaml
 from exporter.events import Checkpoint, Eval, Event, Progress, RunEnd, TrainerError
 
 NAME = "custom"
@@ -151,11 +149,7 @@ def compile_format(spec: Any, source: str) -> Callable[[str], Event | None]:
 def load(path: str) -> Callable[[str], Event | None]:
     """Read and check the custom format file at ``path``."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CustomFormatError(path, [f"cannot read the file: {exc.strerror or exc}"]) from exc
-    try:
-        spec = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CustomFormatError(path, [f"not valid YAML: {exc}"]) from exc
+        spec = read_yaml(path)
+    except ValueError as exc:
+        raise CustomFormatError(path, [str(exc)]) from exc
     return compile_format(spec, path)
