@@ -200,9 +200,13 @@ class RunModel:
                 clock = None  # the trainer's timer was reset
         wall = arrived - self._last_arrived if arrived is not None and self._last_arrived is not None else None
 
-        if eval_here and p.includes_eval and (p.iteration_seconds is not None or clock is not None):
-            # the trainer's own timing of this span carries the eval: one iteration's time
-            # (nanoGPT) or a clock over the whole span (a progress bar's elapsed time)
+        # Does the trainer's own timing of this line carry the eval? nanoGPT's one-iteration time
+        # does when the eval ran at that very iteration; a progress bar's clock spans everything.
+        if p.iteration_seconds is not None:
+            eval_in_own_time = p.includes_eval and self._last_eval_iteration() == p.iteration
+        else:
+            eval_in_own_time = p.includes_eval and clock is not None
+        if eval_here and eval_in_own_time:
             span, iterations = (p.iteration_seconds, 1) if p.iteration_seconds is not None else (clock, steps)
             self._elapsed += span
             if not warm and self._samples:
@@ -210,7 +214,7 @@ class RunModel:
                 self._eval_overheads.append(max(span - iterations * typical, 0.0))
             return
         if p.iteration_seconds is not None:
-            self._elapsed += p.iteration_seconds  # an eval span the trainer's time leaves out
+            self._elapsed += p.iteration_seconds * steps
             if not warm:
                 self._samples.append(p.iteration_seconds)
         elif clock is not None:
@@ -222,17 +226,21 @@ class RunModel:
             if not warm:
                 self._samples.append(wall / steps)
 
-        if eval_here and wall is not None and not warm and self._samples:
-            # the eval's cost is not in the trainer's own timing: measure it from arrival stamps
+        if eval_here and wall is not None:
+            # the eval's cost is outside the trainer's timing of this line: measure it from arrival
+            # stamps (in a backfill it stays unmeasured, and the estimate provisional)
             if clock is not None:
                 expected = clock
             elif p.iteration_seconds is not None and steps == 1:
                 expected = p.iteration_seconds
-            else:
+            elif self._samples:
                 expected = steps * estimate.percentile(self._samples, 0.5)
-            self._eval_overheads.append(max(wall - expected, 0.0))
-            if p.iteration_seconds is None and clock is None:
-                self._elapsed += wall
+            else:
+                return
+            overhead = max(wall - expected, 0.0)
+            self._elapsed += overhead if p.iteration_seconds is not None or clock is not None else wall
+            if not warm:
+                self._eval_overheads.append(overhead)
 
     def _on_loss(self, loss: Loss, arrived: float | None) -> None:
         self._record_loss(loss.value)

@@ -159,3 +159,38 @@ def test_a_loss_without_its_iteration_updates_the_loss_only():
     model.apply(Loss(float("inf")), None)
     s = model.snapshot(1_001.0)
     assert s.loss == 3.5 and s.iteration == 10 and s.nonfinite_losses == 1 and s.state == "crashed"
+
+
+def test_eval_at_an_unprinted_iteration_is_not_read_from_the_next_line():
+    """log_interval 7 does not divide eval_interval 500: the iteration after an eval is regular."""
+    config_text = "eval_interval = 500\neval_iters = 200\nlog_interval = 7\nmax_iters = 20000\n" \
+                  "batch_size = 16\nblock_size = 512\ngradient_accumulation_steps = 4\n"
+    lines = preamble(config_text) + [
+        line for line in progress_lines(0, 1300, log_interval=1) if not line.startswith("iter") or
+        int(line.split()[1].rstrip(":")) % 7 == 0
+    ]
+    s = model_from(lines).snapshot(1_001.0)
+    # the eval's cost cannot be seen in a backfill: it stays a provisional estimate, never 0
+    assert s.eval_overhead_provisional
+    assert s.eval_overhead_seconds == pytest.approx(2 * 200 * 0.170 / 4 / 3, rel=0.03)
+    assert s.iteration_seconds == pytest.approx(0.170, rel=0.02)
+
+
+def test_eval_at_an_unprinted_iteration_is_measured_from_arrival_times_when_live():
+    config_text = "eval_interval = 500\neval_iters = 200\nlog_interval = 7\nmax_iters = 20000\n"
+    model = RunModel(Config(), "t", "train.log")
+    model.log_present = True
+    clock = 0.0
+    previous = 0
+    for line in preamble(config_text) + progress_lines(0, 1300, log_interval=1):
+        if line.startswith("iter"):
+            iteration = int(line.split()[1].rstrip(":"))
+            if iteration % 7:
+                continue
+            clock += 0.170 * (iteration - previous) + (5.8 if previous < 500 <= iteration or
+                                                       previous < 1000 <= iteration else 0.0)
+            previous = iteration
+        model.feed_line(line, clock)
+    s = model.snapshot(clock)
+    assert not s.eval_overhead_provisional
+    assert s.eval_overhead_seconds == pytest.approx(5.8, rel=0.05)
