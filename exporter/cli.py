@@ -10,6 +10,8 @@ from typing import Any
 
 from exporter import __version__
 from exporter.config import Config, ConfigError, load
+from exporter.formats.custom import CustomFormatError
+from exporter.formats.jsonl import FieldsError
 from exporter.trainer_config import ConfigFileError, parse_override
 
 # Config keys that only matter while serving.
@@ -110,6 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         from exporter import serve
 
         return serve.run(config)
-    except ConfigFileError as exc:
+    except (ConfigFileError, CustomFormatError, FieldsError) as exc:
         print(f"training-exporter: {exc}", file=sys.stderr)
         return 2

@@ -62,7 +62,7 @@ def render(s: RunSnapshot, now: float) -> str:
     if s.eval_overhead_seconds is not None:
         every = f"every {s.eval_interval:,} iters " if s.eval_interval else ""
         guess = " (provisional: no eval measured yet)" if s.eval_overhead_provisional else ""
-        left = f", {s.evals_left} evals left" if s.evals_left is not None else ""
+        left = f", {s.evals_left:,} evals left" if s.evals_left is not None else ""
         timing.append(f"eval {every}costs +{s.eval_overhead_seconds:.1f} s{guess}{left}")
     if timing:
         lines.append("; ".join(timing))

@@ -323,9 +323,16 @@ class RunModel:
         return int(value) if isinstance(value, (int, float)) and value > 0 else None
 
     def _eval_interval(self, settings: dict[str, Any]) -> int | None:
-        value = settings.get("eval_interval")
-        if isinstance(value, (int, float)) and value > 0:
-            return int(value)
+        """A setting the user or the log gave, else what the evals seen so far show, else the
+        trainer's default."""
+        given = {**self._file_settings, **self._log_settings, **self._overrides}.get("eval_interval")
+        default = settings.get("eval_interval")
+        for value in (given, self._observed_eval_interval(), default):
+            if isinstance(value, (int, float)) and value > 0:
+                return int(value)
+        return None
+
+    def _observed_eval_interval(self) -> int | None:
         seen = list(self._eval_iterations)
         gaps = [b - a for a, b in zip(seen, seen[1:]) if b > a]
         if gaps:

@@ -194,3 +194,10 @@ def test_eval_at_an_unprinted_iteration_is_measured_from_arrival_times_when_live
     s = model.snapshot(clock)
     assert not s.eval_overhead_provisional
     assert s.eval_overhead_seconds == pytest.approx(5.8, rel=0.05)
+
+
+def test_evals_seen_in_the_log_win_over_the_trainers_default_interval():
+    # no config in the log: nanoGPT's default eval_interval (2000) would be wrong
+    lines = [line for line in progress_lines(0, 450, eval_interval=100)]
+    s = model_from(lines).snapshot(1_001.0)
+    assert s.eval_interval == 100

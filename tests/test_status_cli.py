@@ -58,3 +58,17 @@ def test_missing_log_and_bad_config_are_clear_errors(tmp_path, capsys):
     assert "price_per_kwh" in err and "max_itres: unknown key" in err
     assert main(["status", str(tmp_path / "x.log"), "--override", "nonsense"]) == 2
     assert "--override" in capsys.readouterr().err
+
+
+def test_bad_custom_format_file_and_jsonl_fields_are_clear_errors(tmp_path, capsys):
+    log = tmp_path / "train.log"
+    log.write_text("it 1 loss=2\n")
+    patterns = tmp_path / "mine.yml"
+    patterns.write_text("progress: '^it (?P<iteration>\\d+'\nevall: 'x'\n")
+    assert main(["status", str(log), "--format", "custom", "--custom-format-file", str(patterns)]) == 2
+    err = capsys.readouterr().err
+    assert "progress" in err and "evall" in err and "Traceback" not in err
+    config = tmp_path / "exporter.yml"
+    config.write_text("format: jsonl\njsonl_fields: {iteration: it, lost: l}\n")
+    assert main(["status", str(log), "--config", str(config)]) == 2
+    assert "jsonl_fields: unknown field(s) lost" in capsys.readouterr().err
