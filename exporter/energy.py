@@ -108,7 +108,8 @@ class EnergyAccount:
             if self._last_time is not None and 0 < now - self._last_time <= self._max_gap:
                 added += self._other_watts * (now - self._last_time)
             self._last_time = now
-            self.has_data = True
+            # with no GPU readings and no other_watts there is nothing to measure: no made-up zeros
+            self.has_data = self.has_data or bool(readings) or self._other_watts > 0
             if active:
                 self._joules += added / self._psu_efficiency
                 self._history.append((now, self._joules))

@@ -138,3 +138,13 @@ def test_from_config():
     account.update({}, now=0.0)
     account.update({}, now=9.0)
     assert account.energy_joules() == pytest.approx(800)
+
+
+def test_no_gpu_and_no_other_watts_is_no_data_rather_than_zero():
+    account = EnergyAccount("r")
+    account.update({}, now=1.0)
+    account.update({}, now=2.0)
+    assert not account.has_data
+    other = EnergyAccount("r", other_watts=50.0)
+    other.update({}, now=1.0)
+    assert other.has_data
