@@ -190,16 +190,23 @@ class GpuTelemetry:
         with self._lock:
             return self._readings
 
-    def energy_joules(self) -> dict[str, float]:
-        return {r.uuid: r.energy_joules for r in self.readings() if r.energy_joules is not None}
+    def run_uuids(self) -> set[str]:
+        """The GPUs the run uses: those holding the trainer's memory, else every watched GPU."""
+        readings = self.readings()
+        return {r.uuid for r in readings if r.trainer_memory_used_bytes} or {r.uuid for r in readings}
 
-    def gpu_names(self) -> dict[str, str]:
-        return {gpu.uuid: gpu.name for gpu in self._gpus}
+    def energy_joules(self) -> dict[str, float]:
+        """Energy since start of each of the run's GPUs, by UUID."""
+        run = self.run_uuids()
+        return {r.uuid: r.energy_joules for r in self.readings() if r.uuid in run and r.energy_joules is not None}
 
     def peak_flops(self) -> float | None:
-        if not self._gpus or any(gpu.peak_flops is None for gpu in self._gpus):
+        """The summed dense bf16 peak of the run's GPUs; None if one of them is not a known model."""
+        run = self.run_uuids()
+        gpus = [gpu for gpu in self._gpus if gpu.uuid in run]
+        if not gpus or any(gpu.peak_flops is None for gpu in gpus):
             return None
-        return sum(gpu.peak_flops for gpu in self._gpus)
+        return sum(gpu.peak_flops for gpu in gpus)
 
     # ---- the sampler ----------------------------------------------------------------------------
 

@@ -79,7 +79,7 @@ def test_no_driver_is_unavailable_with_one_clear_message(caplog):
     telemetry.stop()
     assert telemetry.readings() == ()
     assert telemetry.energy_joules() == {}
-    assert telemetry.gpu_names() == {}
+    assert telemetry.run_uuids() == set()
     assert telemetry.peak_flops() is None
 
 
@@ -145,7 +145,7 @@ def test_config_gpus_select_by_index_and_uuid():
     gpus = fake_gpus(4)
     telemetry, _ = open_fake(gpus, Config(gpus=["3", gpus[1].uuid[:12]]))
     assert [r.index for r in telemetry.readings()] == [1, 3]
-    assert set(telemetry.gpu_names()) == {gpus[1].uuid, gpus[3].uuid}
+    assert {r.uuid for r in telemetry.readings()} == {gpus[1].uuid, gpus[3].uuid}
 
 
 def test_cuda_visible_devices_is_the_default_selection():
@@ -422,6 +422,21 @@ def test_peak_flops_sums_known_gpus():
     gpus[1].name = "NVIDIA GeForce RTX 4070"
     telemetry, _ = open_fake(gpus)
     assert telemetry.peak_flops() == pytest.approx(165.2e12 + 58.3e12)
+
+
+def test_energy_and_peak_cover_the_gpus_the_trainer_runs_on():
+    gpus = fake_gpus(2)
+    gpus[1].name = "NVIDIA GeForce RTX 4070"
+    gpus[1].processes = [(4242, 6 * GIB)]  # the trainer runs on GPU 1 only
+    processes = FakeProcesses({4242: ("python train.py config/train_small.py", 1)})
+    telemetry, _ = open_fake(gpus, processes=processes)
+    telemetry.sample_once()
+    assert telemetry.run_uuids() == {gpus[1].uuid}
+    assert set(telemetry.energy_joules()) == {gpus[1].uuid}
+    assert telemetry.peak_flops() == pytest.approx(58.3e12)
+    gpus[1].processes = []  # between runs: every watched GPU
+    telemetry.sample_once()
+    assert telemetry.run_uuids() == {gpus[0].uuid, gpus[1].uuid}
 
 
 def test_unknown_gpu_gives_no_peak_and_is_logged_once(caplog):
