@@ -65,6 +65,7 @@ class EnergyAccount:
         self._dirty = False
         self._save_error: str | None = None
         self.has_data = False
+        self.finished = False
         self.resumed = self._resume()
 
     @classmethod
@@ -96,9 +97,23 @@ class EnergyAccount:
 
     # ---- accounting ------------------------------------------------------------------------------
 
-    def update(self, readings: Mapping[str, float], now: float, *, active: bool = True) -> None:
-        """Count the energy since the last update (see the module docstring)."""
+    def restart(self, run: str, now: float) -> None:
+        """A new run begins (``run`` names it): its energy counts from zero, GPU baselines stay."""
         with self._lock:
+            self.run = run
+            self._joules = 0.0
+            self._history.clear()
+            self.finished = False
+            self._dirty = True
+        log.info("new run %r: energy counts from zero", run)
+        self.flush(now)
+
+    def update(self, readings: Mapping[str, float], now: float, *, active: bool = True,
+               finished: bool = False) -> None:
+        """Count the energy since the last update (see the module docstring); ``finished`` is kept
+        in the state file, so that a finished run's energy is not carried into the next run."""
+        with self._lock:
+            self.finished = finished
             added = 0.0
             for uuid, value in readings.items():
                 last = self._last.get(uuid)
@@ -132,7 +147,7 @@ class EnergyAccount:
             if not self._dirty:
                 return
             state = {"version": STATE_VERSION, "run": self.run, "energy_joules": self._joules,
-                     "readings": dict(self._last), "updated_at": self._last_time}
+                     "readings": dict(self._last), "updated_at": self._last_time, "finished": self.finished}
             self._dirty = False
             if now is not None:
                 self._saved_at = now
@@ -166,6 +181,7 @@ class EnergyAccount:
             return False
         self._joules = float(joules)
         self._last = {str(k): float(v) for k, v in readings.items() if isinstance(v, (int, float))}
+        self.finished = state.get("finished") is True
         self.has_data = True
         log.info("resuming run %r at %.0f J from %s", self.run, self._joules, self._state_file)
         return True

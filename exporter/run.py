@@ -58,29 +58,9 @@ class RunModel:
         self.log_present = False
         self._last_line_ts: float | None = None
 
-        self._last: Progress | None = None
-        self._last_arrived: float | None = None
-        self._last_progress_ts: float | None = None
-        self._segment_start: int | None = None
-        self._new_segment = True
-        self._max_from_log: int | None = None
-        self._samples: deque[float] = deque(maxlen=ITERATION_WINDOW)
-        self._eval_overheads: deque[float] = deque(maxlen=EVAL_WINDOW)
-        self._line_gaps: deque[int] = deque(maxlen=ITERATION_WINDOW)
-        self._eval_iterations: deque[int] = deque(maxlen=8)
-        self._eval_since_progress = False
-        self._elapsed = 0.0
-        self._crashed = False
-        self._ended = False
-
-        self._loss: float | None = None
-        self._loss_finite = True
-        self._mfu: float | None = None
-        self._tokens_per_second: float | None = None
-        self._eval_losses: dict[str, float] = {}
-        self._best_val: float | None = None
-        self._parameters: float | None = None
         self._logged_tokens_per_iteration: int | None = None
+        self.generation = 0  # trainings started from scratch in this log after the first one
+        self._start_history()
 
         self._evals = 0
         self._checkpoints = 0
@@ -103,6 +83,30 @@ class RunModel:
             TrainerError: self._on_error,
             RunEnd: self._on_run_end,
         }
+
+    def _start_history(self) -> None:
+        """What one training run builds up: its progress, timings and losses."""
+        self._last: Progress | None = None
+        self._last_arrived: float | None = None
+        self._last_progress_ts: float | None = None
+        self._segment_start: int | None = None
+        self._new_segment = True
+        self._max_from_log: int | None = None
+        self._samples: deque[float] = deque(maxlen=ITERATION_WINDOW)
+        self._eval_overheads: deque[float] = deque(maxlen=EVAL_WINDOW)
+        self._line_gaps: deque[int] = deque(maxlen=ITERATION_WINDOW)
+        self._eval_iterations: deque[int] = deque(maxlen=8)
+        self._eval_since_progress = False
+        self._elapsed = 0.0
+        self._crashed = False
+        self._ended = False
+        self._loss: float | None = None
+        self._loss_finite = True
+        self._mfu: float | None = None
+        self._tokens_per_second: float | None = None
+        self._eval_losses: dict[str, float] = {}
+        self._best_val: float | None = None
+        self._parameters: float | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> RunModel:
@@ -283,6 +287,11 @@ class RunModel:
     def _on_run_start(self, r: RunStart, arrived: float | None) -> None:
         if r.resumed or self._last is not None:
             self._restarts += 1
+        if not r.resumed and self._last is not None:
+            # a new training from scratch appended to the log: the old run's history no longer
+            # holds (the counters carry on, as counters do)
+            self.generation += 1
+            self._start_history()
         self._new_segment = True
         self._crashed = False
         self._ended = False
@@ -458,4 +467,5 @@ class RunModel:
             lines_read=self._lines,
             lines_not_understood=self._not_understood,
             trainer_config=settings,
+            generation=self.generation,
         )

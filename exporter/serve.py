@@ -20,9 +20,15 @@ from exporter.energy import LIVE_STATES, EnergyAccount
 from exporter.follow import LogFollower
 from exporter.gpu_telemetry import open_telemetry
 from exporter.run import RunModel
+from exporter.snapshot import RunSnapshot
 from exporter.watch import LogWatcher
 
 log = logging.getLogger(__name__)
+
+
+def energy_key(snapshot: RunSnapshot) -> str:
+    """Whose energy the state file holds: the run, and which training from scratch in its log."""
+    return snapshot.run if snapshot.generation == 0 else f"{snapshot.run}#{snapshot.generation}"
 
 
 def run(config: Config) -> int:
@@ -37,7 +43,11 @@ def run(config: Config) -> int:
     stats = CollectorStats()
     registry.register(TrainingCollector(watcher.snapshot, stats, telemetry.peak_flops))
     registry.register(GpuCollector(telemetry, stats))
-    account = EnergyAccount.from_config(model.run, config)
+    watcher.poll()  # the backfill first: it tells which run the energy state file must belong to
+    first = watcher.snapshot()
+    account = EnergyAccount.from_config(energy_key(first), config)
+    if account.finished and first.state != "finished":
+        account.restart(energy_key(first), time.time())  # the saved run is over; this is a new one
     registry.register(EnergyCollector(account, watcher.snapshot, config, stats))
     registry.register(ExporterCollector(stats))
 
@@ -60,8 +70,12 @@ def run(config: Config) -> int:
     telemetry.start()
     try:
         while not stop.wait(config.gpu_sample_interval_seconds):
-            live = watcher.snapshot().state in LIVE_STATES
-            account.update(telemetry.energy_joules(), time.time(), active=live)
+            snapshot = watcher.snapshot()
+            now = time.time()
+            if energy_key(snapshot) != account.run:
+                account.restart(energy_key(snapshot), now)
+            account.update(telemetry.energy_joules(), now, active=snapshot.state in LIVE_STATES,
+                           finished=snapshot.state == "finished")
     finally:
         log.info("stopping")
         watcher.stop()

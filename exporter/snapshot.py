@@ -47,3 +47,4 @@ class RunSnapshot:
     lines_read: int = 0
     lines_not_understood: int = 0
     trainer_config: dict[str, Any] = field(default_factory=dict)
+    generation: int = 0  # trainings from scratch in this log after the first: a new one resets its history

@@ -86,7 +86,7 @@ def test_state_file_round_trip(tmp_path):
     first.flush()
     state = json.loads(path.read_text())
     assert state == {"version": 1, "run": "run-1", "energy_joules": pytest.approx(2_500),
-                     "readings": {"gpu": 2_600.0}, "updated_at": 21.0}
+                     "readings": {"gpu": 2_600.0}, "updated_at": 21.0, "finished": False}
     assert [p.name for p in path.parent.iterdir()] == ["energy.json"]  # no temporary file left
 
     # a restarted exporter (new process): the GPU counter went on to 2,700
@@ -148,3 +148,18 @@ def test_no_gpu_and_no_other_watts_is_no_data_rather_than_zero():
     other = EnergyAccount("r", other_watts=50.0)
     other.update({}, now=1.0)
     assert other.has_data
+
+
+def test_restart_counts_a_new_run_from_zero_and_keeps_gpu_baselines(tmp_path):
+    state = tmp_path / "energy.json"
+    account = EnergyAccount("r", state_file=str(state))
+    account.update({"GPU-1": 1000.0}, now=1.0)
+    account.update({"GPU-1": 3000.0}, now=2.0, finished=True)
+    assert account.energy_joules() == 2000.0
+    account.restart("r#1", now=3.0)
+    account.update({"GPU-1": 3500.0}, now=4.0)
+    assert account.energy_joules() == 500.0
+    account.flush()
+    saved = json.loads(state.read_text())
+    assert saved["run"] == "r#1" and saved["finished"] is False
+    assert EnergyAccount("r#1", state_file=str(state)).energy_joules() == 500.0

@@ -51,3 +51,31 @@ def test_another_run_does_not_inherit_the_energy(tmp_path):
     with ExporterProcess("--log", str(log), "--run", "restart", "--state-file", str(state),
                          "--other-watts", "100", "--gpu-sample-interval-seconds", "0.1") as exporter:
         assert energy(exporter) < 1e6
+
+
+def test_a_finished_runs_energy_is_not_carried_into_the_next_run_of_the_same_name(tmp_path):
+    state = tmp_path / "energy.json"
+    state.write_text(json.dumps({"version": 1, "run": "restart", "energy_joules": 9e9, "readings": {},
+                                 "finished": True}))
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(preamble() + progress_lines(0, 100)) + "\n")
+    with ExporterProcess("--log", str(log), "--run", "restart", "--state-file", str(state),
+                         "--other-watts", "100", "--gpu-sample-interval-seconds", "0.1") as exporter:
+        assert energy(exporter) < 1e6
+        code, output = exporter.stop()
+    assert "energy counts from zero" in output
+
+
+def test_a_new_training_from_scratch_in_the_log_counts_its_energy_from_zero(tmp_path):
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(preamble() + progress_lines(0, 300)) + "\n")
+    state = tmp_path / "energy.json"
+    flags = ("--log", str(log), "--run", "restart", "--state-file", str(state),
+             "--other-watts", "10000", "--gpu-sample-interval-seconds", "0.1")
+    with ExporterProcess(*flags) as exporter:
+        first = energy(exporter, at_least=30_000.0)  # 10 kW for 3 s
+        with log.open("a") as f:
+            f.write("\n".join(preamble() + progress_lines(0, 50, seed=7)) + "\n")
+        exporter.wait_for('training_iteration{run="restart"} 50.0')
+        assert energy(exporter) < first / 2  # counting from zero again for well under 1.5 s
+    assert json.loads(state.read_text())["run"] == "restart#1"

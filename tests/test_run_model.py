@@ -201,3 +201,17 @@ def test_evals_seen_in_the_log_win_over_the_trainers_default_interval():
     lines = [line for line in progress_lines(0, 450, eval_interval=100)]
     s = model_from(lines).snapshot(1_001.0)
     assert s.eval_interval == 100
+
+
+def test_a_new_training_from_scratch_in_the_same_log_starts_a_fresh_history():
+    lines = preamble() + progress_lines(0, 1300) + preamble() + progress_lines(0, 200, seed=4)
+    s = model_from(lines).snapshot(1_001.0)
+    assert s.generation == 1 and s.restarts == 1
+    assert s.iteration == 200 and s.best_val_loss == pytest.approx(11.55, abs=0.01)  # the new run's eval at 0
+    assert s.evals == 4  # counters carry on
+    assert s.eval_overhead_provisional  # the old run's measured evals no longer count
+
+
+def test_a_resume_keeps_the_generation():
+    lines = preamble() + progress_lines(0, 600) + ["Resuming training from out-small"] + progress_lines(500, 700)
+    assert model_from(lines).snapshot(1_001.0).generation == 0
