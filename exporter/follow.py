@@ -40,10 +40,12 @@ class LogFollower:
         self._partial = b""
         self._skipping = False
         self._first_poll = True
+        self._exists = False
 
     @property
     def present(self) -> bool:
-        return self._file is not None
+        """Whether the log exists at its path (as of the last poll)."""
+        return self._exists
 
     def close(self) -> None:
         if self._file is not None:
@@ -57,6 +59,7 @@ class LogFollower:
             status = os.stat(self.path)
         except OSError:
             status = None
+        self._exists = status is not None
         if self._file is not None and status is not None and (status.st_dev, status.st_ino) != self._inode:
             yield from self._read(backfill, None)  # drain what the rotated file still holds
             self.close()

@@ -13,7 +13,6 @@ from exporter.events import (
     Checkpoint,
     ConfigValue,
     Eval,
-    Event,
     Loss,
     Parameters,
     Progress,
@@ -149,9 +148,6 @@ class RunModel:
         """Lines the follower dropped before parsing (over-long lines)."""
         self._lines += lines
         self._not_understood += lines
-
-    def apply(self, event: Event, arrived: float | None) -> None:
-        self._handlers[type(event)](event, arrived)
 
     def mark_activity(self, timestamp: float) -> None:
         """The log was written at ``timestamp`` by lines that carry no arrival stamp: the end of a

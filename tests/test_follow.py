@@ -125,3 +125,15 @@ def test_a_crlf_line_split_before_its_newline_is_not_read_twice(tmp_path):
     with path.open("ab") as f:
         f.write(b"\n")
     assert lines(follower) == ["saving checkpoint to out"]
+
+
+def test_a_deleted_log_is_no_longer_present(tmp_path):
+    path = tmp_path / "train.log"
+    path.write_text("a\n")
+    follower = LogFollower(str(path))
+    lines(follower)
+    assert follower.present
+    path.unlink()
+    assert lines(follower) == [] and not follower.present
+    path.write_text("b\n")
+    assert lines(follower) == ["b"] and follower.present

@@ -1,5 +1,7 @@
 """Hugging Face Trainer output: tqdm bar updates separated by \\r, logged dicts (4.x floats, 5.x strings)."""
 
+import math
+
 import pytest
 
 from exporter.events import Eval, Loss, Progress, RunEnd
@@ -73,3 +75,9 @@ def test_end_of_run_dict():
 ])
 def test_other_lines_are_not_progress(line):
     assert not isinstance(hf.parse(line), Progress)
+
+
+def test_nan_and_inf_printed_bare_by_python_are_read():
+    event = hf.parse("{'loss': nan, 'grad_norm': inf, 'learning_rate': 4.5e-05, 'epoch': 0.5}")
+    assert isinstance(event, Loss) and math.isnan(event.value)
+    assert hf.parse("{'loss': 2.0, 'note': 'a nan, b'}") == Loss(2.0)  # text inside strings is left alone

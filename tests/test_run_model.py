@@ -152,13 +152,10 @@ def test_lines_read_and_not_understood_are_counted():
 
 
 def test_a_loss_without_its_iteration_updates_the_loss_only():
-    from exporter.events import Loss
-
-    model = model_from(["iter 10: loss 4.0000, time 170.00ms, mfu 30.00%"])
-    model.apply(Loss(3.5), None)
-    model.apply(Loss(float("inf")), None)
+    bar = " 10%|#         | 100/1000 [00:50<07:30,  2.00it/s]"
+    model = model_from([bar, "{'loss': 3.5, 'epoch': 0.1}", "{'loss': inf, 'epoch': 0.2}"], Config(format="hf"))
     s = model.snapshot(1_001.0)
-    assert s.loss == 3.5 and s.iteration == 10 and s.nonfinite_losses == 1 and s.state == "crashed"
+    assert s.loss == 3.5 and s.iteration == 100 and s.nonfinite_losses == 1 and s.state == "crashed"
 
 
 def test_eval_at_an_unprinted_iteration_is_not_read_from_the_next_line():

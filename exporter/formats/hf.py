@@ -3,13 +3,15 @@
 every value is a quoted string such as ``'2.346'``), ending with the ``train_runtime`` dict.
 
 The dicts carry no step: a loss dict becomes progress at the step of the bar update printed
-before it on the same line (tqdm clears its bar with ``\\r`` before writing a dict), and is not
-counted on its own. Dicts are read with ``ast.literal_eval`` only.
+before it on the same line (tqdm clears its bar with ``\\r`` before writing a dict); without one it
+only updates the loss. Dicts are read with ``ast.literal_eval`` only; the bare ``nan`` and ``inf``
+that Python prints for non-finite floats are quoted first so that they are read too.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 
 from exporter.events import Eval, Event, Loss, Progress, RunEnd
 from exporter.formats.tqdm import Bar, parse_bar
@@ -17,6 +19,7 @@ from exporter.formats.tqdm import Bar, parse_bar
 NAME = "hf"
 
 _MAX_DICT_CHARS = 4096
+_NON_FINITE = re.compile(r"(?<=: )(-?(?:nan|inf))(?=[,}])")
 
 
 def _value(raw: object) -> float | None:
@@ -37,7 +40,7 @@ def _logged_dict(segment: str) -> dict[str, float | None] | None:
     if not (text.startswith("{") and text.endswith("}")) or len(text) > _MAX_DICT_CHARS:
         return None
     try:
-        logged = ast.literal_eval(text)
+        logged = ast.literal_eval(_NON_FINITE.sub(r"'\1'", text))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
     if not isinstance(logged, dict) or not all(isinstance(key, str) for key in logged):
