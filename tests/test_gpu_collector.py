@@ -124,5 +124,5 @@ def test_unsupported_values_have_no_sample_and_no_nan():
     assert "NaN" not in text
     p100 = 'uuid="GPU-66666666-7777-8888-9999-000000000000"'
     for metric in ("training_gpu_fan_speed_ratio", "training_gpu_power_instant_watts",
-                   "training_gpu_throttled_seconds_total", "training_gpu_peak_flops"):
+                   "training_gpu_throttled_seconds_total", "training_gpu_peak_flops_per_second"):
         assert not any(line.startswith(metric) and p100 in line for line in text.splitlines()), metric

@@ -56,7 +56,7 @@ _FAMILIES: tuple[tuple[str, str, str, str, str | None], ...] = (
         "throttled_seconds", "reason",
     ),
     ("training_gpu_fan_speed_ratio", _GAUGE, "GPU fan speed, 0-1", "fan_speed_ratio", None),
-    ("training_gpu_peak_flops", _GAUGE, "Dense bf16 tensor peak FLOP/s of this GPU model", "peak_flops", None),
+    ("training_gpu_peak_flops_per_second", _GAUGE, "Dense bf16 tensor peak FLOP/s of this GPU model", "peak_flops", None),
 )
 
 _LABELS = ["gpu", "uuid"]
