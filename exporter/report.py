@@ -64,6 +64,9 @@ def render(s: RunSnapshot, now: float) -> str:
         guess = " (provisional: no eval measured yet)" if s.eval_overhead_provisional else ""
         left = f", {s.evals_left:,} evals left" if s.evals_left is not None else ""
         timing.append(f"eval {every}costs +{s.eval_overhead_seconds:.1f} s{guess}{left}")
+    elif s.evals_left:
+        timing.append(f"{s.evals_left:,} evals left, their cost not in the ETA: it is measured when "
+                      "the log is followed live (`serve`)")
     if timing:
         lines.append("; ".join(timing))
     if s.eta_seconds is not None and s.state == "running":
