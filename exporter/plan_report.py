@@ -13,7 +13,7 @@ from exporter import plan
 from exporter.config import Config
 from exporter.gpu_specs import GpuSpec, known_names, lookup
 from exporter.report import duration
-from exporter.trainer_config import ConfigFileError, parse_override, read_config_file, resolve
+from exporter.trainer_config import NANOGPT_KEYS, ConfigFileError, parse_override, read_config_file, resolve
 
 _GIB = 2**30
 _SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
@@ -151,6 +151,9 @@ def _trainer_settings(args: argparse.Namespace) -> tuple[dict[str, Any], list[st
             key, value = parse_override(text)
         except ValueError as exc:
             raise PlanError(f"--override: {exc}") from exc
+        if key not in NANOGPT_KEYS:
+            raise PlanError(f"--override {key}: not a nanoGPT setting (nanoGPT would refuse it too); "
+                            f"known: {', '.join(sorted(NANOGPT_KEYS))}")
         overrides[key] = value
     layers.append(overrides)
     given = set().union(*layers)

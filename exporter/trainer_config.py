@@ -30,6 +30,14 @@ NANOGPT_DEFAULTS: dict[str, Any] = {
     "dtype": "bfloat16",
 }
 
+# Every setting nanoGPT's train.py reads (its configurator rejects any other), plus vocab_size,
+# which it takes from the dataset's meta.pkl.
+NANOGPT_KEYS = frozenset(NANOGPT_DEFAULTS) | {
+    "out_dir", "log_interval", "wandb_log", "wandb_project", "wandb_run_name", "learning_rate",
+    "weight_decay", "beta1", "beta2", "grad_clip", "decay_lr", "warmup_iters", "lr_decay_iters",
+    "min_lr", "backend", "device",
+}
+
 _OPERATORS = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,

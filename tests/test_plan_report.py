@@ -119,6 +119,7 @@ def test_memory_verdict_will_not_fit(tmp_path, capsys):
         (["{missing}"], "cannot read trainer config"),
         (["{config}", "--gpu", "GTX 1080"], "unknown GPU 'GTX 1080'; known models include"),
         (["{config}", "--override", "nonsense"], "--override"),
+        (["{config}", "--override", "max_iter=5000"], "--override max_iter: not a nanoGPT setting"),
         (["{config}", "--override", "n_head=5"], "n_embd: 384 is not divisible by n_head=5"),
         (["{config}", "--override", "batch_size=0"], "batch_size: expected a whole number of 1 or more"),
         (["{config}", "--override", "block_size='big'"], "block_size"),

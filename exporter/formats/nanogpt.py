@@ -15,7 +15,7 @@ from exporter.events import (
     RunStart,
     TokensPerIteration,
 )
-from exporter.trainer_config import NANOGPT_DEFAULTS, literal, parse_assignment
+from exporter.trainer_config import NANOGPT_KEYS, literal, parse_assignment
 
 NAME = "nanogpt"
 
@@ -25,7 +25,6 @@ _EVAL = re.compile(r"step (\d+): train loss ([^,]+), val loss (\S+)\s*$")
 _OVERRIDE = re.compile(r"^Overriding: (\w+) = (.*)$")
 _PARAMS = re.compile(r"^number of parameters: ([\d.]+)M\s*$")
 _TOKENS = re.compile(r"^tokens per iteration will be: ([\d,]+)\s*$")
-_KNOWN_KEYS = frozenset(NANOGPT_DEFAULTS) | {"warmup_iters", "lr_decay_iters", "learning_rate", "min_lr"}
 
 
 def _progress(iteration: str, loss: str, milliseconds: str, mfu: str | None) -> Progress | None:
@@ -73,6 +72,6 @@ def parse(line: str) -> Event | None:
         return RunStart(resumed=False)
     # the text of a config file echoed after "Overriding config with FILE:"
     if assignment := parse_assignment(line):
-        if assignment[0] in _KNOWN_KEYS:
+        if assignment[0] in NANOGPT_KEYS:
             return ConfigValue(*assignment)
     return None
