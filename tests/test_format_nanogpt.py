@@ -53,7 +53,8 @@ def test_config_echo_and_overrides_are_read_without_exec():
     assert nanogpt.parse("Overriding: learning_rate = 6e-4") == ConfigValue("learning_rate", 6e-4)
     # not literal: never evaluated
     assert nanogpt.parse("max_iters = __import__('os').system('true')") is None
-    assert nanogpt.parse("wandb_run_name = 'gpt2-124M'") is None  # not a key the exporter uses
+    assert nanogpt.parse("wandb_run_name = 'gpt2-124M'") == ConfigValue("wandb_run_name", "gpt2-124M")
+    assert nanogpt.parse("my_own_flag = 3") is None  # not a nanoGPT setting
 
 
 @pytest.mark.parametrize("line", [
