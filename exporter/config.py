@@ -55,7 +55,8 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
-_RANGES: dict[str, tuple[float, float]] = {
+# Allowed values of the numeric keys, inclusive.
+RANGES: dict[str, tuple[float, float]] = {
     "port": (1, 65535),
     "poll_interval_seconds": (0.01, 60),
     "min_progress_timeout_seconds": (1, 7 * 86400),
@@ -107,7 +108,7 @@ def validate(values: dict[str, Any], source: str) -> Config:
         if problem:
             problems.append(problem)
             continue
-        low_high = _RANGES.get(name)
+        low_high = RANGES.get(name)
         if low_high and value is not None and not low_high[0] <= value <= low_high[1]:
             problems.append(f"{name}: {value!r} is outside {low_high[0]}..{low_high[1]}")
     if known.get("format", "auto") not in _FORMATS:

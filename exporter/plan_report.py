@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from exporter import plan
-from exporter.config import Config
+from exporter.config import RANGES, Config
 from exporter.gpu_specs import GpuSpec, known_names, lookup
 from exporter.report import duration
 from exporter.trainer_config import NANOGPT_KEYS, ConfigFileError, parse_override, read_config_file, resolve
@@ -52,8 +52,9 @@ def _non_negative(text: str) -> float:
 
 def _efficiency(text: str) -> float:
     value = _non_negative(text)
-    if not 0.05 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must lie between 0.05 and 1")
+    low, high = RANGES["psu_efficiency"]
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie between {low:g} and {high:g}")
     return value
 
 
