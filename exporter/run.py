@@ -304,7 +304,7 @@ class RunModel:
     # ---- derived view ------------------------------------------------------------------------
 
     @property
-    def snapshot_needs_activity(self) -> bool:
+    def activity_unknown(self) -> bool:
         """True while nothing says when the log was last written."""
         return self._last_line_ts is None
 
@@ -366,15 +366,15 @@ class RunModel:
         guess = estimate.provisional_eval_seconds(typical, int(eval_iters), int(grad_accum or 1))
         return estimate.provisional_spread(guess), True
 
-    def _state(self, now: float, iteration: int | None, max_iterations: int | None, timeout: float) -> str:
+    def _state(self, now: float, iteration: int | None, max_iterations: int | None, timeout: float,
+               last_progress: float | None) -> str:
         if not self.log_present:
             return "waiting"
         if self._crashed or not self._loss_finite:
             return "crashed"
         if self._ended or (iteration is not None and max_iterations is not None and iteration >= max_iterations):
             return "finished"
-        reference = self._last_progress_ts if self._last is not None else self._last_line_ts
-        if reference is not None and now - reference > timeout:
+        if last_progress is not None and now - last_progress > timeout:
             return "stalled"
         return "starting" if self._last is None else "running"
 
@@ -411,13 +411,14 @@ class RunModel:
                 eval_due = eval_spread[2]
             timeout = estimate.progress_timeout(steps_per_line * typical, eval_due, minimum)
 
-        state = self._state(now, iteration, max_iterations, timeout)
+        # before the first progress line, the last line of any kind stands in for it
+        last_progress = self._last_progress_ts if self._last is not None else self._last_line_ts
+        state = self._state(now, iteration, max_iterations, timeout, last_progress)
         if state == "finished" and eta is not None:
             eta = estimate.Eta(0.0, 0.0, 0.0)
         tokens_per_second = self._tokens_per_second
         if tokens_per_second is None and tokens_per_iteration and typical:
             tokens_per_second = tokens_per_iteration / typical
-        last_progress = self._last_progress_ts if self._last is not None else self._last_line_ts
 
         return RunSnapshot(
             run=self.run,

@@ -48,7 +48,7 @@ class LogWatcher:
             self.model.log_present = self._follower.present
             if backfilled_until is not None:
                 self.model.mark_activity(backfilled_until)
-            elif self.model.log_present and self.model.snapshot_needs_activity:
+            elif self.model.log_present and self.model.activity_unknown:
                 self.model.mark_activity(self._clock())
         if not self._follower.present and not self._announced_waiting:
             log.info("waiting for %s to appear", self._follower.path)
