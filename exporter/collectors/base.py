@@ -8,9 +8,17 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 log = logging.getLogger(__name__)
+
+
+def gauge(name: str, help_text: str, labels: list[str], values: list[str], value: float) -> GaugeMetricFamily:
+    """A gauge family with one sample."""
+    family = GaugeMetricFamily(name, help_text, labels=labels)
+    family.add_metric(values, value)
+    return family
 
 
 class CollectorStats:

@@ -13,20 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporter import plan
-from exporter.collectors.base import Collector, CollectorStats
+from exporter.collectors.base import Collector, CollectorStats, gauge
 from exporter.config import Config
 from exporter.energy import EnergyAccount
 from exporter.snapshot import RunSnapshot
-
-
-def _gauge(name: str, help_text: str, labels: list[str], values: list[str], value: float) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, help_text, labels=labels)
-    family.add_metric(values, value)
-    return family
 
 
 class EnergyCollector(Collector):
@@ -61,24 +55,24 @@ class EnergyCollector(Collector):
         )
         energy.add_metric(run, joules)
         families.append(energy)
-        families.append(_gauge("training_electricity_cost", "Electricity cost so far at price_per_kwh.",
+        families.append(gauge("training_electricity_cost", "Electricity cost so far at price_per_kwh.",
                                ["run", "currency"], [snapshot.run, currency], plan.cost(joules, price)))
         if power is not None:
-            families.append(_gauge("training_power_watts", "Recent mean power of the run.", ["run"], run, power))
+            families.append(gauge("training_power_watts", "Recent mean power of the run.", ["run"], run, power))
         if projected is not None:
-            families.append(_gauge("training_energy_projected_joules",
+            families.append(gauge("training_energy_projected_joules",
                                    "Energy so far plus recent mean power times the ETA.", ["run"], run, projected))
-            families.append(_gauge("training_electricity_cost_projected", "Projected cost at completion.",
+            families.append(gauge("training_electricity_cost_projected", "Projected cost at completion.",
                                    ["run", "currency"], [snapshot.run, currency], plan.cost(projected, price)))
         if carbon is not None:
-            families.append(_gauge("training_emissions_grams", "CO2e so far at carbon_g_per_kwh.", ["run"], run,
+            families.append(gauge("training_emissions_grams", "CO2e so far at carbon_g_per_kwh.", ["run"], run,
                                    plan.emissions_grams(joules, carbon)))
             if projected is not None:
-                families.append(_gauge("training_emissions_projected_grams", "Projected CO2e at completion.",
+                families.append(gauge("training_emissions_projected_grams", "Projected CO2e at completion.",
                                        ["run"], run, plan.emissions_grams(projected, carbon)))
         planned = self._planned_energy(snapshot, power)
         if planned is not None:
-            families.append(_gauge("training_plan_energy_joules",
+            families.append(gauge("training_plan_energy_joules",
                                    "Planned energy of the whole run at the recent power and pace.", ["run"], run,
                                    planned))
         return True, families
@@ -86,7 +80,7 @@ class EnergyCollector(Collector):
     @staticmethod
     def _plan_families(snapshot: RunSnapshot) -> Iterable[Metric]:
         if snapshot.parameters and snapshot.tokens_planned:
-            yield _gauge("training_plan_flops", "Planned training FLOPs (6 N D).", ["run"], [snapshot.run],
+            yield gauge("training_plan_flops", "Planned training FLOPs (6 N D).", ["run"], [snapshot.run],
                          plan.flops_6nd(snapshot.parameters, snapshot.tokens_planned))
 
     @staticmethod

@@ -9,7 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporter import __version__
-from exporter.collectors.base import CollectorStats
+from exporter.collectors.base import CollectorStats, gauge
 
 
 class ExporterCollector:
@@ -22,10 +22,8 @@ class ExporterCollector:
         return []
 
     def collect(self) -> Iterable[Metric]:
-        build = GaugeMetricFamily(
-            "training_exporter_build_info", "Version of the exporter.", labels=["version", "python"]
-        )
-        build.add_metric([__version__, platform.python_version()], 1)
+        build = gauge("training_exporter_build_info", "Version of the exporter.", ["version", "python"],
+                      [__version__, platform.python_version()], 1)
         success = GaugeMetricFamily(
             "training_exporter_collector_success", "1 if the collector read its source.", labels=["collector"]
         )

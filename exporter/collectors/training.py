@@ -8,7 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporter import plan
-from exporter.collectors.base import Collector, CollectorStats
+from exporter.collectors.base import Collector, CollectorStats, gauge
 from exporter.snapshot import STATES, RunSnapshot
 
 # (metric, help, snapshot attribute) for the plain per-run gauges; None values are left out.
@@ -76,8 +76,8 @@ class TrainingCollector(Collector):
         run = [s.run]
         families: list[Metric] = []
 
-        info = GaugeMetricFamily("training_info", "Identity of the followed run.", labels=["run", "format", "log_path"])
-        info.add_metric([s.run, s.format, s.log_path], 1)
+        info = gauge("training_info", "Identity of the followed run.", ["run", "format", "log_path"],
+                     [s.run, s.format, s.log_path], 1)
         state = GaugeMetricFamily("training_state", "1 for the run's current state.", labels=["run", "state"])
         for name in STATES:
             state.add_metric([s.run, name], 1 if s.state == name else 0)
@@ -88,18 +88,14 @@ class TrainingCollector(Collector):
         for metric, help_text, attribute in _GAUGES:
             value = getattr(s, attribute)
             if value is not None:
-                family = GaugeMetricFamily(metric, help_text, labels=["run"])
-                family.add_metric(run, value)
-                families.append(family)
+                families.append(gauge(metric, help_text, ["run"], run, value))
         for metric, help_text, attribute in _COUNTERS:
             family = CounterMetricFamily(metric, help_text, labels=["run"])
             family.add_metric(run, getattr(s, attribute))
             families.append(family)
 
-        provisional = GaugeMetricFamily(
-            "training_eval_overhead_provisional", "1 while the eval overhead is estimated, not measured.", labels=["run"]
-        )
-        provisional.add_metric(run, 1 if s.eval_overhead_provisional else 0)
+        provisional = gauge("training_eval_overhead_provisional", "1 while the eval overhead is estimated, not measured.",
+                            ["run"], run, 1 if s.eval_overhead_provisional else 0)
         eval_loss = GaugeMetricFamily("training_eval_loss", "Latest evaluation loss per split.", labels=["run", "split"])
         for split, loss in sorted(s.eval_losses.items()):
             eval_loss.add_metric([s.run, split], loss)
