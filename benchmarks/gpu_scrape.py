@@ -23,8 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
 from exporter.collectors.base import CollectorStats  # noqa: E402
 from exporter.collectors.gpu import GpuCollector  # noqa: E402
-from exporter.config import Config  # noqa: E402
-from exporter.gpu_telemetry import open_telemetry  # noqa: E402
+from exporter.gpu import GpuSettings, open_telemetry  # noqa: E402
 
 
 def main() -> int:
@@ -39,8 +38,8 @@ def main() -> int:
     for pid, gpu in enumerate(gpus, start=1000):
         gpu.processes = [(pid, 10 * 2**30)]
     fake = FakeNvml(gpus, call_delay=args.nvml_call_ms / 1000)
-    config = Config(gpu_sample_interval_seconds=args.sample_interval)
-    telemetry = open_telemetry(config, fake, environ={})
+    settings = GpuSettings(sample_interval_seconds=args.sample_interval)
+    telemetry = open_telemetry(settings, fake, environ={})
     pass_started = time.perf_counter()
     telemetry.sample_once()
     pass_seconds = time.perf_counter() - pass_started

@@ -11,7 +11,7 @@ from typing import Any
 
 from exporter import plan
 from exporter.config import RANGES, Config
-from exporter.gpu_specs import GpuSpec, known_names, lookup
+from exporter.gpu.specs import GpuSpec, known_names, lookup
 from exporter.report import duration
 from exporter.trainer_config import NANOGPT_KEYS, ConfigFileError, parse_override, read_config_file, resolve
 

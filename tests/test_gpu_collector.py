@@ -13,8 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.collectors.base import CollectorStats
 from exporter.collectors.gpu import GpuCollector
-from exporter.config import Config
-from exporter.gpu_telemetry import GpuTelemetry, open_telemetry
+from exporter.gpu import GpuSettings, GpuTelemetry, open_telemetry
 
 GOLDEN = Path(__file__).parent / "golden" / "gpu.prom"
 
@@ -44,7 +43,7 @@ def spec_lookup(name):
 
 def telemetry_for(fake: FakeNvml, clock=None) -> GpuTelemetry:
     return open_telemetry(
-        Config(), fake, clock or Clock(), environ={}, spec_lookup=spec_lookup, processes=Processes()
+        GpuSettings(), fake, clock or Clock(), environ={}, spec_lookup=spec_lookup, processes=Processes()
     )
 
 
@@ -85,7 +84,7 @@ def test_exposition_passes_promtool_lint():
 
 
 def test_without_nvml_the_collector_fails_with_no_families():
-    telemetry = open_telemetry(Config(), FakeNvml([], init_error=NVMLError_DriverNotLoaded), environ={})
+    telemetry = open_telemetry(GpuSettings(), FakeNvml([], init_error=NVMLError_DriverNotLoaded), environ={})
     stats = CollectorStats()
     assert scrape(telemetry, stats) == ""
     assert stats.snapshot()["gpu"][0] is False

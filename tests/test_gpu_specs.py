@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from exporter.gpu_specs import GpuSpec, known_names, lookup
+from exporter.gpu.specs import GpuSpec, known_names, lookup
 
 GIB = 2**30
 

@@ -11,10 +11,11 @@ from types import SimpleNamespace
 import pytest
 from tests.fake_nvml import GIB, FakeGpu, FakeNvml, NVMLError_LibraryNotFound, fake_gpus, pascal_gpu
 
-from exporter.config import Config
-from exporter.gpu_processes import ProcFs, trainer_pids
-from exporter.gpu_selection import parse_selection, select_devices
-from exporter.gpu_telemetry import RECOVERY_RETRY_SECONDS, EnergyMeter, GpuTelemetry, open_telemetry
+from exporter.gpu import GpuSettings, GpuTelemetry, open_telemetry
+from exporter.gpu.discovery import parse_selection, select_devices
+from exporter.gpu.energy_meter import EnergyMeter
+from exporter.gpu.processes import ProcFs, trainer_pids
+from exporter.gpu.sampler import RECOVERY_RETRY_SECONDS
 
 PEAKS = {"NVIDIA GeForce RTX 4090": 165.2e12, "NVIDIA GeForce RTX 4070": 58.3e12}
 
@@ -46,11 +47,11 @@ class FakeProcesses:
 
 
 def open_fake(
-    gpus: list[FakeGpu], config: Config | None = None, clock=None, environ=None, processes=None
+    gpus: list[FakeGpu], settings: GpuSettings | None = None, clock=None, environ=None, processes=None
 ) -> tuple[GpuTelemetry, FakeNvml]:
     fake = FakeNvml(gpus)
     telemetry = open_telemetry(
-        config or Config(),
+        settings or GpuSettings(),
         fake,
         clock or Clock(),
         environ=environ or {},
@@ -70,7 +71,7 @@ def by_gpu(telemetry: GpuTelemetry) -> dict[int, object]:
 def test_no_driver_is_unavailable_with_one_clear_message(caplog):
     fake = FakeNvml([], init_error=NVMLError_LibraryNotFound)
     with caplog.at_level(logging.INFO):
-        telemetry = open_telemetry(Config(), fake, environ={})
+        telemetry = open_telemetry(GpuSettings(), fake, environ={})
     assert telemetry.available is False
     assert "libnvidia-ml.so.1 was not found" in telemetry.error
     assert [r.getMessage() for r in caplog.records] == [telemetry.error]
@@ -95,7 +96,7 @@ def test_unexpected_failure_still_does_not_raise():
         def nvmlDeviceGetCount(self):
             raise RuntimeError("driver returned garbage")
 
-    telemetry = open_telemetry(Config(), Broken([]), environ={})
+    telemetry = open_telemetry(GpuSettings(), Broken([]), environ={})
     assert not telemetry.available
     assert "driver returned garbage" in telemetry.error
 
@@ -141,9 +142,9 @@ def test_select_devices(selection, chosen, problems):
     assert len(messages) == problems
 
 
-def test_config_gpus_select_by_index_and_uuid():
+def test_gpus_setting_selects_by_index_and_uuid():
     gpus = fake_gpus(4)
-    telemetry, _ = open_fake(gpus, Config(gpus=["3", gpus[1].uuid[:12]]))
+    telemetry, _ = open_fake(gpus, GpuSettings(gpus=["3", gpus[1].uuid[:12]]))
     assert [r.index for r in telemetry.readings()] == [1, 3]
     assert {r.uuid for r in telemetry.readings()} == {gpus[1].uuid, gpus[3].uuid}
 
@@ -153,20 +154,20 @@ def test_cuda_visible_devices_is_the_default_selection():
     assert [r.index for r in telemetry.readings()] == [0, 2]
 
 
-def test_config_gpus_win_over_cuda_visible_devices():
-    telemetry, _ = open_fake(fake_gpus(3), Config(gpus=["1"]), environ={"CUDA_VISIBLE_DEVICES": "0"})
+def test_gpus_setting_wins_over_cuda_visible_devices():
+    telemetry, _ = open_fake(fake_gpus(3), GpuSettings(gpus=["1"]), environ={"CUDA_VISIBLE_DEVICES": "0"})
     assert [r.index for r in telemetry.readings()] == [1]
 
 
 def test_unknown_selection_entry_is_reported_and_the_rest_kept(caplog):
     with caplog.at_level(logging.WARNING):
-        telemetry, _ = open_fake(fake_gpus(2), Config(gpus=["1", "5"]))
+        telemetry, _ = open_fake(fake_gpus(2), GpuSettings(gpus=["1", "5"]))
     assert [r.index for r in telemetry.readings()] == [1]
     assert any("'5' is not a GPU index or UUID" in r.getMessage() for r in caplog.records)
 
 
 def test_selection_matching_nothing_is_unavailable():
-    telemetry, _ = open_fake(fake_gpus(2), Config(gpus=["GPU-ffff"]))
+    telemetry, _ = open_fake(fake_gpus(2), GpuSettings(gpus=["GPU-ffff"]))
     assert not telemetry.available
     assert "no NVIDIA GPU matching GPU-ffff was found" in telemetry.error
     assert "GPU-00000000" in telemetry.error  # lists what exists
@@ -305,7 +306,7 @@ def test_trainer_memory_is_chosen_across_all_gpus():
     gpus = fake_gpus(2)
     gpus[0].processes = [(101, 5 * GIB), (200, 1 * GIB)]
     gpus[1].processes = [(200, 2 * GIB)]  # only someone else on GPU 1
-    telemetry, _ = open_fake(gpus, Config(trainer_cmdline_match="train.py"), processes=TABLE)
+    telemetry, _ = open_fake(gpus, GpuSettings(trainer_cmdline_match="train.py"), processes=TABLE)
     telemetry.sample_once()
     readings = by_gpu(telemetry)
     assert readings[0].trainer_memory_used_bytes == 5 * GIB
@@ -452,8 +453,8 @@ def test_unknown_gpu_gives_no_peak_and_is_logged_once(caplog):
 
 def test_default_spec_table_is_used():
     gpu = FakeGpu(uuid="GPU-a", name="NVIDIA GeForce RTX 4090")
-    telemetry = open_telemetry(Config(), FakeNvml([gpu]), environ={}, processes=FakeProcesses({}))
-    from exporter.gpu_specs import lookup
+    telemetry = open_telemetry(GpuSettings(), FakeNvml([gpu]), environ={}, processes=FakeProcesses({}))
+    from exporter.gpu.specs import lookup
 
     assert telemetry.peak_flops() == lookup("NVIDIA GeForce RTX 4090").bf16_dense_flops
 
@@ -463,7 +464,7 @@ def test_default_spec_table_is_used():
 
 def test_sampler_thread_updates_readings_and_stops():
     gpu = FakeGpu(uuid="GPU-a")
-    telemetry, fake = open_fake([gpu], Config(gpu_sample_interval_seconds=0.05), clock=time.monotonic)
+    telemetry, fake = open_fake([gpu], GpuSettings(sample_interval_seconds=0.05), clock=time.monotonic)
     telemetry.start()
     try:
         deadline = time.monotonic() + 5
@@ -485,7 +486,7 @@ def test_sampler_thread_updates_readings_and_stops():
 
 def test_sampler_survives_a_failing_pass(caplog):
     gpu = FakeGpu(uuid="GPU-a")
-    telemetry, fake = open_fake([gpu], Config(gpu_sample_interval_seconds=0.05), clock=time.monotonic)
+    telemetry, fake = open_fake([gpu], GpuSettings(sample_interval_seconds=0.05), clock=time.monotonic)
     original = fake.nvmlDeviceGetMemoryInfo
     failures = []
 

@@ -1,4 +1,4 @@
-"""The NVML wrapper: uniform handling of unsupported values, lost GPUs, fallbacks and start-up errors."""
+"""The NVML session: uniform handling of unsupported values, lost GPUs and start-up errors."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from tests.fake_nvml import (
     NVMLError_Unknown,
 )
 
-from exporter import nvml as nvml_module
-from exporter.nvml import GpuLost, Nvml, NvmlUnavailable
+from exporter.gpu import nvml as nvml_module
+from exporter.gpu.nvml import GpuLost, Nvml, NvmlUnavailable
 
 
 def _open(*gpus: FakeGpu) -> tuple[Nvml, FakeNvml]:
@@ -102,7 +102,7 @@ def test_other_nvml_errors_are_none_and_logged_once(caplog):
         raise NVMLError_Unknown()
 
     fake.nvmlDeviceGetPowerUsage = failing
-    with caplog.at_level(logging.WARNING, logger="exporter.nvml"):
+    with caplog.at_level(logging.WARNING, logger="exporter.gpu.nvml"):
         assert nvml.call("nvmlDeviceGetPowerUsage", fake.gpus[0]) is None
         assert nvml.call("nvmlDeviceGetPowerUsage", fake.gpus[0]) is None
     assert [r.getMessage() for r in caplog.records] == [
@@ -114,45 +114,6 @@ def test_programming_errors_are_not_hidden():
     nvml, _ = _open(FakeGpu(uuid="GPU-a"))
     with pytest.raises(TypeError):
         nvml.call("nvmlDeviceGetPowerUsage")  # handle forgotten
-
-
-def test_temperature_falls_back_to_the_deprecated_call():
-    gpu = FakeGpu(uuid="GPU-a", temperature=66, missing={"nvmlDeviceGetTemperatureV"})
-    nvml, fake = _open(gpu)
-    assert nvml.temperature_celsius(gpu) == 66
-    assert fake.calls["nvmlDeviceGetTemperature"] == 1
-
-
-def test_clock_event_reasons_fall_back_to_throttle_reasons():
-    gpu = FakeGpu(
-        uuid="GPU-a",
-        supported_reasons=0x7,
-        active_reasons=0x4,
-        missing={"nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetSupportedClocksEventReasons"},
-    )
-    nvml, fake = _open(gpu)
-    assert nvml.clock_event_reasons(gpu) == (0x7, 0x4)
-    assert fake.calls["nvmlDeviceGetCurrentClocksThrottleReasons"] == 1
-
-
-def test_field_values_leave_out_unsupported_fields():
-    gpu = FakeGpu(uuid="GPU-a", power_instant_mw=123_000, unsupported={"power_average"})
-    nvml, _ = _open(gpu)
-    assert nvml.field_values(gpu, [186, 185]) == {186: 123_000}
-
-
-def test_field_values_unsupported_call_is_empty():
-    gpu = FakeGpu(uuid="GPU-a", unsupported={"nvmlDeviceGetFieldValues"})
-    nvml, _ = _open(gpu)
-    assert nvml.field_values(gpu, [186, 185]) == {}
-
-
-def test_violation_and_processes():
-    gpu = FakeGpu(uuid="GPU-a", violations_ns={0: 2_000_000_000}, processes=[(10, 1024), (11, None)])
-    nvml, _ = _open(gpu)
-    assert nvml.violation_nanoseconds(gpu, 0) == 2_000_000_000
-    assert nvml.violation_nanoseconds(gpu, 1) is None
-    assert nvml.compute_processes(gpu) == [(10, 1024), (11, None)]
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,9 @@
-"""The one place NVML is called.
+"""The NVML session: start and stop the library, and call it with one error mapping.
 
-Every call goes through :meth:`Nvml.call`, so a value the GPU or driver cannot give
-(``NotSupported``, ``FunctionNotFound``, ``NoPermission``, a function missing from an older
-nvidia-ml-py) is ``None`` everywhere, a lost GPU is :class:`GpuLost`, and a missing library or
-driver is one :class:`NvmlUnavailable` with a message that names the fix.
-
-``module`` is the ``pynvml`` module or any object with the same functions, constants and
-``NVMLError_*`` classes (tests pass a fake).
+A value the GPU or driver cannot give (``NotSupported``, ``FunctionNotFound``, ``NoPermission``, a
+function missing from an older nvidia-ml-py) is ``None``, a lost GPU is :class:`GpuLost`, and a
+missing library or driver is one :class:`NvmlUnavailable` whose message names the fix. ``module``
+is ``pynvml`` or a stand-in with the same names (tests pass a fake).
 """
 
 from __future__ import annotations
@@ -14,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+
+from exporter.errors import LogOnce
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ TEMPERATURE_THRESHOLDS = {  # label -> NVML_TEMPERATURE_THRESHOLD_*
 CLOCKS = {"sm": 1, "memory": 2}  # label -> NVML_CLOCK_SM / NVML_CLOCK_MEM
 FIELD_POWER_AVERAGE = 185  # NVML_FI_DEV_POWER_AVERAGE, mW
 FIELD_POWER_INSTANT = 186  # NVML_FI_DEV_POWER_INSTANT, mW
-CLOCK_EVENT_REASONS = {  # label -> nvmlClocksEventReason* bit
+CLOCK_EVENT_REASONS = {  # label -> clock event reason bit (pynvml's ClocksEventReason* constants)
     "gpu_idle": 0x1,
     "applications_clocks_setting": 0x2,
     "sw_power_cap": 0x4,
@@ -51,9 +50,6 @@ VIOLATION_POLICIES = {  # label -> NVML_PERF_POLICY_*
     "low_utilization": 4,
     "reliability": 5,
 }
-
-# nvmlValueType_t -> the member of nvmlValue_t that holds the value.
-_FIELD_VALUE_MEMBERS = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
 
 _INIT_HINTS = {
     "NVMLError_LibraryNotFound": (
@@ -80,19 +76,20 @@ def _error_classes(module: Any, names: tuple[str, ...]) -> tuple[type[BaseExcept
     return tuple(cls for cls in (getattr(module, n, None) for n in names) if isinstance(cls, type))
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
+    """An NVML string (``bytes`` from older nvidia-ml-py) as ``str``."""
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 class Nvml:
-    """A started NVML: device handles and calls with uniform error handling."""
+    """A started NVML: calls by function name with uniform error handling."""
 
     def __init__(self, module: Any) -> None:
         self.module = module
         self._base_error = getattr(module, "NVMLError", Exception)
         self._unavailable = _error_classes(module, _UNAVAILABLE_ERRORS)
         self._lost = _error_classes(module, _LOST_ERRORS)
-        self._reported: set[tuple[str, str]] = set()
+        self._log_once = LogOnce(log)
 
     @classmethod
     def open(cls, module: Any = None) -> Nvml:
@@ -109,7 +106,7 @@ class Nvml:
             module.nvmlInit()
         except nvml._base_error as exc:
             hint = _INIT_HINTS.get(type(exc).__name__, "NVML could not be initialised")
-            raise NvmlUnavailable(f"{hint} ({_text(exc)})") from exc
+            raise NvmlUnavailable(f"{hint} ({text(exc)})") from exc
         except OSError as exc:
             raise NvmlUnavailable(f"NVML could not be loaded ({exc})") from exc
         return nvml
@@ -130,14 +127,13 @@ class Nvml:
         try:
             return fn(*args)
         except self._lost as exc:
-            raise GpuLost(_text(exc)) from exc
+            raise GpuLost(text(exc)) from exc
         except self._unavailable:
             return None
         except self._base_error as exc:
-            key = (function, type(exc).__name__)
-            if key not in self._reported:
-                self._reported.add(key)
-                log.warning("NVML %s failed: %s; that value is left out", function, _text(exc))
+            self._log_once(
+                (function, type(exc).__name__), "NVML %s failed: %s; that value is left out", function, text(exc)
+            )
             return None
 
     def call_first(self, functions: tuple[str, ...], *args: Any) -> Any:
@@ -147,65 +143,3 @@ class Nvml:
             if value is not None:
                 return value
         return None
-
-    # ---- identity -------------------------------------------------------------------------------
-
-    def device_count(self) -> int:
-        count = self.call("nvmlDeviceGetCount")
-        return int(count or 0)
-
-    def handle_by_index(self, index: int) -> Any:
-        return self.call("nvmlDeviceGetHandleByIndex", index)
-
-    def handle_by_uuid(self, uuid: str) -> Any:
-        return self.call("nvmlDeviceGetHandleByUUID", uuid)
-
-    def uuid(self, handle: Any) -> str | None:
-        value = self.call("nvmlDeviceGetUUID", handle)
-        return None if value is None else _text(value)
-
-    def name(self, handle: Any) -> str | None:
-        value = self.call("nvmlDeviceGetName", handle)
-        return None if value is None else _text(value)
-
-    def driver_version(self) -> str | None:
-        value = self.call("nvmlSystemGetDriverVersion")
-        return None if value is None else _text(value)
-
-    # ---- readings, in NVML's own units ----------------------------------------------------------
-
-    def field_values(self, handle: Any, field_ids: list[int]) -> dict[int, float]:
-        """The requested fields that the device answered, by field id."""
-        values = self.call("nvmlDeviceGetFieldValues", handle, field_ids)
-        answered: dict[int, float] = {}
-        for field_id, value in zip(field_ids, values or ()):
-            if value.nvmlReturn != 0:  # NVML_SUCCESS
-                continue
-            member = _FIELD_VALUE_MEMBERS.get(value.valueType)
-            if member is not None:
-                answered[field_id] = getattr(value.value, member)
-        return answered
-
-    def temperature_celsius(self, handle: Any) -> float | None:
-        return self.call_first(("nvmlDeviceGetTemperatureV", "nvmlDeviceGetTemperature"), handle, TEMPERATURE_GPU)
-
-    def clock_event_reasons(self, handle: Any) -> tuple[int | None, int | None]:
-        """``(supported, active)`` clock event reason bitmasks."""
-        supported = self.call_first(
-            ("nvmlDeviceGetSupportedClocksEventReasons", "nvmlDeviceGetSupportedClocksThrottleReasons"), handle
-        )
-        active = self.call_first(
-            ("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons"), handle
-        )
-        return supported, active
-
-    def violation_nanoseconds(self, handle: Any, policy: int) -> int | None:
-        status = self.call("nvmlDeviceGetViolationStatus", handle, policy)
-        return None if status is None else int(status.violationTime)
-
-    def compute_processes(self, handle: Any) -> list[tuple[int, int | None]] | None:
-        """``(pid, used bytes or None)`` for each compute process on the device."""
-        processes = self.call("nvmlDeviceGetComputeRunningProcesses", handle)
-        if processes is None:
-            return None
-        return [(int(p.pid), None if p.usedGpuMemory is None else int(p.usedGpuMemory)) for p in processes]
