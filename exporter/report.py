@@ -5,42 +5,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sys
 import time
 
-from exporter import plan
+from exporter import units
 from exporter.config import Config
-from exporter.energy import EnergyAccount
+from exporter.energy import RunEnergy
+from exporter.errors import UsageError
 from exporter.follow import LogFollower
-from exporter.run import RunModel
-from exporter.snapshot import RunSnapshot
+from exporter.run import RunSnapshot
+from exporter.serve import energy_settings, open_run
+from exporter.units import duration
 from exporter.watch import LogWatcher
 
 
-def duration(seconds: float) -> str:
-    """``42 s``, ``57 min``, ``3 h 05 min``, ``2 d 4 h``."""
-    seconds = max(seconds, 0.0)
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    minutes = seconds / 60
-    if minutes < 90:
-        return f"{minutes:.0f} min"
-    hours, minutes = divmod(int(minutes + 0.5), 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
-
-
-def energy_line(s: RunSnapshot, config: Config, joules: float) -> str:
-    """Energy and cost so far (from the serving exporter's state file) and, at the run's average
-    power so far, at the finish."""
-    text = (f"energy so far {plan.kwh(joules):.2f} kWh, {plan.cost(joules, config.price_per_kwh):.2f} "
-            f"{config.currency}")
-    if s.eta_seconds is not None and s.elapsed_seconds:
-        projected = joules + joules / s.elapsed_seconds * s.eta_seconds
-        text += (f"; at the finish about {plan.kwh(projected):.2f} kWh, "
-                 f"{plan.cost(projected, config.price_per_kwh):.2f} {config.currency}")
+def energy_line(s: RunSnapshot, energy: RunEnergy) -> str:
+    """Energy and cost so far (from the serving exporter's state file) and, at the run's recent
+    power, at the finish."""
+    joules, currency = energy.joules(), energy.settings.currency
+    text = f"energy so far {units.kwh(joules):.2f} kWh, {energy.cost(joules):.2f} {currency}"
+    projected = energy.projected_joules(s)
+    if projected is not None and s.state != "finished":
+        text += f"; at the finish about {units.kwh(projected):.2f} kWh, {energy.cost(projected):.2f} {currency}"
     return text
 
 
@@ -103,24 +88,21 @@ def render(s: RunSnapshot, now: float) -> str:
 
 def run(config: Config, as_json: bool) -> int:
     if not config.log or not os.path.isfile(config.log):
-        print(f"training-exporter: no log file at {config.log!r}; pass the path of the trainer's log", file=sys.stderr)
-        return 2
-    model = RunModel.from_config(config)
-    watcher = LogWatcher(model, LogFollower(config.log))
+        raise UsageError(f"no log file at {config.log!r}; pass the path of the trainer's log")
+    watcher = LogWatcher(open_run(config), LogFollower(config.log))
     watcher.poll()
     snapshot = watcher.snapshot()
-    account = EnergyAccount.from_config(model.run, config) if config.state_file else None
-    energy = account.energy_joules() if account is not None and account.resumed else None
+    energy = RunEnergy.saved(energy_settings(config), snapshot)
     if as_json:
         report = dataclasses.asdict(snapshot)
         if energy is not None:
-            report["energy_joules"] = energy
-            report["electricity_cost"] = plan.cost(energy, config.price_per_kwh)
-            report["currency"] = config.currency
+            report["energy_joules"] = energy.joules()
+            report["electricity_cost"] = energy.cost(energy.joules())
+            report["currency"] = energy.settings.currency
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
         text = render(snapshot, time.time())
         if energy is not None:
-            text += "\n" + energy_line(snapshot, config, energy)
+            text += "\n" + energy_line(snapshot, energy)
         print(text)
     return 0

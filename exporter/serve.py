@@ -1,65 +1,87 @@
-"""The ``serve`` command: wire the collectors to one registry, serve /metrics, stop cleanly."""
+"""The ``serve`` command: wire the run, the GPUs and the energy to one registry, serve /metrics,
+stop cleanly. This is where the configuration is handed out, each part getting only its own
+settings."""
 
 from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 import time
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from exporter.collectors.base import CollectorStats
+from exporter.collectors.base import CollectorStats, SnapshotCollectors
 from exporter.collectors.energy import EnergyCollector
 from exporter.collectors.exporter_self import ExporterCollector
 from exporter.collectors.gpu import GpuCollector
 from exporter.collectors.training import TrainingCollector
 from exporter.config import Config
-from exporter.energy import LIVE_STATES, EnergyAccount
+from exporter.energy import EnergySettings, RunEnergy
+from exporter.errors import UsageError
 from exporter.follow import LogFollower
-from exporter.gpu_telemetry import open_telemetry
-from exporter.run import RunModel
-from exporter.snapshot import RunSnapshot
+from exporter.formats import FormatReader
+from exporter.gpu import GpuSettings, open_telemetry
+from exporter.run import RunModel, StallTimeouts, TrainerSettings
+from exporter.trainer_config import read_config_file
 from exporter.watch import LogWatcher
 
 log = logging.getLogger(__name__)
 
 
-def energy_key(snapshot: RunSnapshot) -> str:
-    """Whose energy the state file holds: the run, and which training from scratch in its log."""
-    return snapshot.run if snapshot.generation == 0 else f"{snapshot.run}#{snapshot.generation}"
+def open_run(config: Config) -> RunModel:
+    """The model of ``config``'s log, with its format, trainer config file and flags applied."""
+    log_path = config.log or ""
+    return RunModel(
+        config.run or Path(log_path).stem or "train",
+        log_path,
+        reader=FormatReader.open(config.format, custom_format_file=config.custom_format_file,
+                                 jsonl_fields=config.jsonl_fields),
+        settings=TrainerSettings(
+            read_config_file(config.trainer_config) if config.trainer_config else {},
+            config.overrides,
+            config.max_iters,
+        ),
+        timeouts=StallTimeouts(config.min_progress_timeout_seconds, config.startup_timeout_seconds),
+    )
+
+
+def energy_settings(config: Config) -> EnergySettings:
+    return EnergySettings(
+        other_watts=config.other_watts, psu_efficiency=config.psu_efficiency, state_file=config.state_file,
+        price_per_kwh=config.price_per_kwh, currency=config.currency, carbon_g_per_kwh=config.carbon_g_per_kwh,
+    )
+
+
+def gpu_settings(config: Config) -> GpuSettings:
+    return GpuSettings(gpus=config.gpus, trainer_pid=config.trainer_pid,
+                       trainer_cmdline_match=config.trainer_cmdline_match,
+                       sample_interval_seconds=config.gpu_sample_interval_seconds)
 
 
 def run(config: Config) -> int:
     if not config.log:
-        print("training-exporter: no log to follow: pass --log PATH (or `log:` in the config file)", file=sys.stderr)
-        return 2
-    model = RunModel.from_config(config)
+        raise UsageError("no log to follow: pass --log PATH (or `log:` in the config file)")
+    model = open_run(config)
     watcher = LogWatcher(model, LogFollower(config.log), config.poll_interval_seconds)
-    telemetry = open_telemetry(config)
+    telemetry = open_telemetry(gpu_settings(config))
+    watcher.poll()  # the backfill first: it tells which run the energy state file must belong to
+    energy = RunEnergy.open(energy_settings(config), watcher.snapshot(), time.time())
 
     registry = CollectorRegistry(auto_describe=False)
     stats = CollectorStats()
-    registry.register(TrainingCollector(watcher.snapshot, stats, telemetry.peak_flops))
+    registry.register(SnapshotCollectors(watcher.snapshot, [
+        TrainingCollector(stats, telemetry.peak_flops),
+        EnergyCollector(energy, stats),
+    ], stats))
     registry.register(GpuCollector(telemetry, stats))
-    watcher.poll()  # the backfill first: it tells which run the energy state file must belong to
-    first = watcher.snapshot()
-    account = EnergyAccount.from_config(energy_key(first), config)
-    if account.finished and first.state != "finished":
-        account.restart(energy_key(first), time.time())  # the saved run is over; this is a new one
-    registry.register(EnergyCollector(account, watcher.snapshot, config, stats))
     registry.register(ExporterCollector(stats))
-
     try:
         server, _ = start_http_server(config.port, config.listen_address, registry)
     except OSError as exc:
-        print(
-            f"training-exporter: cannot listen on {config.listen_address}:{config.port}: {exc.strerror or exc}; "
-            "pass another --port or --listen-address",
-            file=sys.stderr,
-        )
-        return 2
+        raise UsageError(f"cannot listen on {config.listen_address}:{config.port}: {exc.strerror or exc}; "
+                         "pass another --port or --listen-address") from exc
     log.info("serving run %r from %s on http://%s:%d/metrics", model.run, config.log, config.listen_address,
              config.port)
 
@@ -70,17 +92,12 @@ def run(config: Config) -> int:
     telemetry.start()
     try:
         while not stop.wait(config.gpu_sample_interval_seconds):
-            snapshot = watcher.snapshot()
-            now = time.time()
-            if energy_key(snapshot) != account.run:
-                account.restart(energy_key(snapshot), now)
-            account.update(telemetry.energy_joules(), now, active=snapshot.state in LIVE_STATES,
-                           finished=snapshot.state == "finished")
+            energy.tick(watcher.snapshot(), telemetry.energy_joules(), time.time())
     finally:
         log.info("stopping")
         watcher.stop()
         telemetry.stop()
-        account.flush()
+        energy.flush()
         server.shutdown()
         server.server_close()
     return 0

@@ -1,4 +1,5 @@
-"""nanoGPT-style trainer configuration read with ``ast``: literal values and simple arithmetic only."""
+"""Trainer configuration (nanoGPT-style ``name = value`` files and overrides) read with ``ast``:
+literal values and simple arithmetic only, never executed."""
 
 from __future__ import annotations
 
@@ -7,36 +8,7 @@ import operator
 from pathlib import Path
 from typing import Any
 
-# train.py's defaults for the keys the exporter and the planner use.
-NANOGPT_DEFAULTS: dict[str, Any] = {
-    "max_iters": 600000,
-    "eval_interval": 2000,
-    "eval_iters": 200,
-    "log_interval": 1,
-    "batch_size": 12,
-    "block_size": 1024,
-    "gradient_accumulation_steps": 5 * 8,
-    "n_layer": 12,
-    "n_head": 12,
-    "n_embd": 768,
-    "vocab_size": 50304,
-    "bias": False,
-    "dropout": 0.0,
-    "always_save_checkpoint": True,
-    "eval_only": False,
-    "init_from": "scratch",
-    "dataset": "openwebtext",
-    "compile": True,
-    "dtype": "bfloat16",
-}
-
-# Every setting nanoGPT's train.py reads (its configurator rejects any other), plus vocab_size,
-# which it takes from the dataset's meta.pkl.
-NANOGPT_KEYS = frozenset(NANOGPT_DEFAULTS) | {
-    "out_dir", "log_interval", "wandb_log", "wandb_project", "wandb_run_name", "learning_rate",
-    "weight_decay", "beta1", "beta2", "grad_clip", "decay_lr", "warmup_iters", "lr_decay_iters",
-    "min_lr", "backend", "device",
-}
+from exporter.errors import UsageError
 
 _OPERATORS = {
     ast.Add: operator.add,
@@ -51,7 +23,7 @@ _OPERATORS = {
 }
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(UsageError):
     """A trainer config file that cannot be read."""
 
 
@@ -116,11 +88,3 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         if assignment:
             values[assignment[0]] = assignment[1]
     return values
-
-
-def resolve(*layers: dict[str, Any]) -> dict[str, Any]:
-    """nanoGPT defaults overlaid with each layer in turn (config file, log, user overrides)."""
-    merged = dict(NANOGPT_DEFAULTS)
-    for layer in layers:
-        merged.update(layer)
-    return merged

@@ -1,4 +1,5 @@
-"""Keeps a run model up to date from its log in a background thread; hands out snapshots."""
+"""Keeps a run model up to date from its log in a background thread and publishes one immutable
+snapshot of it per read, which every reader (collectors, energy, ``status``) then shares."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ import time
 from collections.abc import Callable
 
 from exporter.follow import LogFollower
-from exporter.run import RunModel
-from exporter.snapshot import RunSnapshot
+from exporter.run import RunModel, RunSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -26,38 +26,42 @@ class LogWatcher:
         self._follower = follower
         self._poll_interval = poll_interval
         self._clock = clock
-        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._announced_waiting = False
+        self._published = model.snapshot(clock())
 
     def poll(self) -> int:
-        """Read what is new in the log and apply it; returns the number of lines read."""
+        """Read what is new in the log, apply it and publish a new snapshot; returns the number of
+        lines read. A long backfill publishes after each chunk, so scrapes see it advance."""
         lines = 0
         backfilled_until = None
         for batch in self._follower.poll():
             arrived = None if batch.backfill else self._clock()
-            with self._lock:  # per chunk, so scrapes are served during a long backfill
-                self.model.feed_lines(batch.lines, arrived)
-                if batch.dropped:
-                    self.model.count_not_understood(batch.dropped)
+            self.model.feed_lines(batch.lines, arrived)
+            if batch.dropped:
+                self.model.count_not_understood(batch.dropped)
             lines += len(batch.lines)
             if batch.backfill:
                 backfilled_until = batch.modified
-        with self._lock:
-            self.model.log_present = self._follower.present
-            if backfilled_until is not None:
-                self.model.mark_activity(backfilled_until)
-            elif self.model.log_present and self.model.activity_unknown:
-                self.model.mark_activity(self._clock())
+                self._publish()
+        self.model.log_present = self._follower.present
+        if backfilled_until is not None:
+            self.model.mark_activity(backfilled_until)
+        elif self.model.log_present and self.model.activity_unknown:
+            self.model.mark_activity(self._clock())
+        self._publish()
         if not self._follower.present and not self._announced_waiting:
             log.info("waiting for %s to appear", self._follower.path)
             self._announced_waiting = True
         return lines
 
+    def _publish(self) -> None:
+        self._published = self.model.snapshot(self._clock())  # one reference swap: readers need no lock
+
     def snapshot(self) -> RunSnapshot:
-        with self._lock:
-            return self.model.snapshot(self._clock())
+        """The snapshot published by the latest read of the log."""
+        return self._published
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="log-watcher", daemon=True)

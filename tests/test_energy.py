@@ -3,10 +3,14 @@
 import json
 import os
 
+from dataclasses import replace
+
 import pytest
 
 from exporter.config import Config
-from exporter.energy import EnergyAccount
+from exporter.energy import EnergyAccount, RunEnergy, projected_joules
+from exporter.run import RunSnapshot
+from exporter.serve import energy_settings
 
 
 def test_sums_deltas_over_gpus_from_a_baseline():
@@ -68,9 +72,10 @@ def test_mean_power_uses_the_recent_window_and_projects():
         account.update({"gpu": joules}, now=float(t))
     assert account.mean_power_watts() == pytest.approx(300)
     assert account.energy_joules() == pytest.approx(12_000 + 18_000)
-    assert account.projected_joules(600) == pytest.approx(30_000 + 300 * 600)
-    assert account.projected_joules(None) is None
-    assert EnergyAccount("other").projected_joules(600) is None
+    power = account.mean_power_watts()
+    assert projected_joules(account.energy_joules(), power, 600) == pytest.approx(30_000 + 300 * 600)
+    assert projected_joules(account.energy_joules(), power, None) is None
+    assert projected_joules(0.0, EnergyAccount("other").mean_power_watts(), 600) is None
 
 
 def test_state_file_round_trip(tmp_path):
@@ -86,7 +91,8 @@ def test_state_file_round_trip(tmp_path):
     first.flush()
     state = json.loads(path.read_text())
     assert state == {"version": 1, "run": "run-1", "energy_joules": pytest.approx(2_500),
-                     "readings": {"gpu": 2_600.0}, "updated_at": 21.0, "finished": False}
+                     "power_watts": pytest.approx(2_500 / 21), "readings": {"gpu": 2_600.0},
+                     "updated_at": 21.0, "finished": False}
     assert [p.name for p in path.parent.iterdir()] == ["energy.json"]  # no temporary file left
 
     # a restarted exporter (new process): the GPU counter went on to 2,700
@@ -132,12 +138,39 @@ def test_unwritable_state_file_does_not_break_accounting(tmp_path, caplog):
     assert not os.path.exists(blocker / "energy.json")
 
 
-def test_from_config():
+def test_energy_settings_come_from_the_config():
     config = Config(other_watts=80, psu_efficiency=0.9, state_file=None)
-    account = EnergyAccount.from_config("run", config)
-    account.update({}, now=0.0)
-    account.update({}, now=9.0)
-    assert account.energy_joules() == pytest.approx(800)
+    running = RunSnapshot(run="run", format="nanogpt", log_path="train.log", state="running")
+    energy = RunEnergy.open(energy_settings(config), running, now=0.0)
+    energy.tick(running, {}, now=0.0)
+    energy.tick(running, {}, now=9.0)
+    assert energy.joules() == pytest.approx(800)
+
+
+def test_a_stopped_run_counts_no_energy_and_a_new_training_counts_from_zero():
+    running = RunSnapshot(run="run", format="nanogpt", log_path="train.log", state="running")
+    energy = RunEnergy.open(energy_settings(Config(other_watts=100)), running, now=0.0)
+    energy.tick(running, {}, now=0.0)
+    energy.tick(running, {}, now=10.0)
+    energy.tick(replace(running, state="crashed"), {}, now=20.0)
+    assert energy.joules() == pytest.approx(1_000)
+    energy.tick(replace(running, generation=1), {}, now=30.0)
+    energy.tick(replace(running, generation=1), {}, now=35.0)
+    assert energy.joules() == pytest.approx(500)
+
+
+def test_the_recent_power_is_saved_so_a_reader_of_the_state_file_projects_the_same(tmp_path):
+    state = tmp_path / "energy.json"
+    settings = energy_settings(Config(state_file=str(state)))
+    running = RunSnapshot(run="run", format="nanogpt", log_path="train.log", state="running", eta_seconds=100.0)
+    energy = RunEnergy.open(settings, running, now=0.0)
+    for t in range(11):
+        energy.tick(running, {"gpu": 50.0 * t}, now=float(t))
+    energy.flush()
+    saved = RunEnergy.saved(settings, running)
+    assert saved.power_watts() == pytest.approx(50) == energy.power_watts()
+    assert saved.projected_joules(running) == pytest.approx(500 + 50 * 100) == energy.projected_joules(running)
+    assert RunEnergy.saved(settings, replace(running, run="other")) is None
 
 
 def test_no_gpu_and_no_other_watts_is_no_data_rather_than_zero():

@@ -6,11 +6,12 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.collectors.base import CollectorStats
+from exporter.collectors.base import CollectorStats, SnapshotCollectors
 from exporter.collectors.energy import EnergyCollector
 from exporter.config import Config
-from exporter.energy import EnergyAccount
-from exporter.snapshot import RunSnapshot
+from exporter.energy import EnergyAccount, RunEnergy
+from exporter.run import RunSnapshot
+from exporter.serve import energy_settings
 
 KWH = 3.6e6
 
@@ -23,6 +24,11 @@ def scrape(collector):
         for sample in family.samples:
             samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return samples
+
+
+def energy_collector(account, snapshot, config, stats):
+    """The energy collector of ``account`` under ``config``, fed ``snapshot()`` on each scrape."""
+    return SnapshotCollectors(snapshot, [EnergyCollector(RunEnergy(energy_settings(config), account), stats)], stats)
 
 
 def running_snapshot(**changes):
@@ -46,7 +52,7 @@ def account_at_200_watts():
 def test_energy_cost_and_projection():
     stats = CollectorStats()
     config = Config(price_per_kwh=0.30, currency="EUR", carbon_g_per_kwh=400)
-    samples = scrape(EnergyCollector(account_at_200_watts(), running_snapshot, config, stats))
+    samples = scrape(energy_collector(account_at_200_watts(), running_snapshot, config, stats))
     run = (("run", "small"),)
     money = (("currency", "EUR"), ("run", "small"))
     assert samples[("training_energy_joules_total", run)] == pytest.approx(0.2 * KWH)
@@ -65,7 +71,7 @@ def test_energy_cost_and_projection():
 
 
 def test_emissions_left_out_without_carbon_intensity():
-    samples = scrape(EnergyCollector(account_at_200_watts(), running_snapshot, Config(), CollectorStats()))
+    samples = scrape(energy_collector(account_at_200_watts(), running_snapshot, Config(), CollectorStats()))
     names = {name for name, _ in samples}
     assert "training_emissions_grams" not in names
     assert "training_emissions_projected_grams" not in names
@@ -74,7 +80,7 @@ def test_emissions_left_out_without_carbon_intensity():
 
 def test_finished_run_projects_what_it_spent():
     snapshot = running_snapshot(state="finished", eta_seconds=None)
-    samples = scrape(EnergyCollector(account_at_200_watts(), lambda: snapshot, Config(), CollectorStats()))
+    samples = scrape(energy_collector(account_at_200_watts(), lambda: snapshot, Config(), CollectorStats()))
     assert samples[("training_energy_projected_joules", (("run", "small"),))] == pytest.approx(0.2 * KWH)
 
 
@@ -82,7 +88,7 @@ def test_unknown_eta_and_power_are_left_out_not_nan():
     account = EnergyAccount("small")
     account.update({"GPU-1": 0.0}, now=0.0)
     snapshot = running_snapshot(eta_seconds=None, iteration_seconds=None)
-    samples = scrape(EnergyCollector(account, lambda: snapshot, Config(), CollectorStats()))
+    samples = scrape(energy_collector(account, lambda: snapshot, Config(), CollectorStats()))
     names = {name for name, _ in samples}
     assert "training_energy_joules_total" in names
     assert not names & {"training_power_watts", "training_energy_projected_joules",
@@ -93,7 +99,7 @@ def test_unknown_eta_and_power_are_left_out_not_nan():
 def test_no_energy_source_yet_is_success_0():
     stats = CollectorStats()
     snapshot = running_snapshot(parameters=None)
-    samples = scrape(EnergyCollector(EnergyAccount("small"), lambda: snapshot, Config(), stats))
+    samples = scrape(energy_collector(EnergyAccount("small"), lambda: snapshot, Config(), stats))
     assert samples == {}
     assert stats.snapshot()["energy"][0] is False
 
@@ -103,14 +109,14 @@ def test_broken_snapshot_does_not_break_the_scrape():
         raise RuntimeError("no run model")
 
     stats = CollectorStats()
-    assert scrape(EnergyCollector(account_at_200_watts(), broken, Config(), stats)) == {}
+    assert scrape(energy_collector(account_at_200_watts(), broken, Config(), stats)) == {}
     assert stats.snapshot()["energy"][0] is False
 
 
 def test_exposition_passes_promtool_lint():
     registry = CollectorRegistry(auto_describe=False)
     config = Config(carbon_g_per_kwh=300)
-    registry.register(EnergyCollector(account_at_200_watts(), running_snapshot, config, CollectorStats()))
+    registry.register(energy_collector(account_at_200_watts(), running_snapshot, config, CollectorStats()))
     text = generate_latest(registry)
     assert b"training_energy_joules_total" in text
     checked = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, timeout=30)

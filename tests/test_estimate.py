@@ -2,7 +2,7 @@
 
 import pytest
 
-from exporter import estimate
+from exporter.run import estimate
 
 
 def test_evals_between_counts_the_eval_at_max_iters():

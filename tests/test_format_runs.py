@@ -17,7 +17,7 @@ import pytest
 
 from exporter.cli import main
 from exporter.config import Config
-from exporter.run import RunModel
+from exporter.serve import open_run
 from fixtures_formats import CUSTOM_SPEC, Line, Run, Truth, generate
 
 FRACTIONS = (0.25, 0.5, 0.75)
@@ -88,7 +88,7 @@ def _follow(run: Run, lines: list[Line], name: str, tmp_path) -> dict:
     settings = dict(run.config)
     if name == "custom":
         settings.update(format="custom", custom_format_file=_custom_spec(tmp_path))
-    model = RunModel(Config(**settings), run=name, log_path=f"{name}.log")
+    model = open_run(Config(run=name, log=f"{name}.log", **settings))
     model.log_present = True
     for line in lines:
         model.feed_line(line.text, line.arrived)

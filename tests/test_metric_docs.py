@@ -6,10 +6,9 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collectors.base import CollectorStats
-from exporter.collectors.energy import EnergyCollector
 from exporter.collectors.exporter_self import ExporterCollector
 from exporter.config import Config
-from test_energy_collector import account_at_200_watts, running_snapshot
+from test_energy_collector import account_at_200_watts, energy_collector, running_snapshot
 from test_training_collector import exposition
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,7 +29,7 @@ def all_exported():
     text = (golden / "training.prom").read_text() + (golden / "gpu.prom").read_text()
     stats = CollectorStats()
     config = Config(carbon_g_per_kwh=400.0)
-    text += exposition(EnergyCollector(account_at_200_watts(), running_snapshot, config, stats))
+    text += exposition(energy_collector(account_at_200_watts(), running_snapshot, config, stats))
     text += exposition(ExporterCollector(stats))
     return exported_names(text)
 

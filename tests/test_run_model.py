@@ -3,12 +3,13 @@
 import pytest
 
 from exporter.config import Config
-from exporter.run import RunModel
+from exporter.run import RunModel, StallTimeouts, TrainerSettings
+from exporter.serve import open_run
 from nanogpt_fixture import preamble, progress_lines
 
 
 def model_from(lines, config=Config(), arrived=None, modified=1_000.0):
-    model = RunModel(config, "test", "train.log")
+    model = open_run(config.replace(run="test", log="train.log"))
     model.log_present = True
     for line in lines:
         model.feed_line(line, arrived)
@@ -97,7 +98,7 @@ def test_finished_run_has_no_time_left():
 def test_user_overrides_win_over_the_log():
     s = model_from(preamble() + progress_lines(0, 100), Config(max_iters=5000)).snapshot(1_001.0)
     assert s.max_iterations == 5000
-    model = RunModel(Config(), "t", "train.log", user_overrides={"eval_interval": 250})
+    model = RunModel("t", "train.log", settings=TrainerSettings(flag_values={"eval_interval": 250}))
     model.log_present = True
     for line in preamble() + progress_lines(0, 100):
         model.feed_line(line, None)
@@ -112,8 +113,7 @@ def test_backfill_uses_the_file_time_so_a_restart_is_neither_progress_nor_a_stal
 
 
 def test_stall_timeout_covers_an_eval_that_is_due():
-    config = Config(min_progress_timeout_seconds=1)
-    model = RunModel(config, "t", "train.log")
+    model = RunModel("t", "train.log", timeouts=StallTimeouts(min_progress_seconds=1))
     model.log_present = True
     clock = 0.0
     for line in preamble() + progress_lines(0, 1290):
@@ -135,13 +135,13 @@ def test_stall_timeout_covers_an_eval_that_is_due():
 
 
 def test_states_waiting_and_starting():
-    model = RunModel(Config(), "t", "train.log")
+    model = RunModel("t", "train.log")
     assert model.snapshot(0.0).state == "waiting"
     model.log_present = True
     model.mark_activity(100.0)
     model.feed_line("compiling the model... (takes a ~minute)", 100.0)
     assert model.snapshot(200.0).state == "starting"
-    assert model.snapshot(100.0 + Config().startup_timeout_seconds + 1).state == "stalled"
+    assert model.snapshot(100.0 + StallTimeouts().startup_seconds + 1).state == "stalled"
 
 
 def test_lines_read_and_not_understood_are_counted():
@@ -175,7 +175,7 @@ def test_eval_at_an_unprinted_iteration_is_not_read_from_the_next_line():
 
 def test_eval_at_an_unprinted_iteration_is_measured_from_arrival_times_when_live():
     config_text = "eval_interval = 500\neval_iters = 200\nlog_interval = 7\nmax_iters = 20000\n"
-    model = RunModel(Config(), "t", "train.log")
+    model = RunModel("t", "train.log")
     model.log_present = True
     clock = 0.0
     previous = 0

@@ -2,7 +2,8 @@
 
 import pytest
 
-from exporter.trainer_config import ConfigFileError, literal, parse_assignment, parse_override, read_config_file, resolve
+from exporter.nanogpt import resolve
+from exporter.trainer_config import ConfigFileError, literal, parse_assignment, parse_override, read_config_file
 
 
 def test_reads_literals_and_arithmetic(tmp_path):

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from exporter.collectors.base import CollectorStats
+from exporter.collectors.base import CollectorStats, SnapshotCollectors
 from exporter.collectors.exporter_self import ExporterCollector
 from exporter.collectors.training import TrainingCollector
-from exporter.config import Config
 from exporter.run import RunModel
 from nanogpt_fixture import preamble, progress_lines
 
@@ -19,12 +18,17 @@ GOLDEN = Path(__file__).parent / "golden" / "training.prom"
 
 
 def scenario_model():
-    model = RunModel(Config(), "small-gpt", "/logs/train.log")
+    model = RunModel("small-gpt", "/logs/train.log")
     model.log_present = True
     for line in preamble() + progress_lines(0, 1300):
         model.feed_line(line, None)
     model.mark_activity(1_700_000_000.0)
     return model
+
+
+def training(snapshot, stats, **flops):
+    """The training collector, fed ``snapshot()`` on each scrape."""
+    return SnapshotCollectors(snapshot, [TrainingCollector(stats, **flops)], stats)
 
 
 def exposition(collector):
@@ -35,7 +39,7 @@ def exposition(collector):
 
 def test_golden_exposition():
     model = scenario_model()
-    collector = TrainingCollector(
+    collector = training(
         lambda: model.snapshot(1_700_000_010.0),
         CollectorStats(),
         peak_flops=lambda: 165.2e12,
@@ -49,7 +53,7 @@ def test_golden_exposition():
 
 def test_no_iteration_numbers_in_labels_and_no_nan():
     model = scenario_model()
-    text = exposition(TrainingCollector(lambda: model.snapshot(1_700_000_010.0), CollectorStats()))
+    text = exposition(training(lambda: model.snapshot(1_700_000_010.0), CollectorStats()))
     assert "NaN" not in text and "1300\"" not in text
     assert 'training_mfu_ratio{basis="trainer",run="small-gpt"}' in text
     assert "gpu_peak" not in text  # no GPU peak known: no recomputed MFU
@@ -57,8 +61,8 @@ def test_no_iteration_numbers_in_labels_and_no_nan():
 
 def test_waiting_for_the_log_reports_failure_but_keeps_the_state():
     stats = CollectorStats()
-    model = RunModel(Config(), "r", "/nope/train.log")
-    text = exposition(TrainingCollector(lambda: model.snapshot(0.0), stats))
+    model = RunModel("r", "/nope/train.log")
+    text = exposition(training(lambda: model.snapshot(0.0), stats))
     assert 'training_state{run="r",state="waiting"} 1.0' in text
     assert "training_iteration" not in text
     assert stats.snapshot()["training_log"][0] is False
@@ -71,7 +75,7 @@ def test_a_failing_source_gives_success_zero_not_an_error():
         raise OSError("disk on fire")
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(TrainingCollector(broken, stats))
+    registry.register(training(broken, stats))
     registry.register(ExporterCollector(stats))
     text = generate_latest(registry).decode()
     assert 'training_exporter_collector_success{collector="training_log"} 0.0' in text

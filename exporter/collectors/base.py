@@ -6,10 +6,13 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
+
+from exporter.errors import LogOnce
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,8 @@ class CollectorStats:
 class Collector(ABC):
     """A custom collector that never lets its source break the scrape.
 
-    Subclasses implement :meth:`scrape`, returning ``(success, families)``. An exception is logged
+    Subclasses implement :meth:`scrape`, returning ``(success, families)``; a collector of the run
+    snapshot takes it as an argument (see :class:`SnapshotCollectors`). An exception is logged
     once per distinct message and counts as ``success 0`` with no families.
     """
 
@@ -48,27 +52,52 @@ class Collector(ABC):
 
     def __init__(self, stats: CollectorStats) -> None:
         self._stats = stats
-        self._last_error: str | None = None
+        self._log_failure = LogOnce(log, logging.ERROR)
 
     @abstractmethod
-    def scrape(self) -> tuple[bool, Iterable[Metric]]:
+    def scrape(self, *source: Any) -> tuple[bool, Iterable[Metric]]:
         """Read the source now and build this collector's metric families."""
 
     def describe(self) -> list[Metric]:
         # Registering must not trigger a scrape of the source.
         return []
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self, *source: Any) -> Iterator[Metric]:
         started = time.perf_counter()
         try:
-            success, families = self.scrape()
+            success, families = self.scrape(*source)
             families = list(families)
-            self._last_error = None
+            self._log_failure.clear()
         except Exception as exc:  # a broken source must not break the whole scrape
             message = f"{type(exc).__name__}: {exc}"
-            if message != self._last_error:
-                log.exception("collector %s failed: %s", self.name, message)
-                self._last_error = message
+            self._log_failure(message, "collector %s failed: %s", self.name, message, exc_info=True)
             success, families = False, []
         self._stats.record(self.name, success, time.perf_counter() - started)
         yield from families
+
+
+class SnapshotCollectors:
+    """The collectors of one run snapshot. Each scrape reads the published snapshot once and hands
+    that same snapshot to every one of them, so one exposition never contradicts itself."""
+
+    def __init__(self, snapshot: Callable[[], Any], collectors: Sequence[Collector], stats: CollectorStats) -> None:
+        self._snapshot = snapshot
+        self._collectors = collectors
+        self._stats = stats
+        self._log_failure = LogOnce(log, logging.ERROR)
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            snapshot = self._snapshot()
+            self._log_failure.clear()
+        except Exception as exc:  # without a snapshot each of its collectors fails alone
+            message = f"{type(exc).__name__}: {exc}"
+            self._log_failure(message, "reading the run snapshot failed: %s", message, exc_info=True)
+            for collector in self._collectors:
+                self._stats.record(collector.name, False, 0.0)
+            return
+        for collector in self._collectors:
+            yield from collector.collect(snapshot)

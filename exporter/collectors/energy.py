@@ -11,43 +11,32 @@ Planned figures for the live run, to set against the actual ones on a dashboard:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporter import plan
 from exporter.collectors.base import Collector, CollectorStats, gauge
-from exporter.config import Config
-from exporter.energy import EnergyAccount
-from exporter.snapshot import RunSnapshot
+from exporter.energy import RunEnergy
+from exporter.run import RunSnapshot
 
 
 class EnergyCollector(Collector):
     name = "energy"
 
-    def __init__(
-        self, account: EnergyAccount, snapshot: Callable[[], RunSnapshot], config: Config, stats: CollectorStats
-    ) -> None:
+    def __init__(self, energy: RunEnergy, stats: CollectorStats) -> None:
         super().__init__(stats)
-        self._account = account
-        self._snapshot = snapshot
-        self._config = config
+        self._energy = energy
 
-    def scrape(self) -> tuple[bool, Iterable[Metric]]:
-        snapshot = self._snapshot()
-        run = [snapshot.run]
+    def scrape(self, snapshot: RunSnapshot) -> tuple[bool, Iterable[Metric]]:
         families: list[Metric] = list(self._plan_families(snapshot))
-        if not self._account.has_data:
+        if not self._energy.has_data:
             return False, families
-
-        price, currency, carbon = self._config.price_per_kwh, self._config.currency, self._config.carbon_g_per_kwh
-        joules = self._account.energy_joules()
-        power = self._account.mean_power_watts()
-        if snapshot.state == "finished":
-            projected: float | None = joules
-        else:
-            projected = self._account.projected_joules(snapshot.eta_seconds)
+        run, currency = [snapshot.run], self._energy.settings.currency
+        joules = self._energy.joules()
+        power = self._energy.power_watts()
+        projected = self._energy.projected_joules(snapshot)
 
         energy = CounterMetricFamily(
             "training_energy_joules", "Energy of the run so far: its GPUs plus other_watts, at the wall.",
@@ -56,20 +45,21 @@ class EnergyCollector(Collector):
         energy.add_metric(run, joules)
         families.append(energy)
         families.append(gauge("training_electricity_cost", "Electricity cost so far at price_per_kwh.",
-                               ["run", "currency"], [snapshot.run, currency], plan.cost(joules, price)))
+                               ["run", "currency"], [snapshot.run, currency], self._energy.cost(joules)))
         if power is not None:
             families.append(gauge("training_power_watts", "Recent mean power of the run.", ["run"], run, power))
         if projected is not None:
             families.append(gauge("training_energy_projected_joules",
                                    "Energy so far plus recent mean power times the ETA.", ["run"], run, projected))
             families.append(gauge("training_electricity_cost_projected", "Projected cost at completion.",
-                                   ["run", "currency"], [snapshot.run, currency], plan.cost(projected, price)))
-        if carbon is not None:
+                                   ["run", "currency"], [snapshot.run, currency], self._energy.cost(projected)))
+        emissions = self._energy.emissions_grams(joules)
+        if emissions is not None:
             families.append(gauge("training_emissions_grams", "CO2e so far at carbon_g_per_kwh.", ["run"], run,
-                                   plan.emissions_grams(joules, carbon)))
+                                   emissions))
             if projected is not None:
                 families.append(gauge("training_emissions_projected_grams", "Projected CO2e at completion.",
-                                       ["run"], run, plan.emissions_grams(projected, carbon)))
+                                       ["run"], run, self._energy.emissions_grams(projected)))
         planned = self._planned_energy(snapshot, power)
         if planned is not None:
             families.append(gauge("training_plan_energy_joules",

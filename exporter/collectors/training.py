@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from exporter import plan
+from exporter import nanogpt
 from exporter.collectors.base import Collector, CollectorStats, gauge
-from exporter.snapshot import STATES, RunSnapshot
+from exporter.run import STATES, RunSnapshot
 
 # (metric, help, snapshot attribute) for the plain per-run gauges; None values are left out.
 _GAUGES = (
@@ -47,13 +47,7 @@ _COUNTERS = (
 
 def nanogpt_flops_per_token(s: RunSnapshot) -> float | None:
     """nanoGPT's estimate_mfu FLOPs per token from the printed parameters and the model shape."""
-    settings = s.trainer_config
-    try:
-        return plan.flops_per_token(
-            s.parameters, settings["n_layer"], settings["n_head"], settings["n_embd"], settings["block_size"]
-        )
-    except (KeyError, TypeError, ZeroDivisionError):
-        return None
+    return nanogpt.flops_per_token(s.parameters, s.trainer_config)
 
 
 class TrainingCollector(Collector):
@@ -61,18 +55,15 @@ class TrainingCollector(Collector):
 
     def __init__(
         self,
-        snapshot: Callable[[], RunSnapshot],
         stats: CollectorStats,
         peak_flops: Callable[[], float | None] = lambda: None,
         flops_per_token: Callable[[RunSnapshot], float | None] = nanogpt_flops_per_token,
     ) -> None:
         super().__init__(stats)
-        self._snapshot = snapshot
         self._peak_flops = peak_flops
         self._flops_per_token = flops_per_token
 
-    def scrape(self) -> tuple[bool, Iterable[Metric]]:
-        s = self._snapshot()
+    def scrape(self, s: RunSnapshot) -> tuple[bool, Iterable[Metric]]:
         run = [s.run]
         families: list[Metric] = []
 

@@ -15,9 +15,11 @@ from exporter.events import (
     RunStart,
     TokensPerIteration,
 )
-from exporter.trainer_config import NANOGPT_KEYS, literal, parse_assignment
+from exporter.nanogpt import DEFAULTS, KEYS
+from exporter.trainer_config import literal, parse_assignment
 
 NAME = "nanogpt"
+__all__ = ["DEFAULTS", "NAME", "parse"]  # DEFAULTS: the trainer's own, for settings its log leaves out
 
 # Numbers are matched loosely and checked by float(): a cheaper pattern on the hot path.
 _ITER = re.compile(r"iter (\d+): loss ([^,]+), time ([^m]+)ms(?:, mfu ([^%]+)%)?\s*$")
@@ -72,6 +74,6 @@ def parse(line: str) -> Event | None:
         return RunStart(resumed=False)
     # the text of a config file echoed after "Overriding config with FILE:"
     if assignment := parse_assignment(line):
-        if assignment[0] in NANOGPT_KEYS:
+        if assignment[0] in KEYS:
             return ConfigValue(*assignment)
     return None

@@ -47,4 +47,10 @@ class RunSnapshot:
     lines_read: int = 0
     lines_not_understood: int = 0
     trainer_config: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # where max_iterations, eval_interval, ... came from
     generation: int = 0  # trainings from scratch in this log after the first: a new one resets its history
+
+    @property
+    def energy_key(self) -> str:
+        """Whose energy the state file holds: the run, and which training from scratch in its log."""
+        return self.run if self.generation == 0 else f"{self.run}#{self.generation}"

@@ -1,8 +1,7 @@
 """The run's energy account: GPU energy deltas plus the rest of the machine, kept across restarts.
 
-Feed it with :meth:`EnergyAccount.update` from the GPU sampler loop::
-
-    account.update(telemetry.energy_joules(), time.time(), active=snapshot.state in LIVE_STATES)
+:class:`exporter.energy.RunEnergy` feeds it with :meth:`EnergyAccount.update` from the GPU
+sampler loop.
 
 ``readings`` maps each of the run's GPUs (by UUID) to a cumulative energy figure in joules (a
 counter, or integrated power). Only increases are counted: a reading lower than the last one is a
@@ -12,7 +11,7 @@ less than ``max_gap_seconds`` apart the constant ``other_watts`` is added; the s
 ``psu_efficiency`` (energy at the wall). While ``active`` is false (no run in progress) baselines
 move on but nothing is counted.
 
-The run name, energy so far and last readings are written to ``state_file`` (JSON, written to a
+The run name, energy so far, recent mean power and last readings are written to ``state_file`` (JSON, written to a
 temporary file and renamed into place) at most every ``save_interval_seconds`` and on
 :meth:`flush`; on start the account resumes from it when the run name matches. ``now`` is Unix
 time, so it means the same after a restart.
@@ -29,11 +28,8 @@ from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 
-from exporter.config import Config
-
 log = logging.getLogger(__name__)
 
-LIVE_STATES = frozenset({"starting", "running", "stalled"})
 STATE_VERSION = 1
 
 
@@ -64,14 +60,10 @@ class EnergyAccount:
         self._saved_at: float | None = None
         self._dirty = False
         self._save_error: str | None = None
+        self._saved_power: float | None = None  # the recent mean power the state file holds
         self.has_data = False
         self.finished = False
         self.resumed = self._resume()
-
-    @classmethod
-    def from_config(cls, run: str, config: Config) -> EnergyAccount:
-        return cls(run, other_watts=config.other_watts, psu_efficiency=config.psu_efficiency,
-                   state_file=config.state_file)
 
     # ---- reading ---------------------------------------------------------------------------------
 
@@ -81,19 +73,16 @@ class EnergyAccount:
             return self._joules
 
     def mean_power_watts(self) -> float | None:
-        """Mean power over the recent window (None until two active updates are in it)."""
+        """Mean power over the recent window (None until two active updates are in it); the saved
+        figure of a resumed account until this one has updated."""
         with self._lock:
-            if len(self._history) < 2:
-                return None
-            (t0, e0), (t1, e1) = self._history[0], self._history[-1]
-            return (e1 - e0) / (t1 - t0) if t1 > t0 else None
+            return self._mean_power()
 
-    def projected_joules(self, eta_seconds: float | None) -> float | None:
-        """Energy at completion: energy so far + recent mean power × ETA (None if either is unknown)."""
-        power = self.mean_power_watts()
-        if eta_seconds is None or power is None:
-            return None
-        return self.energy_joules() + power * max(eta_seconds, 0.0)
+    def _mean_power(self) -> float | None:
+        if len(self._history) < 2:
+            return self._saved_power if self._last_time is None else None
+        (t0, e0), (t1, e1) = self._history[0], self._history[-1]
+        return (e1 - e0) / (t1 - t0) if t1 > t0 else None
 
     # ---- accounting ------------------------------------------------------------------------------
 
@@ -103,6 +92,7 @@ class EnergyAccount:
             self.run = run
             self._joules = 0.0
             self._history.clear()
+            self._saved_power = None
             self.finished = False
             self._dirty = True
         log.info("new run %r: energy counts from zero", run)
@@ -147,7 +137,8 @@ class EnergyAccount:
             if not self._dirty:
                 return
             state = {"version": STATE_VERSION, "run": self.run, "energy_joules": self._joules,
-                     "readings": dict(self._last), "updated_at": self._last_time, "finished": self.finished}
+                     "power_watts": self._mean_power(), "readings": dict(self._last),
+                     "updated_at": self._last_time, "finished": self.finished}
             self._dirty = False
             if now is not None:
                 self._saved_at = now
@@ -181,6 +172,8 @@ class EnergyAccount:
             return False
         self._joules = float(joules)
         self._last = {str(k): float(v) for k, v in readings.items() if isinstance(v, (int, float))}
+        power = state.get("power_watts")
+        self._saved_power = float(power) if isinstance(power, (int, float)) and 0 <= power < 1e7 else None
         self.finished = state.get("finished") is True
         self.has_data = True
         log.info("resuming run %r at %.0f J from %s", self.run, self._joules, self._state_file)

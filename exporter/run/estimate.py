@@ -71,3 +71,21 @@ def progress_timeout(line_gap_seconds: float, eval_due_seconds: float, minimum: 
     """How long without a progress line counts as a stall: a few typical gaps between lines, plus
     room for an eval/checkpoint that is due before the next line, never below ``minimum``."""
     return max(minimum, STALL_GAPS * line_gap_seconds + STALL_EVAL_FACTOR * eval_due_seconds)
+
+
+def evals_left(iteration: int, max_iterations: int, interval: int | None, last_eval_iteration: int | None) -> int:
+    """Evals still to come after ``iteration``: the trainer prints an eval at a multiple of
+    ``interval`` after that iteration's progress line, so one there not yet seen still counts."""
+    left = evals_between(iteration, max_iterations, interval)
+    if interval and iteration % interval == 0 and last_eval_iteration != iteration:
+        left += 1
+    return left
+
+
+def stall_timeout(typical: float | None, steps_per_line: float, eval_due_seconds: float, minimum: float,
+                  startup: float) -> float:
+    """How long without a progress line counts as a stall: :func:`progress_timeout` once the
+    iteration time is known, else the (longer) start-up allowance."""
+    if typical is None:
+        return max(minimum, startup)
+    return progress_timeout(steps_per_line * typical, eval_due_seconds, minimum)

@@ -1,0 +1,103 @@
+"""The energy of the followed run: whose it is, when it counts, and what it will come to.
+
+:class:`RunEnergy` is the one place that decides which run the energy belongs to (the snapshot's
+``energy_key``: a second training from scratch in the same log is a new run), when it counts (while
+the run is live), when it starts from zero (a new run, or a saved run that had already finished),
+and how the energy at the finish is projected. ``serve``, ``status`` and the collectors all ask it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from exporter import units
+from exporter.energy.account import EnergyAccount
+from exporter.run import RunSnapshot
+
+log = logging.getLogger(__name__)
+
+LIVE_STATES = frozenset({"starting", "running", "stalled"})
+
+
+@dataclass(frozen=True)
+class EnergySettings:
+    other_watts: float = 0.0
+    psu_efficiency: float = 1.0
+    state_file: str | None = None
+    price_per_kwh: float = 0.15
+    currency: str = "USD"
+    carbon_g_per_kwh: float | None = None
+
+
+def projected_joules(joules: float, watts: float | None, eta_seconds: float | None) -> float | None:
+    """Energy at the finish: energy so far + power × time left (None if either is unknown)."""
+    if watts is None or eta_seconds is None:
+        return None
+    return joules + watts * max(eta_seconds, 0.0)
+
+
+class RunEnergy:
+    def __init__(self, settings: EnergySettings, account: EnergyAccount) -> None:
+        self.settings = settings
+        self._account = account
+
+    @classmethod
+    def open(cls, settings: EnergySettings, first: RunSnapshot, now: float) -> RunEnergy:
+        """The account of the run ``first`` shows, resumed from the state file where it is this
+        run's; a saved run that had finished is over, so a live one counts from zero."""
+        energy = cls(settings, cls._account_for(settings, first.energy_key))
+        if energy._account.finished and first.state != "finished":
+            energy._account.restart(first.energy_key, now)
+        return energy
+
+    @classmethod
+    def saved(cls, settings: EnergySettings, snapshot: RunSnapshot) -> RunEnergy | None:
+        """The energy the state file holds for ``snapshot``'s run (``status``), or None."""
+        if not settings.state_file:
+            return None
+        account = cls._account_for(settings, snapshot.energy_key)
+        return cls(settings, account) if account.resumed else None
+
+    @staticmethod
+    def _account_for(settings: EnergySettings, key: str) -> EnergyAccount:
+        return EnergyAccount(key, other_watts=settings.other_watts, psu_efficiency=settings.psu_efficiency,
+                             state_file=settings.state_file)
+
+    def tick(self, snapshot: RunSnapshot, readings: Mapping[str, float], now: float) -> None:
+        """Count the GPUs' energy ``readings`` (cumulative joules by UUID) at ``now`` (Unix time)."""
+        if snapshot.energy_key != self._account.run:
+            self._account.restart(snapshot.energy_key, now)
+        self._account.update(readings, now, active=snapshot.state in LIVE_STATES,
+                             finished=snapshot.state == "finished")
+
+    def flush(self) -> None:
+        self._account.flush()
+
+    # ---- figures -----------------------------------------------------------------------------
+
+    @property
+    def has_data(self) -> bool:
+        return self._account.has_data
+
+    def joules(self) -> float:
+        return self._account.energy_joules()
+
+    def power_watts(self) -> float | None:
+        return self._account.mean_power_watts()
+
+    def projected_joules(self, snapshot: RunSnapshot) -> float | None:
+        """Energy at the finish: what was spent for a finished run, else :func:`projected_joules`
+        at the recent mean power."""
+        joules = self.joules()
+        if snapshot.state == "finished":
+            return joules
+        return projected_joules(joules, self.power_watts(), snapshot.eta_seconds)
+
+    def cost(self, joules: float) -> float:
+        return units.cost(joules, self.settings.price_per_kwh)
+
+    def emissions_grams(self, joules: float) -> float | None:
+        carbon = self.settings.carbon_g_per_kwh
+        return None if carbon is None else units.emissions_grams(joules, carbon)

@@ -1,0 +1,297 @@
+"""The run model: applies a trainer's events in order and keeps what they say about one run."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from exporter.events import (
+    Checkpoint,
+    ConfigValue,
+    Eval,
+    Loss,
+    Parameters,
+    Progress,
+    RunEnd,
+    RunStart,
+    TokensPerIteration,
+    TrainerError,
+)
+from exporter.formats import FormatReader
+from exporter.run import estimate
+from exporter.run.outlook import outlook
+from exporter.run.settings import Setting, TrainerSettings
+from exporter.run.snapshot import RunSnapshot
+from exporter.run.state import Signals, StallTimeouts, decide_state
+from exporter.run.timing import IterationTiming
+
+# The first iterations after a start or resume include compilation and warm-up.
+WARMUP_ITERATIONS = 5
+
+
+class RunModel:
+    """The state of one training run, built from its log.
+
+    Timestamps are Unix seconds; ``arrived`` is ``None`` for lines read while backfilling an
+    existing file.
+    """
+
+    def __init__(self, run: str, log_path: str = "", *, reader: FormatReader | None = None,
+                 settings: TrainerSettings | None = None, timeouts: StallTimeouts = StallTimeouts()) -> None:
+        self.run = run
+        self.log_path = log_path
+        self._reader = reader or FormatReader()
+        self.settings = settings or TrainerSettings()
+        self._timeouts = timeouts
+        self.log_present = False
+        self._last_line_ts: float | None = None
+        self._logged_tokens_per_iteration: int | None = None
+        self.generation = 0  # trainings started from scratch in this log after the first one
+        self._start_history()
+        self._evals = self._checkpoints = self._restarts = self._nonfinite = 0
+        self._last_checkpoint_ts: float | None = None
+        self._errors = {"oom": 0, "traceback": 0}
+        self._lines = self._not_understood = 0
+        self._handlers = {
+            Progress: self._on_progress,
+            Loss: self._on_loss,
+            Eval: self._on_eval,
+            Checkpoint: self._on_checkpoint,
+            Parameters: self._on_parameters,
+            TokensPerIteration: self._on_tokens_per_iteration,
+            ConfigValue: self._on_config,
+            RunStart: self._on_run_start,
+            TrainerError: self._on_error,
+            RunEnd: self._on_run_end,
+        }
+
+    def _start_history(self) -> None:
+        """What one training run builds up: its progress, timings and losses."""
+        self._last: Progress | None = None
+        self._last_arrived: float | None = None
+        self._last_progress_ts: float | None = None
+        self._segment_start: int | None = None
+        self._new_segment = True
+        self._max_from_log: int | None = None
+        self.timing = IterationTiming()
+        self._crashed = self._ended = False
+        self._loss: float | None = None
+        self._loss_finite = True
+        self._mfu: float | None = None
+        self._tokens_per_second: float | None = None
+        self._eval_losses: dict[str, float] = {}
+        self._best_val: float | None = None
+        self._parameters: float | None = None
+
+    # ---- input -------------------------------------------------------------------------------
+
+    def feed_line(self, line: str, arrived: float | None) -> None:
+        self.feed_lines([line], arrived)
+
+    def feed_lines(self, lines: list[str], arrived: float | None) -> None:
+        """Apply lines read together (``arrived`` is their arrival time, None in a backfill)."""
+        self._lines += len(lines)
+        if arrived is not None and lines:
+            self._last_line_ts = arrived
+        handlers = self._handlers
+        not_understood = 0
+        start = 0
+        while self._reader.parse is None and start < len(lines):  # still detecting the format
+            for event in self._reader.feed(lines[start]):
+                if event is None:
+                    not_understood += 1
+                else:
+                    handlers[type(event)](event, arrived)
+            start += 1
+        parse = self._reader.parse
+        for line in lines[start:] if start else lines:  # the hot loop of a backfill
+            event = parse(line)
+            if event is None:
+                not_understood += 1
+            else:
+                handlers[type(event)](event, arrived)
+        self._not_understood += not_understood
+
+    def count_not_understood(self, lines: int = 1) -> None:
+        """Lines the follower dropped before parsing (over-long lines)."""
+        self._lines += lines
+        self._not_understood += lines
+
+    def mark_activity(self, timestamp: float) -> None:
+        """The log was written at ``timestamp`` by lines that carry no arrival stamp: the end of a
+        backfill (the file's mtime) or a log that appeared empty."""
+        self._last_line_ts = timestamp
+        if self._last is not None and self._last_arrived is None:
+            self._last_progress_ts = timestamp
+
+    # ---- event handlers ----------------------------------------------------------------------
+
+    def _on_progress(self, p: Progress, arrived: float | None) -> None:
+        previous = self._last
+        if previous is not None and not self._new_segment and p.iteration < previous.iteration:
+            self._restarts += 1  # iterations went back without a resume line
+            self._new_segment = True
+        if self._new_segment:
+            self._segment_start = p.iteration
+            self._new_segment = False
+            self.timing.start_segment(p)
+        elif p.iteration > previous.iteration:
+            warm = p.iteration - self._segment_start < WARMUP_ITERATIONS
+            self.timing.measure(previous, self._last_arrived, p, arrived, warm)
+        self.timing.eval_pending = False
+        if p.max_iterations is not None:
+            self._max_from_log = p.max_iterations
+        self._last, self._last_arrived = p, arrived
+        self._last_progress_ts = arrived if arrived is not None else self._last_progress_ts
+        self._crashed = False
+        if p.loss is not None:
+            self._record_loss(p.loss)
+        self._mfu = p.mfu_ratio
+        if p.tokens_per_second is not None:
+            self._tokens_per_second = p.tokens_per_second
+
+    def _on_loss(self, loss: Loss, arrived: float | None) -> None:
+        self._record_loss(loss.value)
+
+    def _record_loss(self, value: float) -> None:
+        self._loss_finite = math.isfinite(value)
+        if self._loss_finite:
+            self._loss = value
+        else:
+            self._nonfinite += 1
+
+    def _on_eval(self, e: Eval, arrived: float | None) -> None:
+        self._evals += 1
+        self.timing.eval_seen(e.iteration if e.iteration is not None else (self._last.iteration if self._last else None))
+        for split, loss in e.losses.items():
+            if not math.isfinite(loss):
+                self._nonfinite += 1
+                continue
+            self._eval_losses[split] = loss
+            if split == "val" and (self._best_val is None or loss < self._best_val):
+                self._best_val = loss
+
+    def _on_checkpoint(self, c: Checkpoint, arrived: float | None) -> None:
+        self._checkpoints += 1
+        if arrived is not None:
+            self._last_checkpoint_ts = arrived
+
+    def _on_parameters(self, p: Parameters, arrived: float | None) -> None:
+        self._parameters = p.count
+
+    def _on_tokens_per_iteration(self, t: TokensPerIteration, arrived: float | None) -> None:
+        self._logged_tokens_per_iteration = t.tokens
+
+    def _on_config(self, c: ConfigValue, arrived: float | None) -> None:
+        self.settings.from_log(c.key, c.value)
+
+    def _on_run_start(self, r: RunStart, arrived: float | None) -> None:
+        if r.resumed or self._last is not None:
+            self._restarts += 1
+        if not r.resumed and self._last is not None:
+            # a new training from scratch appended to the log: the old run's history no longer
+            # holds (the counters carry on, as counters do)
+            self.generation += 1
+            self._start_history()
+        self._new_segment = True
+        self._crashed = self._ended = False
+
+    def _on_error(self, e: TrainerError, arrived: float | None) -> None:
+        self._errors[e.kind] = self._errors.get(e.kind, 0) + 1
+        self._crashed = True
+
+    def _on_run_end(self, r: RunEnd, arrived: float | None) -> None:
+        self._ended = True
+        if r.wall_seconds is not None:
+            self.timing.elapsed = r.wall_seconds
+
+    # ---- derived view ------------------------------------------------------------------------
+
+    @property
+    def activity_unknown(self) -> bool:
+        """True while nothing says when the log was last written."""
+        return self._last_line_ts is None
+
+    @property
+    def format_name(self) -> str:
+        return self._reader.name or "unknown"
+
+    def snapshot(self, now: float) -> RunSnapshot:
+        self.settings.use_defaults(self._reader.defaults)
+        iteration = self._last.iteration if self._last else None
+        max_iterations = self.settings.max_iterations(self._max_from_log)
+        ahead = outlook(self.timing, self.settings, iteration, max_iterations and max_iterations.value,
+                        self._timeouts)
+        # before the first progress line, the last line of any kind stands in for it
+        last_progress = self._last_progress_ts if self._last is not None else self._last_line_ts
+        state = decide_state(Signals(
+            log_present=self.log_present,
+            started=self._last is not None,
+            crashed=self._crashed or not self._loss_finite,
+            ended=self._ended or ahead.at_end,
+            silent_seconds=None if last_progress is None else now - last_progress,
+            timeout_seconds=ahead.timeout,
+        ))
+        eta = estimate.Eta(0.0, 0.0, 0.0) if state == "finished" and ahead.eta is not None else ahead.eta
+        return RunSnapshot(
+            run=self.run,
+            format=self.format_name,
+            log_path=self.log_path,
+            state=state,
+            eta_seconds=eta.seconds if eta else None,
+            eta_low_seconds=eta.low if eta else None,
+            eta_high_seconds=eta.high if eta else None,
+            expected_end_timestamp=last_progress + eta.seconds if eta and last_progress is not None else None,
+            last_progress_timestamp=last_progress,
+            progress_timeout_seconds=ahead.timeout,
+            iteration_seconds=ahead.typical_iteration,
+            eval_overhead_seconds=ahead.eval_spread[1] if ahead.eval_spread else None,
+            eval_overhead_provisional=ahead.eval_provisional,
+            eval_interval=ahead.eval_interval.value if ahead.eval_interval else None,
+            evals_left=ahead.evals_left,
+            sources={name: setting.source for name, setting in (
+                ("max_iterations", max_iterations), ("eval_interval", ahead.eval_interval),
+                ("tokens_per_iteration", self._tokens_per_iteration()),
+            ) if setting is not None},
+            trainer_config=self.settings.merged(),
+            generation=self.generation,
+            **self._progress(iteration, max_iterations and max_iterations.value, ahead.typical_iteration),
+            **self._history(),
+        )
+
+    def _tokens_per_iteration(self) -> Setting | None:
+        return self.settings.tokens_per_iteration(self._logged_tokens_per_iteration)
+
+    def _progress(self, iteration: int | None, max_iterations: int | None, typical: float | None) -> dict[str, Any]:
+        tokens = self._tokens_per_iteration()
+        per_iteration = tokens.value if tokens else None
+        tokens_per_second = self._tokens_per_second
+        if tokens_per_second is None and per_iteration and typical:
+            tokens_per_second = per_iteration / typical
+        return {
+            "iteration": iteration,
+            "max_iterations": max_iterations,
+            "progress_ratio": min(iteration / max_iterations, 1.0) if iteration is not None and max_iterations else None,
+            "tokens_per_iteration": per_iteration,
+            "tokens_per_second": tokens_per_second,
+            "tokens_processed": iteration * per_iteration if iteration is not None and per_iteration else None,
+            "tokens_planned": max_iterations * per_iteration if max_iterations and per_iteration else None,
+        }
+
+    def _history(self) -> dict[str, Any]:
+        return {
+            "loss": self._loss,
+            "eval_losses": dict(self._eval_losses),
+            "best_val_loss": self._best_val,
+            "parameters": self._parameters,
+            "mfu_ratio": self._mfu,
+            "elapsed_seconds": self.timing.elapsed if self._last is not None else None,
+            "evals": self._evals,
+            "checkpoints": self._checkpoints,
+            "last_checkpoint_timestamp": self._last_checkpoint_ts,
+            "restarts": self._restarts,
+            "nonfinite_losses": self._nonfinite,
+            "errors": dict(self._errors),
+            "lines_read": self._lines,
+            "lines_not_understood": self._not_understood,
+        }

@@ -1,0 +1,38 @@
+"""Which state a run is in, from what its log has shown so far."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StallTimeouts:
+    """Never call a run stalled sooner than ``min_progress_seconds`` after its last progress line,
+    nor sooner than ``startup_seconds`` before its first one."""
+
+    min_progress_seconds: float = 120.0
+    startup_seconds: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """What the log says about how the run is going."""
+
+    log_present: bool
+    started: bool  # a progress line was seen
+    crashed: bool  # a crash marker, or the latest loss is not finite
+    ended: bool  # the trainer's end-of-run line, or the last iteration reached
+    silent_seconds: float | None  # since the last progress line (before the first: any line)
+    timeout_seconds: float
+
+
+def decide_state(s: Signals) -> str:
+    if not s.log_present:
+        return "waiting"
+    if s.crashed:
+        return "crashed"
+    if s.ended:
+        return "finished"
+    if s.silent_seconds is not None and s.silent_seconds > s.timeout_seconds:
+        return "stalled"
+    return "running" if s.started else "starting"

@@ -1,0 +1,143 @@
+"""How long a run's iterations and evals take, from consecutive progress lines.
+
+Choosing which clock to trust for one gap between progress lines (:func:`interval`, pure) is kept
+apart from recording what it says (:class:`IterationTiming`)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from exporter.events import Progress
+from exporter.run import estimate
+
+ITERATION_WINDOW = 101
+EVAL_WINDOW = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """What one gap between two progress lines says: the wall time it adds to the run, the time of
+    one regular iteration in it, and the extra time an eval in it took (each None when unknown)."""
+
+    elapsed: float = 0.0
+    iteration_seconds: float | None = None
+    eval_overhead: float | None = None
+
+
+def _typical(samples: Sequence[float]) -> float | None:
+    return estimate.percentile(samples, 0.5) if samples else None
+
+
+def interval(previous: Progress, p: Progress, wall: float | None, eval_here: bool,
+             last_eval_iteration: int | None, samples: Sequence[float], warm: bool) -> Interval:
+    """Read the gap from ``previous`` to ``p``: the trainer's own per-iteration time, else its
+    cumulative clock, else the arrival times (``wall``); ``eval_here`` when an eval was printed in
+    between. An eval's overhead is measured against the typical iteration time of ``samples``
+    (with this gap's own, unless ``warm``: warm-up iterations are not typical)."""
+    steps = p.iteration - previous.iteration
+    clock = None
+    if p.elapsed_seconds is not None and previous.elapsed_seconds is not None:
+        clock = p.elapsed_seconds - previous.elapsed_seconds
+        if clock <= 0:
+            clock = None  # the trainer's timer was reset
+    # Does the trainer's own timing of this line carry the eval? nanoGPT's one-iteration time
+    # does when the eval ran at that very iteration; a progress bar's clock spans everything.
+    if p.iteration_seconds is not None:
+        eval_in_own_time = p.includes_eval and last_eval_iteration == p.iteration
+    else:
+        eval_in_own_time = p.includes_eval and clock is not None
+    if eval_here and eval_in_own_time:
+        span, iterations = (p.iteration_seconds, 1) if p.iteration_seconds is not None else (clock, steps)
+        typical = _typical(samples)
+        overhead = None if typical is None else max(span - iterations * typical, 0.0)
+        return Interval(span, None, overhead)
+    if p.iteration_seconds is not None:
+        regular = Interval(p.iteration_seconds * steps, p.iteration_seconds)
+    elif clock is not None:
+        regular = Interval(clock, clock / steps)
+    elif wall is not None and not eval_here:
+        regular = Interval(wall, wall / steps)
+    else:
+        regular = Interval()
+    if not eval_here or wall is None:
+        return regular
+    # the eval's cost is outside the trainer's timing of this line: measure it from arrival
+    # stamps (in a backfill it stays unmeasured, and the estimate provisional)
+    if clock is not None:
+        expected = clock
+    elif p.iteration_seconds is not None and steps == 1:
+        expected = p.iteration_seconds
+    else:
+        recorded = [*samples, regular.iteration_seconds] if regular.iteration_seconds is not None and not warm else samples
+        typical = _typical(recorded)
+        if typical is None:
+            return regular
+        expected = steps * typical
+    overhead = max(wall - expected, 0.0)
+    timed = p.iteration_seconds is not None or clock is not None
+    return Interval(regular.elapsed + (overhead if timed else wall), regular.iteration_seconds, overhead)
+
+
+class IterationTiming:
+    """Recent iteration times, eval overheads and gaps between lines, the iterations evals ran at,
+    and the training wall time so far."""
+
+    def __init__(self) -> None:
+        self.samples: deque[float] = deque(maxlen=ITERATION_WINDOW)
+        self.eval_overheads: deque[float] = deque(maxlen=EVAL_WINDOW)
+        self.line_gaps: deque[int] = deque(maxlen=ITERATION_WINDOW)
+        self.eval_iterations: deque[int] = deque(maxlen=8)
+        self.eval_pending = False  # an eval was printed since the last progress line
+        self.elapsed = 0.0
+
+    def start_segment(self, p: Progress) -> None:
+        """The first line of a segment (a start or resume): only its own time is known."""
+        self.elapsed += p.iteration_seconds or 0.0
+
+    def measure(self, previous: Progress, previous_arrived: float | None, p: Progress,
+                arrived: float | None, warm: bool) -> None:
+        """Record the gap between two progress lines of one segment (``warm``: still warming up,
+        so no samples are kept)."""
+        steps = p.iteration - previous.iteration
+        self.line_gaps.append(steps)
+        if p.iteration_seconds is not None and not self.eval_pending:  # the common case, kept short
+            self.elapsed += p.iteration_seconds * steps
+            if not warm:
+                self.samples.append(p.iteration_seconds)
+        else:
+            wall = arrived - previous_arrived if arrived is not None and previous_arrived is not None else None
+            gap = interval(previous, p, wall, self.eval_pending, self.last_eval_iteration(), self.samples, warm)
+            self.elapsed += gap.elapsed
+            if not warm:
+                if gap.iteration_seconds is not None:
+                    self.samples.append(gap.iteration_seconds)
+                if gap.eval_overhead is not None:
+                    self.eval_overheads.append(gap.eval_overhead)
+
+    def eval_seen(self, iteration: int | None) -> None:
+        self.eval_pending = True
+        if iteration is not None and (not self.eval_iterations or self.eval_iterations[-1] != iteration):
+            self.eval_iterations.append(iteration)
+
+    def last_eval_iteration(self) -> int | None:
+        return self.eval_iterations[-1] if self.eval_iterations else None
+
+    def observed_eval_interval(self) -> int | None:
+        """The eval interval the log shows: the most common gap between evals (a final eval at the
+        last step makes one short gap)."""
+        seen = list(self.eval_iterations)
+        gaps = [b - a for a, b in zip(seen, seen[1:]) if b > a]
+        if gaps:
+            return max(set(gaps), key=lambda gap: (gaps.count(gap), gap))
+        return seen[0] if len(seen) == 1 and seen[0] > 0 else None
+
+    def iteration_spread(self) -> tuple[float, float, float] | None:
+        return estimate.spread(self.samples) if self.samples else None
+
+    def eval_spread(self) -> tuple[float, float, float] | None:
+        return estimate.spread(self.eval_overheads) if self.eval_overheads else None
+
+    def steps_per_line(self) -> float:
+        return estimate.percentile(self.line_gaps, 0.5) if self.line_gaps else 1
