@@ -21,7 +21,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from exporter.config import Config  # noqa: E402
 from exporter.follow import LogFollower  # noqa: E402
 from exporter.run import RunModel  # noqa: E402
 from exporter.watch import LogWatcher  # noqa: E402
@@ -45,7 +44,7 @@ def generate(path: Path, lines: int) -> int:
 
 
 def backfill_rate(path: Path) -> tuple[float, int]:
-    model = RunModel(Config(), "bench", str(path))
+    model = RunModel("bench", str(path))
     watcher = LogWatcher(model, LogFollower(str(path)))
     started = time.perf_counter()
     lines = watcher.poll()

@@ -21,9 +21,9 @@ from exporter.watch import LogWatcher
 def energy_line(s: RunSnapshot, energy: RunEnergy) -> str:
     """Energy and cost so far (from the serving exporter's state file) and, at the run's recent
     power, at the finish."""
-    joules, currency = energy.joules(), energy.settings.currency
+    figures, currency = energy.figures(s), energy.settings.currency
+    joules, projected = figures.joules, figures.projected_joules
     text = f"energy so far {units.kwh(joules):.2f} kWh, {energy.cost(joules):.2f} {currency}"
-    projected = energy.projected_joules(s)
     if projected is not None and s.state != "finished":
         text += f"; at the finish about {units.kwh(projected):.2f} kWh, {energy.cost(projected):.2f} {currency}"
     return text
@@ -34,13 +34,18 @@ def render(s: RunSnapshot, now: float) -> str:
     if s.iteration is None:
         lines.append("no progress line yet")
         return "\n".join(lines)
-    if s.max_iterations:
-        left = max(s.max_iterations - s.iteration, 0)
-        lines.append(
-            f"{s.iteration:,} / {s.max_iterations:,} iterations ({100 * (s.progress_ratio or 0):.1f}%); {left:,} left"
-        )
-    else:
-        lines.append(f"iteration {s.iteration:,} (max iterations unknown: pass --max-iters)")
+    lines += _progress(s) + _timing(s) + _results(s, now)
+    return "\n".join(lines)
+
+
+def _progress(s: RunSnapshot) -> list[str]:
+    if not s.max_iterations:
+        return [f"iteration {s.iteration:,} (max iterations unknown: pass --max-iters)"]
+    left = max(s.max_iterations - s.iteration, 0)
+    return [f"{s.iteration:,} / {s.max_iterations:,} iterations ({100 * (s.progress_ratio or 0):.1f}%); {left:,} left"]
+
+
+def _timing(s: RunSnapshot) -> list[str]:
     timing = []
     if s.iteration_seconds is not None:
         timing.append(f"typical iteration {s.iteration_seconds * 1000:.0f} ms")
@@ -52,8 +57,7 @@ def render(s: RunSnapshot, now: float) -> str:
     elif s.evals_left:
         timing.append(f"{s.evals_left:,} evals left, their cost not in the ETA: it is measured when "
                       "the log is followed live (`serve`)")
-    if timing:
-        lines.append("; ".join(timing))
+    lines = ["; ".join(timing)] if timing else []
     if s.eta_seconds is not None and s.state == "running":
         finish = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.expected_end_timestamp))
         lines.append(
@@ -62,9 +66,12 @@ def render(s: RunSnapshot, now: float) -> str:
         )
     elif s.eta_seconds is not None and s.state in ("stalled", "crashed"):
         lines.append(f"{s.state}: at its last pace the run had about {duration(s.eta_seconds)} left")
-    losses = []
-    if s.loss is not None:
-        losses.append(f"loss {s.loss:.4f}")
+    return lines
+
+
+def _results(s: RunSnapshot, now: float) -> list[str]:
+    lines = []
+    losses = [] if s.loss is None else [f"loss {s.loss:.4f}"]
     losses += [f"{split} loss {value:.4f}" for split, value in sorted(s.eval_losses.items())]
     if s.best_val_loss is not None:
         losses.append(f"best val {s.best_val_loss:.4f}")
@@ -83,7 +90,7 @@ def render(s: RunSnapshot, now: float) -> str:
         lines.append(f"restarts: {s.restarts}")
     if problems:
         lines.append("problems: " + ", ".join(problems))
-    return "\n".join(lines)
+    return lines
 
 
 def run(config: Config, as_json: bool) -> int:
@@ -96,8 +103,9 @@ def run(config: Config, as_json: bool) -> int:
     if as_json:
         report = dataclasses.asdict(snapshot)
         if energy is not None:
-            report["energy_joules"] = energy.joules()
-            report["electricity_cost"] = energy.cost(energy.joules())
+            joules = energy.figures(snapshot).joules
+            report["energy_joules"] = joules
+            report["electricity_cost"] = energy.cost(joules)
             report["currency"] = energy.settings.currency
         print(json.dumps(report, indent=2, sort_keys=True))
     else:

@@ -144,7 +144,7 @@ def test_energy_settings_come_from_the_config():
     energy = RunEnergy.open(energy_settings(config), running, now=0.0)
     energy.tick(running, {}, now=0.0)
     energy.tick(running, {}, now=9.0)
-    assert energy.joules() == pytest.approx(800)
+    assert energy.figures(running).joules == pytest.approx(800)
 
 
 def test_a_stopped_run_counts_no_energy_and_a_new_training_counts_from_zero():
@@ -153,10 +153,11 @@ def test_a_stopped_run_counts_no_energy_and_a_new_training_counts_from_zero():
     energy.tick(running, {}, now=0.0)
     energy.tick(running, {}, now=10.0)
     energy.tick(replace(running, state="crashed"), {}, now=20.0)
-    assert energy.joules() == pytest.approx(1_000)
+    energy.tick(replace(running, state="crashed"), {}, now=30.0)
+    assert energy.figures(running).joules == pytest.approx(1_000)
     energy.tick(replace(running, generation=1), {}, now=30.0)
     energy.tick(replace(running, generation=1), {}, now=35.0)
-    assert energy.joules() == pytest.approx(500)
+    assert energy.figures(running).joules == pytest.approx(500)
 
 
 def test_the_recent_power_is_saved_so_a_reader_of_the_state_file_projects_the_same(tmp_path):
@@ -168,8 +169,9 @@ def test_the_recent_power_is_saved_so_a_reader_of_the_state_file_projects_the_sa
         energy.tick(running, {"gpu": 50.0 * t}, now=float(t))
     energy.flush()
     saved = RunEnergy.saved(settings, running)
-    assert saved.power_watts() == pytest.approx(50) == energy.power_watts()
-    assert saved.projected_joules(running) == pytest.approx(500 + 50 * 100) == energy.projected_joules(running)
+    assert saved.figures(running) == energy.figures(running)
+    assert saved.figures(running).power_watts == pytest.approx(50)
+    assert saved.figures(running).projected_joules == pytest.approx(500 + 50 * 100)
     assert RunEnergy.saved(settings, replace(running, run="other")) is None
 
 

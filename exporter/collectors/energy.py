@@ -34,9 +34,8 @@ class EnergyCollector(Collector):
         if not self._energy.has_data:
             return False, families
         run, currency = [snapshot.run], self._energy.settings.currency
-        joules = self._energy.joules()
-        power = self._energy.power_watts()
-        projected = self._energy.projected_joules(snapshot)
+        figures = self._energy.figures(snapshot)
+        joules, power, projected = figures.joules, figures.power_watts, figures.projected_joules
 
         energy = CounterMetricFamily(
             "training_energy_joules", "Energy of the run so far: its GPUs plus other_watts, at the wall.",

@@ -72,6 +72,11 @@ class EnergyAccount:
         with self._lock:
             return self._joules
 
+    def reading(self) -> tuple[float, float | None]:
+        """Energy so far and mean power, read together."""
+        with self._lock:
+            return self._joules, self._mean_power()
+
     def mean_power_watts(self) -> float | None:
         """Mean power over the recent window (None until two active updates are in it); the saved
         figure of a resumed account until this one has updated."""

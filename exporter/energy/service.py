@@ -38,6 +38,13 @@ def projected_joules(joules: float, watts: float | None, eta_seconds: float | No
     return joules + watts * max(eta_seconds, 0.0)
 
 
+@dataclass(frozen=True, slots=True)
+class EnergyFigures:
+    joules: float
+    power_watts: float | None
+    projected_joules: float | None
+
+
 class RunEnergy:
     def __init__(self, settings: EnergySettings, account: EnergyAccount) -> None:
         self.settings = settings
@@ -81,19 +88,13 @@ class RunEnergy:
     def has_data(self) -> bool:
         return self._account.has_data
 
-    def joules(self) -> float:
-        return self._account.energy_joules()
-
-    def power_watts(self) -> float | None:
-        return self._account.mean_power_watts()
-
-    def projected_joules(self, snapshot: RunSnapshot) -> float | None:
-        """Energy at the finish: what was spent for a finished run, else :func:`projected_joules`
-        at the recent mean power."""
-        joules = self.joules()
-        if snapshot.state == "finished":
-            return joules
-        return projected_joules(joules, self.power_watts(), snapshot.eta_seconds)
+    def figures(self, snapshot: RunSnapshot) -> EnergyFigures:
+        """Energy so far, recent mean power and energy at the finish, read together: what was
+        spent for a finished run, else :func:`projected_joules` at the recent mean power and
+        ``snapshot``'s ETA."""
+        joules, power = self._account.reading()
+        projected = joules if snapshot.state == "finished" else projected_joules(joules, power, snapshot.eta_seconds)
+        return EnergyFigures(joules, power, projected)
 
     def cost(self, joules: float) -> float:
         return units.cost(joules, self.settings.price_per_kwh)
