@@ -42,6 +42,8 @@ _COUNTERS = (
     ("training_nonfinite_losses", "nan or inf losses seen.", "nonfinite_losses"),
     ("training_exporter_log_lines", "Log lines read.", "lines_read"),
     ("training_exporter_log_lines_not_understood", "Log lines no parser recognised.", "lines_not_understood"),
+    ("training_exporter_log_lines_ignored", "Log lines ignored: values outside sane bounds, or a parser failed.",
+     "lines_ignored"),
 )
 
 

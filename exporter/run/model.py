@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import logging
 from typing import Any
 
 from exporter.events import (
@@ -18,15 +18,20 @@ from exporter.events import (
     TrainerError,
 )
 from exporter.formats import FormatReader
+from exporter.run.bounds import Ignored, check_count, check_eval, check_progress, check_setting
 from exporter.run import estimate
 from exporter.run.outlook import outlook
 from exporter.run.settings import Setting, TrainerSettings
-from exporter.run.snapshot import RunSnapshot
+from exporter.run.losses import Losses
+from exporter.run.snapshot import RunSnapshot, progress_fields
 from exporter.run.state import Signals, StallTimeouts, decide_state
 from exporter.run.timing import IterationTiming
 
+log = logging.getLogger(__name__)
+
 # The first iterations after a start or resume include compilation and warm-up.
 WARMUP_ITERATIONS = 5
+LOGGED_IGNORED_LINES = 10  # the first ignored lines are logged with their reason; later ones only counted
 
 
 class RunModel:
@@ -51,7 +56,7 @@ class RunModel:
         self._evals = self._checkpoints = self._restarts = self._nonfinite = 0
         self._last_checkpoint_ts: float | None = None
         self._errors = {"oom": 0, "traceback": 0}
-        self._lines = self._not_understood = 0
+        self._lines = self._not_understood = self._ignored = 0
         self._handlers = {
             Progress: self._on_progress,
             Loss: self._on_loss,
@@ -75,12 +80,9 @@ class RunModel:
         self._max_from_log: int | None = None
         self.timing = IterationTiming()
         self._crashed = self._ended = False
-        self._loss: float | None = None
-        self._loss_finite = True
+        self.losses = Losses()
         self._mfu: float | None = None
         self._tokens_per_second: float | None = None
-        self._eval_losses: dict[str, float] = {}
-        self._best_val: float | None = None
         self._parameters: float | None = None
 
     # ---- input -------------------------------------------------------------------------------
@@ -89,7 +91,9 @@ class RunModel:
         self.feed_lines([line], arrived)
 
     def feed_lines(self, lines: list[str], arrived: float | None) -> None:
-        """Apply lines read together (``arrived`` is their arrival time, None in a backfill)."""
+        """Apply lines read together (``arrived`` is their arrival time, None in a backfill). A
+        line that a parser or the model cannot take is ignored and counted, never lost together
+        with its neighbours."""
         self._lines += len(lines)
         if arrived is not None and lines:
             self._last_line_ts = arrived
@@ -97,20 +101,34 @@ class RunModel:
         not_understood = 0
         start = 0
         while self._reader.parse is None and start < len(lines):  # still detecting the format
-            for event in self._reader.feed(lines[start]):
+            try:
+                for event in self._reader.feed(lines[start]):
+                    if event is None:
+                        not_understood += 1
+                    else:
+                        handlers[type(event)](event, arrived)
+            except Exception as exc:  # noqa: BLE001 - any one line's trouble stays with that line
+                self._ignore(lines[start], exc)
+            start += 1
+        parse = self._reader.parse
+        for line in lines[start:] if start else lines:  # the hot loop of a backfill
+            try:
+                event = parse(line)
                 if event is None:
                     not_understood += 1
                 else:
                     handlers[type(event)](event, arrived)
-            start += 1
-        parse = self._reader.parse
-        for line in lines[start:] if start else lines:  # the hot loop of a backfill
-            event = parse(line)
-            if event is None:
-                not_understood += 1
-            else:
-                handlers[type(event)](event, arrived)
+            except Exception as exc:  # noqa: BLE001
+                self._ignore(line, exc)
         self._not_understood += not_understood
+
+    def _ignore(self, line: str, exc: Exception) -> None:
+        self._ignored += 1
+        if self._ignored <= LOGGED_IGNORED_LINES:
+            reason = str(exc) if isinstance(exc, Ignored) else f"{type(exc).__name__}: {exc}"
+            log.warning("%s: ignored line %r: %s%s", self.log_path or self.run, line[:80], reason[:200],
+                        "; further ignored lines are only counted (training_exporter_log_lines_ignored_total)"
+                        if self._ignored == LOGGED_IGNORED_LINES else "")
 
     def count_not_understood(self, lines: int = 1) -> None:
         """Lines the follower dropped before parsing (over-long lines)."""
@@ -127,6 +145,7 @@ class RunModel:
     # ---- event handlers ----------------------------------------------------------------------
 
     def _on_progress(self, p: Progress, arrived: float | None) -> None:
+        check_progress(p)
         previous = self._last
         if previous is not None and not self._new_segment and p.iteration < previous.iteration:
             self._restarts += 1  # iterations went back without a resume line
@@ -154,22 +173,14 @@ class RunModel:
         self._record_loss(loss.value)
 
     def _record_loss(self, value: float) -> None:
-        self._loss_finite = math.isfinite(value)
-        if self._loss_finite:
-            self._loss = value
-        else:
+        if not self.losses.training(value):
             self._nonfinite += 1
 
     def _on_eval(self, e: Eval, arrived: float | None) -> None:
+        check_eval(e, self.losses.evals.keys())
         self._evals += 1
         self.timing.eval_seen(e.iteration if e.iteration is not None else (self._last.iteration if self._last else None))
-        for split, loss in e.losses.items():
-            if not math.isfinite(loss):
-                self._nonfinite += 1
-                continue
-            self._eval_losses[split] = loss
-            if split == "val" and (self._best_val is None or loss < self._best_val):
-                self._best_val = loss
+        self._nonfinite += self.losses.evaluation(e.losses)
 
     def _on_checkpoint(self, c: Checkpoint, arrived: float | None) -> None:
         self._checkpoints += 1
@@ -177,12 +188,15 @@ class RunModel:
             self._last_checkpoint_ts = arrived
 
     def _on_parameters(self, p: Parameters, arrived: float | None) -> None:
+        check_count(p)
         self._parameters = p.count
 
     def _on_tokens_per_iteration(self, t: TokensPerIteration, arrived: float | None) -> None:
+        check_count(t)
         self._logged_tokens_per_iteration = t.tokens
 
     def _on_config(self, c: ConfigValue, arrived: float | None) -> None:
+        check_setting(c.key, c.value)
         self.settings.from_log(c.key, c.value)
 
     def _on_run_start(self, r: RunStart, arrived: float | None) -> None:
@@ -227,7 +241,7 @@ class RunModel:
         state = decide_state(Signals(
             log_present=self.log_present,
             started=self._last is not None,
-            crashed=self._crashed or not self._loss_finite,
+            crashed=self._crashed or not self.losses.latest_finite,
             ended=self._ended or ahead.at_end,
             silent_seconds=None if last_progress is None else now - last_progress,
             timeout_seconds=ahead.timeout,
@@ -255,34 +269,19 @@ class RunModel:
             ) if setting is not None},
             trainer_config=self.settings.merged(),
             generation=self.generation,
-            **self._progress(iteration, max_iterations and max_iterations.value, ahead.typical_iteration),
+            **progress_fields(iteration, max_iterations and max_iterations.value, self._tokens_per_iteration(),
+                              self._tokens_per_second, ahead.typical_iteration),
             **self._history(),
         )
 
     def _tokens_per_iteration(self) -> Setting | None:
         return self.settings.tokens_per_iteration(self._logged_tokens_per_iteration)
 
-    def _progress(self, iteration: int | None, max_iterations: int | None, typical: float | None) -> dict[str, Any]:
-        tokens = self._tokens_per_iteration()
-        per_iteration = tokens.value if tokens else None
-        tokens_per_second = self._tokens_per_second
-        if tokens_per_second is None and per_iteration and typical:
-            tokens_per_second = per_iteration / typical
-        return {
-            "iteration": iteration,
-            "max_iterations": max_iterations,
-            "progress_ratio": min(iteration / max_iterations, 1.0) if iteration is not None and max_iterations else None,
-            "tokens_per_iteration": per_iteration,
-            "tokens_per_second": tokens_per_second,
-            "tokens_processed": iteration * per_iteration if iteration is not None and per_iteration else None,
-            "tokens_planned": max_iterations * per_iteration if max_iterations and per_iteration else None,
-        }
-
     def _history(self) -> dict[str, Any]:
         return {
-            "loss": self._loss,
-            "eval_losses": dict(self._eval_losses),
-            "best_val_loss": self._best_val,
+            "loss": self.losses.latest,
+            "eval_losses": dict(self.losses.evals),
+            "best_val_loss": self.losses.best_val,
             "parameters": self._parameters,
             "mfu_ratio": self._mfu,
             "elapsed_seconds": self.timing.elapsed if self._last is not None else None,
@@ -293,5 +292,6 @@ class RunModel:
             "nonfinite_losses": self._nonfinite,
             "errors": dict(self._errors),
             "lines_read": self._lines,
-            "lines_not_understood": self._not_understood,
+            "lines_not_understood": self._not_understood + self._reader.held,
+            "lines_ignored": self._ignored,
         }

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from exporter.run.settings import Setting
+
 STATES = ("waiting", "starting", "running", "stalled", "finished", "crashed")
 
 
@@ -45,7 +47,8 @@ class RunSnapshot:
     nonfinite_losses: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     lines_read: int = 0
-    lines_not_understood: int = 0
+    lines_not_understood: int = 0  # including lines held while the format is still unknown
+    lines_ignored: int = 0  # lines whose values were outside sane bounds, or that a parser choked on
     trainer_config: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # where max_iterations, eval_interval, ... came from
     generation: int = 0  # trainings from scratch in this log after the first: a new one resets its history
@@ -54,3 +57,21 @@ class RunSnapshot:
     def energy_key(self) -> str:
         """Whose energy the state file holds: the run, and which training from scratch in its log."""
         return self.run if self.generation == 0 else f"{self.run}#{self.generation}"
+
+
+def progress_fields(iteration: int | None, max_iterations: int | None, tokens: Setting | None,
+                    tokens_per_second: float | None, typical: float | None) -> dict[str, Any]:
+    """How far the run is, in iterations and tokens; the throughput from the typical iteration
+    time where the trainer does not print it."""
+    per_iteration = tokens.value if tokens else None
+    if tokens_per_second is None and per_iteration and typical:
+        tokens_per_second = per_iteration / typical
+    return {
+        "iteration": iteration,
+        "max_iterations": max_iterations,
+        "progress_ratio": min(iteration / max_iterations, 1.0) if iteration is not None and max_iterations else None,
+        "tokens_per_iteration": per_iteration,
+        "tokens_per_second": tokens_per_second,
+        "tokens_processed": iteration * per_iteration if iteration is not None and per_iteration else None,
+        "tokens_planned": max_iterations * per_iteration if max_iterations and per_iteration else None,
+    }

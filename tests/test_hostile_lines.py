@@ -1,0 +1,69 @@
+"""A line that once stopped the exporter is now one ignored line: the run goes on around it, in
+the model, in ``status`` and in a serving exporter."""
+
+import re
+
+import pytest
+
+from exporter.cli import main
+from exporter.run import RunModel
+from exporter_process import ExporterProcess
+from nanogpt_fixture import preamble, progress_lines
+
+CRASH_LINES = [
+    "Overriding: max_iters = 1e999",
+    "Overriding: eval_interval = 1e999",
+    "Overriding: batch_size = 'a'",
+    "max_iters = 9**64*9**64*9**64*9**64*9**64*9**64",
+    f"iter {'7' * 400}: loss 1.0, time 10.0ms",
+    "number of parameters: 1.2.3M",
+]
+
+
+def _model(lines):
+    model = RunModel("hostile", "train.log")
+    model.log_present = True
+    model.feed_lines(lines, None)
+    model.mark_activity(1_000.0)
+    return model.snapshot(1_001.0)
+
+
+@pytest.mark.parametrize("line", CRASH_LINES)
+def test_one_bad_line_in_a_batch_costs_that_line_only(line):
+    before = preamble() + progress_lines(0, 1000)
+    after = progress_lines(1010, 1300)
+    clean = _model(before + after)
+    hostile = _model(before + [line] + after)
+    assert hostile.iteration == clean.iteration == 1300
+    assert hostile.max_iterations == clean.max_iterations == 20_000
+    assert hostile.tokens_per_iteration == clean.tokens_per_iteration == 32_768
+    assert hostile.parameters == clean.parameters
+    assert hostile.eta_seconds == pytest.approx(clean.eta_seconds)
+    skipped = (hostile.lines_ignored + hostile.lines_not_understood) - (clean.lines_ignored + clean.lines_not_understood)
+    assert skipped == 1
+    assert hostile.lines_read == clean.lines_read + 1
+
+
+@pytest.mark.parametrize("line", CRASH_LINES)
+def test_status_reads_past_the_line(line, tmp_path, capsys):
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(preamble() + [line] + progress_lines(0, 1300)) + "\n")
+    assert main(["status", str(log)]) == 0
+    out = capsys.readouterr()
+    assert "1,300 / 20,000 iterations" in out.out
+    assert "Traceback" not in out.out + out.err
+
+
+def test_serve_keeps_serving_and_counts_the_lines(tmp_path):
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(preamble() + CRASH_LINES + progress_lines(0, 1000)) + "\n")
+    with ExporterProcess("--log", str(log), "--run", "hostile") as exporter:
+        exporter.wait_for('training_iteration{run="hostile"} 1000.0')
+        with log.open("a") as f:
+            f.write("\n".join(CRASH_LINES + progress_lines(1010, 1300)) + "\n")
+        text = exporter.wait_for('training_iteration{run="hostile"} 1300.0')
+        assert 'training_max_iterations{run="hostile"} 20000.0' in text
+        ignored = re.search(r'^training_exporter_log_lines_ignored_total\{run="hostile"\} (\S+)$', text, re.MULTILINE)
+        assert float(ignored[1]) >= 8  # the four settings out of bounds, in the backfill and live
+        assert exporter.process.poll() is None
+    assert "Traceback" not in exporter.output()
