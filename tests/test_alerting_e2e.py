@@ -7,7 +7,6 @@ resumes -> the resolved message.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 import time
@@ -16,28 +15,21 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_log
 from exporter_process import ExporterProcess
 
-ROOT = Path(__file__).resolve().parent.parent
 RUN = "e2e-gpt"
 MIN_PROGRESS_TIMEOUT_SECONDS = 5
 STALL_DEADLINE_SECONDS = 40
 RESOLVE_DEADLINE_SECONDS = 30
 
 
-def _load_local_stack():
-    spec = importlib.util.spec_from_file_location("local_stack", ROOT / "scripts" / "local_stack.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-local_stack = _load_local_stack()
-pytestmark = pytest.mark.skipif(
-    bool(local_stack.missing_binaries()),
-    reason=f"not installed: {', '.join(local_stack.missing_binaries())} "
-           "(Debian: apt-get install prometheus prometheus-alertmanager)",
-)
+@pytest.fixture(scope="module", autouse=True)
+def _binaries_installed(local_stack):
+    """Skips the module, before anything is started, where Prometheus or Alertmanager is missing."""
+    missing = local_stack.missing_binaries()
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)} (Debian: apt-get install prometheus prometheus-alertmanager)")
 
 
 class SlackSink:
@@ -89,22 +81,21 @@ class LogWriter:
         self.iteration = -1
         self._running = threading.Event()
         self._stop = threading.Event()
-        path.write_text(
-            "tokens per iteration will be: 32,768\n"
-            "Initializing a new model from scratch\n"
-            "number of parameters: 40.56M\n"
-        )
+        write_log(path, [
+            "tokens per iteration will be: 32,768",
+            "Initializing a new model from scratch",
+            "number of parameters: 40.56M",
+        ])
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             if self._running.wait(0.05) and not self._stop.is_set():
                 iteration = self.iteration + 1
-                line = f"iter {iteration}: loss {4.5 - iteration * 0.001:.4f}, time 170.00ms, mfu 31.20%\n"
+                lines = [f"iter {iteration}: loss {4.5 - iteration * 0.001:.4f}, time 170.00ms, mfu 31.20%"]
                 if iteration and iteration % 100 == 0:
-                    line = f"step {iteration}: train loss 4.1000, val loss 4.2000\n" + line
-                with open(self.path, "a") as log:
-                    log.write(line)
+                    lines.insert(0, f"step {iteration}: train loss 4.1000, val loss 4.2000")
+                write_log(self.path, lines, append=True)
                 self.iteration = iteration
                 time.sleep(0.2)
 
@@ -176,7 +167,7 @@ def exporter(writer):
 
 
 @pytest.fixture
-def stack(tmp_path, exporter, sink):
+def stack(tmp_path, exporter, sink, local_stack):
     webhook_file = tmp_path / "slack_webhook_url"
     webhook_file.write_text(sink.url + "\n")
     with local_stack.LocalStack(

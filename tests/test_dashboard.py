@@ -3,20 +3,18 @@ PromQL expression in it returns data from a real Prometheus scraping the real ex
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import PROMETHEUS_DIR, ROOT, load_rules
 from exporter_process import ExporterProcess
 from nanogpt_fixture import scenario_two
 
-ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD_FILE = ROOT / "grafana/dashboards/training.json"
 DATASOURCES_FILE = ROOT / "grafana/provisioning/datasources/datasources.yml"
 
@@ -93,7 +91,7 @@ def test_datasources_are_provisioned_with_fixed_uids(datasources):
     assert alertmanager["uid"] and alertmanager["url"] == "http://alertmanager:9093"
     assert alertmanager["jsonData"]["implementation"] == "prometheus"
     # $__rate_interval is computed from this, so it must be the real scrape interval.
-    scrape = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())["global"]["scrape_interval"]
+    scrape = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())["global"]["scrape_interval"]
     assert prometheus["jsonData"]["timeInterval"] == scrape
 
 
@@ -239,7 +237,7 @@ def test_kiosk_refresh_and_variables(dashboard):
 
 
 def test_slack_messages_link_to_this_dashboard(dashboard):
-    template = (ROOT / "prometheus/templates/slack.tmpl").read_text()
+    template = (PROMETHEUS_DIR / "templates/slack.tmpl").read_text()
     assert f"/d/{dashboard['uid']}" in template
 
 
@@ -265,13 +263,7 @@ def metric_names(expr: str) -> set[str]:
 
 
 def _recording_rules() -> dict[str, str]:
-    rules = {}
-    for path in sorted((ROOT / "prometheus/rules").glob("*.yml")):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            for rule in group["rules"]:
-                if "record" in rule:
-                    rules[rule["record"]] = rule["expr"]
-    return rules
+    return {rule["record"]: rule["expr"] for rule in load_rules() if "record" in rule}
 
 
 def exporter_metric_names(name: str) -> set[str]:
@@ -323,15 +315,6 @@ def test_metric_name_extraction():
 # --- every query returns data from a real Prometheus scraping the real exporter --------------------
 
 
-def _load_local_stack():
-    spec = importlib.util.spec_from_file_location("local_stack", ROOT / "scripts/local_stack.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-local_stack = _load_local_stack()
-
 RUN = "wall-screen"
 PRICE_PER_KWH = 0.30
 
@@ -352,7 +335,7 @@ GRAFANA_MACROS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1
 
 
 @pytest.fixture(scope="module")
-def live_stack(tmp_path_factory):
+def live_stack(tmp_path_factory, local_stack):
     missing = local_stack.missing_binaries(alertmanager=False)
     if missing:
         pytest.skip(f"not installed: {', '.join(missing)} (Debian package prometheus; CI installs it)")

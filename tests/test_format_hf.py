@@ -74,7 +74,8 @@ def test_end_of_run_dict():
     "{not a dict}",
 ])
 def test_other_lines_are_not_progress(line):
-    assert not isinstance(hf.parse(line), Progress)
+    # None exactly: not a Progress, and not an Eval, Loss or RunEnd either
+    assert hf.parse(line) is None
 
 
 def test_nan_and_inf_printed_bare_by_python_are_read():

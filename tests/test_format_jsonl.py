@@ -46,4 +46,5 @@ def test_unknown_field_is_named():
     "iter 1: loss 3.2, time 170.00ms",
 ])
 def test_other_lines_are_not_progress(line):
-    assert not isinstance(jsonl.parse(line), Progress)
+    # None exactly: not a Progress, and not an Eval either
+    assert jsonl.parse(line) is None

@@ -78,4 +78,5 @@ def test_main_log_train_and_val_count_steps_completed():
     "step 00042/21400 (0.20%) | loss: 6.123456 | dt: 512.34ms",  # nanochat
 ])
 def test_other_lines_are_not_progress(line):
-    assert not isinstance(llmc.parse(line), Progress)
+    # None exactly: not a Progress, and not an Eval, Checkpoint or RunEnd either
+    assert llmc.parse(line) is None

@@ -40,4 +40,5 @@ def test_end_and_resume():
     "Peak memory usage: 75123.45MiB",
 ])
 def test_other_lines_are_not_progress(line):
-    assert not isinstance(nanochat.parse(line), Progress)
+    # None exactly: not a Progress, and not an Eval, RunStart or RunEnd either
+    assert nanochat.parse(line) is None

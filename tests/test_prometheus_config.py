@@ -4,7 +4,7 @@ the Debian packages prometheus and prometheus-alertmanager)."""
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "prometheus"
-RULE_FILES = sorted((CONFIG / "rules").glob("*.yml"))
+from conftest import PROMETHEUS_DIR as CONFIG
+from conftest import ROOT, RULE_FILES, load_rules
+
 TEST_FILES = sorted((CONFIG / "tests").glob("*.yml"))
 SEVERITIES = {"critical", "warning", "info"}
 # The alerts issue 5 asks for, by the names the rules use.
@@ -23,6 +23,42 @@ REQUIRED_ALERTS = {
     "TrainingStalled", "TrainingCrashed", "TrainingLossNotFinite", "GpuMemoryNearlyFull",
     "GpuThermalThrottling", "GpuHardwareSlowdown", "GpuLost", "TrainingExporterDown",
     "TrainingLogMissing", "TrainingFinished", "EtaSlipping",
+}
+# Every alerting rule per file, in order: (alert, severity, cause label, `for:`; None fires at the
+# first evaluation). The durations are the ones README's Alerts table promises.
+ALERTS = {
+    "gpu-alerts.yml": [
+        ("GpuMemoryNearlyFull", "warning", None, "5m"),
+        ("GpuThermalThrottling", "warning", None, "2m"),
+        ("GpuHardwareSlowdown", "warning", None, "2m"),
+        ("GpuLost", "critical", None, "1m"),
+    ],
+    "recording.yml": [],
+    "training-alerts.yml": [
+        ("TrainingStalled", "critical", None, "1m"),
+        ("TrainingCrashed", "critical", "error", "30s"),
+        ("TrainingCrashed", "critical", "silent", "1m"),
+        ("TrainingLossNotFinite", "critical", None, None),
+        ("EtaSlipping", "info", None, "15m"),
+        ("TrainingFinished", "info", None, None),
+        ("TrainingExporterDown", "critical", None, "2m"),
+        ("TrainingLogMissing", "warning", None, "10m"),
+    ],
+}
+# The recorded series the dashboard and the alerts read.
+RECORDS = [
+    "run:training_energy_kwh:total", "run:training_energy_projected_kwh:total",
+    "run:training_plan_energy_kwh:total", "run:training_electricity_cost_per_hour:rate5m",
+    "run:training_tokens_processed:rate5m", "run:training_iteration:rate1h",
+    "run:training_seconds_since_progress", "run:training_progress_timeout:ratio",
+    "gpu:training_gpu_memory_used:ratio", "gpu:training_gpu_temperature_headroom_celsius",
+    "instance:training_gpu_power_watts:sum", "instance:training_gpu_utilization_ratio:avg",
+]
+# What Prometheus scrapes in the compose stack (service name:port) and where it sends alerts.
+SCRAPE_TARGETS = {
+    "training-exporter": ["exporter:9842"],
+    "prometheus": ["prometheus:9090"],
+    "alertmanager": ["alertmanager:9093"],
 }
 
 
@@ -40,21 +76,30 @@ def _run(*command: str | Path, cwd: Path = ROOT) -> str:
     return output
 
 
-def _load_local_stack():
-    spec = importlib.util.spec_from_file_location("local_stack", ROOT / "scripts" / "local_stack.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _alert_rules() -> list[dict]:
-    return [
-        rule
-        for path in RULE_FILES
-        for group in yaml.safe_load(path.read_text())["groups"]
-        for rule in group["rules"]
-        if "alert" in rule
-    ]
+    return [rule for rule in load_rules() if "alert" in rule]
+
+
+def _rules_found(output: str) -> dict[str, int]:
+    """promtool's "Checking <file>" / "SUCCESS: N rules found" pairs, by file name."""
+    found = re.findall(r"^Checking (\S+)\n\s+SUCCESS: (\d+) rules found$", output, re.MULTILINE)
+    return {Path(path).name: int(count) for path, count in found}
+
+
+def _expected_rule_counts() -> dict[str, int]:
+    return {path.name: len(load_rules([path])) for path in RULE_FILES}
+
+
+def test_shipped_rules_are_the_documented_alerts_and_recordings():
+    assert sorted(path.name for path in RULE_FILES) == sorted(ALERTS)
+    for path in RULE_FILES:
+        rules = load_rules([path])
+        alerts = [(r["alert"], r["labels"]["severity"], r["labels"].get("cause"), r.get("for"))
+                  for r in rules if "alert" in r]
+        assert alerts == ALERTS[path.name], path.name
+    assert [r["record"] for r in load_rules() if "record" in r] == RECORDS
+    assert all(("alert" in r) != ("record" in r) for r in load_rules())
+    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "recording.yml": 12, "training-alerts.yml": 8}
 
 
 def test_promtool_check_config():
@@ -62,15 +107,35 @@ def test_promtool_check_config():
     # The rule files are found through the relative glob, as in the container.
     for path in RULE_FILES:
         assert path.name in output
+    assert f"SUCCESS: {len(RULE_FILES)} rule files found" in output
+    assert "is valid prometheus config file syntax" in output
+    assert _rules_found(output) == _expected_rule_counts()
+
+    config = yaml.safe_load((CONFIG / "prometheus.yml").read_text())
+    assert config["rule_files"] == ["rules/*.yml"]
+    targets = {job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
+               for job in config["scrape_configs"]}
+    assert targets == SCRAPE_TARGETS
+    assert [job["job_name"] for job in config["scrape_configs"]] == list(SCRAPE_TARGETS)
+    assert config["alerting"]["alertmanagers"] == [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]
+    assert config["global"]["scrape_interval"] == config["global"]["evaluation_interval"] == "15s"
 
 
 def test_promtool_check_rules():
-    _run(_tool("promtool"), "check", "rules", *RULE_FILES)
+    output = _run(_tool("promtool"), "check", "rules", *RULE_FILES)
+    assert _rules_found(output) == _expected_rule_counts()
+    assert "FAILED" not in output and "WARNING" not in output
 
 
 def test_promtool_rule_unit_tests():
+    # Every rule file has its unit tests (training-stalled.test.yml adds the stall's edge cases).
+    assert {path.name for path in TEST_FILES} >= {path.name.replace(".yml", ".test.yml") for path in RULE_FILES}
     output = _run(_tool("promtool"), "test", "rules", *TEST_FILES, cwd=CONFIG / "tests")
     assert output.count("SUCCESS") == len(TEST_FILES)
+    results = {Path(path).name: result
+               for path, result in re.findall(r"^Unit Testing:\s+(\S+)\n\s+(\w+)$", output, re.MULTILINE)}
+    assert results == {path.name: "SUCCESS" for path in TEST_FILES}
+    assert "FAILED" not in output
 
 
 def test_amtool_check_config_finds_receivers_inhibitions_and_templates():
@@ -80,15 +145,78 @@ def test_amtool_check_config_finds_receivers_inhibitions_and_templates():
     assert "1 templates" in output
 
 
-@pytest.mark.parametrize("definition", [
-    "training.slack.title", "training.slack.text", "training.slack.color", "training.dashboard_url",
+def _notification(status: str, labels: dict, annotations: dict) -> dict:
+    """Alertmanager's template data (alertmanager/template.Data) for one alert."""
+    ends_at = "2025-03-04T05:36:07Z" if status == "resolved" else "0001-01-01T00:00:00Z"
+    return {
+        "receiver": "slack", "status": status, "externalURL": "http://alertmanager:9093",
+        "groupLabels": {"alertname": labels["alertname"]}, "commonLabels": labels, "commonAnnotations": {},
+        "alerts": [{"status": status, "labels": labels, "annotations": annotations,
+                    "startsAt": "2025-03-04T05:06:07Z", "endsAt": ends_at, "generatorURL": "", "fingerprint": "1"}],
+    }
+
+
+_STALLED_LABELS = {"alertname": "TrainingStalled", "severity": "critical", "run": "gpt2 small"}
+_STALLED_ANNOTATIONS = {
+    "summary": "Run gpt2 small has printed no progress for 5m 0s", "description": "Check first: the trainer.",
+    "iteration": "1300 / 20000", "eta": "1h 2m", "cost": "1.23 EUR",
+}
+NOTIFICATIONS = {
+    "stalled": _notification("firing", _STALLED_LABELS, _STALLED_ANNOTATIONS),
+    "stalled-resolved": _notification("resolved", _STALLED_LABELS, _STALLED_ANNOTATIONS),
+    "gpu-warning": _notification(
+        "firing", {"alertname": "GpuThermalThrottling", "severity": "warning", "gpu": "1"},
+        {"summary": "GPU 1 is slowing down for heat (88 °C)", "description": "Check first: fans.",
+         "gpu_name": "NVIDIA GeForce RTX 4090", "run": "gpt2 small"}),
+    "finished": _notification(
+        "firing", {"alertname": "TrainingFinished", "severity": "info", "run": "gpt2 small"},
+        {"summary": "Run gpt2 small finished", "description": "Nothing to fix.", "iteration": "20000 / 20000"}),
+}
+DASHBOARD = "http://localhost:3000/d/training-exporter"
+
+
+@pytest.mark.parametrize(("notification", "definition", "expected"), [
+    ("stalled", "training.slack.title", "CRITICAL: TrainingStalled · run gpt2 small"),
+    ("stalled", "training.slack.color", "danger"),
+    ("stalled", "training.dashboard_url", f"{DASHBOARD}?var-run=gpt2+small"),
+    ("stalled", "training.slack.text",
+     "*Run gpt2 small has printed no progress for 5m 0s*\n"
+     "Check first: the trainer.\n"
+     "• Iteration: 1300 / 20000\n"
+     "• ETA: 1h 2m\n"
+     "• Cost so far: 1.23 EUR\n"
+     "• Since: 2025-03-04 05:06 UTC\n"
+     f"<{DASHBOARD}?var-run=gpt2+small|Open the dashboard>"),
+    # Resolved: no stale iteration, ETA or cost.
+    ("stalled-resolved", "training.slack.title", "RESOLVED: TrainingStalled · run gpt2 small"),
+    ("stalled-resolved", "training.slack.color", "good"),
+    ("stalled-resolved", "training.slack.text",
+     "*Resolved:* Run gpt2 small has printed no progress for 5m 0s\n"
+     "• Since: 2025-03-04 05:06 UTC, resolved 05:36 UTC\n"
+     f"<{DASHBOARD}?var-run=gpt2+small|Open the dashboard>"),
+    # A GPU alert has no run label: the run and the GPU's name come from its annotations.
+    ("gpu-warning", "training.slack.title", "WARNING: GpuThermalThrottling · GPU 1"),
+    ("gpu-warning", "training.slack.color", "warning"),
+    ("gpu-warning", "training.dashboard_url", DASHBOARD),
+    ("gpu-warning", "training.slack.text",
+     "*GPU 1 is slowing down for heat (88 °C)*\n"
+     "Check first: fans.\n"
+     "• Run: gpt2 small\n"
+     "• GPU: NVIDIA GeForce RTX 4090\n"
+     "• Since: 2025-03-04 05:06 UTC\n"
+     f"<{DASHBOARD}|Open the dashboard>"),
+    ("finished", "training.slack.title", "INFO: TrainingFinished · run gpt2 small"),
+    ("finished", "training.slack.color", "#439FE0"),
 ])
-def test_slack_templates_render(definition):
+def test_slack_templates_render(notification, definition, expected, tmp_path):
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps(NOTIFICATIONS[notification]))
     output = _run(
         _tool("amtool"), "template", "render", f"--template.glob={CONFIG / 'templates' / '*.tmpl'}",
-        f"--template.text={{{{ template \"{definition}\" . }}}}",
+        f"--template.data={data}", f"--template.text={{{{ template \"{definition}\" . }}}}",
     )
     assert output.strip()
+    assert output.strip() == expected
 
 
 def test_every_required_alert_exists_with_severity_summary_and_description():
@@ -140,9 +268,8 @@ def test_rules_use_only_metrics_from_the_readme_contract():
     assert used <= documented, f"not in README's Metrics section: {sorted(used - documented)}"
 
 
-def test_local_stack_generated_configs_are_valid(tmp_path):
+def test_local_stack_generated_configs_are_valid(tmp_path, local_stack):
     promtool, amtool = _tool("promtool"), _tool("amtool")
-    local_stack = _load_local_stack()
     stack = local_stack.LocalStack(
         exporter_port=19842, workdir=tmp_path, prometheus_port=19090, alertmanager_port=19093,
         slack_url_file=tmp_path / "webhook", scrape_interval="1s", for_cap="2s",
@@ -161,7 +288,7 @@ def test_local_stack_generated_configs_are_valid(tmp_path):
     assert prometheus["global"]["scrape_interval"] == "1s"
     copied_rules = [rule for path in prometheus["rule_files"]
                     for group in yaml.safe_load(Path(path).read_text())["groups"] for rule in group["rules"]]
-    assert len(copied_rules) == sum(len(g["rules"]) for p in RULE_FILES for g in yaml.safe_load(p.read_text())["groups"])
+    assert len(copied_rules) == len(load_rules())
     assert all(local_stack.parse_duration(rule.get("for", "0s")) <= 2 for rule in copied_rules)
 
     alertmanager = yaml.safe_load(alertmanager_yml.read_text())
@@ -172,9 +299,9 @@ def test_local_stack_generated_configs_are_valid(tmp_path):
     assert "exporter:9842" in (CONFIG / "prometheus.yml").read_text()
 
 
-def test_local_stack_without_alertmanager_drops_alerting(tmp_path):
+def test_local_stack_without_alertmanager_drops_alerting(tmp_path, local_stack):
     _tool("promtool")
-    stack = _load_local_stack().LocalStack(exporter_port=19842, workdir=tmp_path, alertmanager=False)
+    stack = local_stack.LocalStack(exporter_port=19842, workdir=tmp_path, alertmanager=False)
     prometheus = yaml.safe_load(stack.write_prometheus_config().read_text())
     assert "alerting" not in prometheus
     assert {job["job_name"] for job in prometheus["scrape_configs"]} == {"training-exporter", "prometheus"}
