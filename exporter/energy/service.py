@@ -89,9 +89,11 @@ class RunEnergy:
         return self._account.has_data
 
     def figures(self, snapshot: RunSnapshot) -> EnergyFigures:
-        """Energy so far, recent mean power and energy at the finish, read together: what was
-        spent for a finished run, else :func:`projected_joules` at the recent mean power and
-        ``snapshot``'s ETA."""
+        """Energy so far, recent mean power and energy at the finish of ``snapshot``'s run, read
+        together: what was spent for a finished run, else :func:`projected_joules` at the recent
+        mean power and ``snapshot``'s ETA. A run that is not yet counted has spent nothing."""
+        if snapshot.energy_key != self._account.run:  # a new run the sampler loop has not counted yet
+            return EnergyFigures(0.0, None, None)
         joules, power = self._account.reading()
         projected = joules if snapshot.state == "finished" else projected_joules(joules, power, snapshot.eta_seconds)
         return EnergyFigures(joules, power, projected)
