@@ -92,7 +92,7 @@ def test_state_file_round_trip(tmp_path):
     state = json.loads(path.read_text())
     assert state == {"version": 1, "run": "run-1", "energy_joules": pytest.approx(2_500),
                      "power_watts": pytest.approx(2_500 / 21), "readings": {"gpu": 2_600.0},
-                     "updated_at": 21.0, "finished": False}
+                     "updated_at": 21.0, "finished": False, "price_per_kwh": None, "currency": None}
     assert [p.name for p in path.parent.iterdir()] == ["energy.json"]  # no temporary file left
 
     # a restarted exporter (new process): the GPU counter went on to 2,700

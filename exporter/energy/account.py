@@ -11,26 +11,26 @@ less than ``max_gap_seconds`` apart the constant ``other_watts`` is added; the s
 ``psu_efficiency`` (energy at the wall). While ``active`` is false (no run in progress) baselines
 move on but nothing is counted.
 
-The run name, energy so far, recent mean power and last readings are written to ``state_file`` (JSON, written to a
-temporary file and renamed into place) at most every ``save_interval_seconds`` and on
+The run name, energy so far, recent mean power, last readings and tariff are written to
+``state_file`` (see :mod:`exporter.energy.state_file`) at most every ``save_interval_seconds`` and on
 :meth:`flush`; on start the account resumes from it when the run name matches. ``now`` is Unix
 time, so it means the same after a restart.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import threading
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 
+from exporter.energy import state_file
+from exporter.energy.state_file import SavedState
+from exporter.errors import LogOnce
+
 log = logging.getLogger(__name__)
 
-STATE_VERSION = 1
 
 
 class EnergyAccount:
@@ -44,7 +44,9 @@ class EnergyAccount:
         window_seconds: float = 300.0,
         save_interval_seconds: float = 15.0,
         max_gap_seconds: float = 120.0,
+        tariff: tuple[float | None, str | None] = (None, None),
     ) -> None:
+        """``tariff`` (price per kWh, currency) is kept in the state file for readers of it."""
         self.run = run
         self._other_watts = other_watts
         self._psu_efficiency = psu_efficiency
@@ -59,7 +61,9 @@ class EnergyAccount:
         self._history: deque[tuple[float, float]] = deque()  # (time, joules) while active
         self._saved_at: float | None = None
         self._dirty = False
-        self._save_error: str | None = None
+        self._log_save_error = LogOnce(log)
+        self._tariff = tariff
+        self.saved_tariff: tuple[float | None, str | None] = (None, None)  # what the state file held
         self._saved_power: float | None = None  # the recent mean power the state file holds
         self.has_data = False
         self.finished = False
@@ -141,62 +145,35 @@ class EnergyAccount:
         with self._lock:
             if not self._dirty:
                 return
-            state = {"version": STATE_VERSION, "run": self.run, "energy_joules": self._joules,
-                     "power_watts": self._mean_power(), "readings": dict(self._last),
-                     "updated_at": self._last_time, "finished": self.finished}
+            state = SavedState(run=self.run, energy_joules=self._joules, readings=dict(self._last),
+                               power_watts=self._mean_power(), updated_at=self._last_time,
+                               finished=self.finished, price_per_kwh=self._tariff[0], currency=self._tariff[1])
             self._dirty = False
             if now is not None:
                 self._saved_at = now
         try:
-            _write_atomically(self._state_file, json.dumps(state, indent=1) + "\n")
-            self._save_error = None
+            state_file.save(self._state_file, state)
+            self._log_save_error.clear()
         except OSError as exc:
             message = f"cannot write energy state file {self._state_file}: {exc.strerror or exc}"
-            if message != self._save_error:
-                log.warning("%s; energy so far will not survive a restart", message)
-                self._save_error = message
+            self._log_save_error(message, "%s; energy so far will not survive a restart", message)
             with self._lock:
                 self._dirty = True
 
     def _resume(self) -> bool:
         if self._state_file is None:
             return False
-        try:
-            state = json.loads(self._state_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        saved = state_file.load(self._state_file)
+        if saved is None:
             return False
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable energy state file %s: %s", self._state_file, exc)
-            return False
-        if not isinstance(state, dict) or state.get("run") != self.run:
+        if saved.run != self.run:
             log.info("energy state file %s belongs to another run; starting from zero", self._state_file)
             return False
-        joules, readings = state.get("energy_joules"), state.get("readings")
-        if not isinstance(joules, (int, float)) or joules < 0 or not isinstance(readings, dict):
-            log.warning("ignoring malformed energy state file %s", self._state_file)
-            return False
-        self._joules = float(joules)
-        self._last = {str(k): float(v) for k, v in readings.items() if isinstance(v, (int, float))}
-        power = state.get("power_watts")
-        self._saved_power = float(power) if isinstance(power, (int, float)) and 0 <= power < 1e7 else None
-        self.finished = state.get("finished") is True
+        self._joules = saved.energy_joules
+        self._last = dict(saved.readings)
+        self._saved_power = saved.power_watts
+        self.saved_tariff = (saved.price_per_kwh, saved.currency)
+        self.finished = saved.finished
         self.has_data = True
         log.info("resuming run %r at %.0f J from %s", self.run, self._joules, self._state_file)
         return True
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

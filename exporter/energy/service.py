@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from exporter import units
 from exporter.energy.account import EnergyAccount
@@ -61,16 +61,22 @@ class RunEnergy:
 
     @classmethod
     def saved(cls, settings: EnergySettings, snapshot: RunSnapshot) -> RunEnergy | None:
-        """The energy the state file holds for ``snapshot``'s run (``status``), or None."""
+        """The energy the state file holds for ``snapshot``'s run (``status``), or None; priced at
+        the tariff the serving exporter saved with it."""
         if not settings.state_file:
             return None
         account = cls._account_for(settings, snapshot.energy_key)
-        return cls(settings, account) if account.resumed else None
+        if not account.resumed:
+            return None
+        price, currency = account.saved_tariff
+        if price is not None and currency is not None:
+            settings = replace(settings, price_per_kwh=price, currency=currency)
+        return cls(settings, account)
 
     @staticmethod
     def _account_for(settings: EnergySettings, key: str) -> EnergyAccount:
         return EnergyAccount(key, other_watts=settings.other_watts, psu_efficiency=settings.psu_efficiency,
-                             state_file=settings.state_file)
+                             state_file=settings.state_file, tariff=(settings.price_per_kwh, settings.currency))
 
     def tick(self, snapshot: RunSnapshot, readings: Mapping[str, float], now: float) -> None:
         """Count the GPUs' energy ``readings`` (cumulative joules by UUID) at ``now`` (Unix time)."""

@@ -1,0 +1,124 @@
+"""The energy state file: a small JSON document, checked field by field when read back.
+
+A file that cannot be taken as a state (not JSON, numbers that are not finite or out of range, the
+wrong shape) is never overwritten silently: it is renamed to ``<name>.corrupt-<unix time>`` and
+reported, and the run's energy starts from zero."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+MAX_BYTES = 1 << 20
+MAX_READINGS = 256  # GPUs a state may hold readings for
+MAX_JOULES = 1e18
+
+
+@dataclass(frozen=True)
+class SavedState:
+    run: str
+    energy_joules: float
+    readings: dict[str, float] = field(default_factory=dict)
+    power_watts: float | None = None
+    updated_at: float | None = None
+    finished: bool = False
+    price_per_kwh: float | None = None  # the tariff the serving exporter priced the energy at
+    currency: str | None = None
+
+
+class CorruptState(ValueError):
+    """The file is not a state this exporter wrote; the message says what is wrong."""
+
+
+def _number(state: dict[str, Any], key: str, high: float, *, optional: bool = True) -> float | None:
+    value = state.get(key)
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
+        raise CorruptState(f"{key} is {str(value)[:40]}, not a number in 0..{high:g}")
+    return float(value)
+
+
+def parse(text: str) -> SavedState:
+    """A :class:`SavedState` from the file's text, or :class:`CorruptState`."""
+    try:
+        state = json.loads(text, parse_constant=lambda name: math.nan)
+    except (ValueError, RecursionError) as exc:
+        raise CorruptState(f"not JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("run"), str):
+        raise CorruptState("not an object with a run name")
+    readings = state.get("readings", {})
+    if not isinstance(readings, dict) or len(readings) > MAX_READINGS:
+        raise CorruptState("readings is not a mapping of GPU UUIDs to joules")
+    currency = state.get("currency")
+    if currency is not None and (not isinstance(currency, str) or len(currency) > 16):
+        raise CorruptState("currency is not a short text")
+    return SavedState(
+        run=state["run"],
+        energy_joules=_number(state, "energy_joules", MAX_JOULES, optional=False),
+        readings={str(uuid)[:128]: _number(readings, uuid, MAX_JOULES, optional=False) for uuid in readings},
+        power_watts=_number(state, "power_watts", 1e7),
+        updated_at=_number(state, "updated_at", 1e11),
+        finished=state.get("finished") is True,
+        price_per_kwh=_number(state, "price_per_kwh", 1e6),
+        currency=currency,
+    )
+
+
+def load(path: Path) -> SavedState | None:
+    """The state saved at ``path``; None when there is none, or it was corrupt (then kept aside)."""
+    try:
+        with path.open("r", encoding="utf-8") as handle:
+            text = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("cannot read the energy state file %s (%s): energy counts from zero", path, exc)
+        return None
+    try:
+        if len(text) > MAX_BYTES:
+            raise CorruptState(f"larger than {MAX_BYTES} bytes")
+        return parse(text)
+    except CorruptState as exc:
+        _keep_aside(path, str(exc))
+        return None
+
+
+def _keep_aside(path: Path, problem: str) -> None:
+    aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+    try:
+        os.replace(path, aside)
+    except OSError as exc:
+        log.error("the energy state file %s is corrupt (%s) and cannot be moved aside (%s); fix or remove "
+                  "it: energy counts from zero", path, problem, exc.strerror or exc)
+        return
+    log.error("the energy state file %s was corrupt (%s): kept as %s; energy counts from zero", path, problem, aside)
+
+
+def save(path: Path, state: SavedState) -> None:
+    """Write ``state`` to a temporary file and rename it into place (raises OSError)."""
+    text = json.dumps({"version": VERSION, **asdict(state)}, indent=1, allow_nan=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
