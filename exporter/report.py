@@ -42,7 +42,11 @@ def _progress(s: RunSnapshot) -> list[str]:
     if not s.max_iterations:
         return [f"iteration {s.iteration:,} (max iterations unknown: pass --max-iters)"]
     left = max(s.max_iterations - s.iteration, 0)
-    return [f"{s.iteration:,} / {s.max_iterations:,} iterations ({100 * (s.progress_ratio or 0):.1f}%); {left:,} left"]
+    lines = [f"{s.iteration:,} / {s.max_iterations:,} iterations ({100 * (s.progress_ratio or 0):.1f}%); {left:,} left"]
+    if s.sources.get("max_iterations") == "default":
+        lines.append(f"max iterations {s.max_iterations:,} is the {s.format} trainer's default, a guess: the log does "
+                     "not say; pass --max-iters N if the run was started with another")
+    return lines
 
 
 def _timing(s: RunSnapshot) -> list[str]:

@@ -62,7 +62,7 @@ def test_serve_keeps_serving_and_counts_the_lines(tmp_path):
         with log.open("a") as f:
             f.write("\n".join(CRASH_LINES + progress_lines(1010, 1300)) + "\n")
         text = exporter.wait_for('training_iteration{run="hostile"} 1300.0')
-        assert 'training_max_iterations{run="hostile"} 20000.0' in text
+        assert 'training_max_iterations{run="hostile",source="log"} 20000.0' in text
         ignored = re.search(r'^training_exporter_log_lines_ignored_total\{run="hostile"\} (\S+)$', text, re.MULTILINE)
         assert float(ignored[1]) >= 8  # the four settings out of bounds, in the backfill and live
         assert exporter.process.poll() is None

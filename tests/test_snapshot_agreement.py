@@ -50,7 +50,7 @@ def test_status_reports_the_energy_serve_kept_for_the_second_training(tmp_path, 
 
 def _values(text: str) -> dict[str, float]:
     return {sample.name: sample.value for family in text_string_to_metric_families(text)
-            for sample in family.samples if not sample.labels.keys() - {"run", "currency"}}
+            for sample in family.samples if not sample.labels.keys() - {"run", "currency", "source"}}
 
 
 def test_one_exposition_comes_from_one_snapshot_while_lines_arrive(tmp_path):

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from exporter.cli import main
-from nanogpt_fixture import scenario_two
+from nanogpt_fixture import progress_lines, scenario_two
 
 
 @pytest.fixture
@@ -72,3 +72,16 @@ def test_bad_custom_format_file_and_jsonl_fields_are_clear_errors(tmp_path, caps
     config.write_text("format: jsonl\njsonl_fields: {iteration: it, lost: l}\n")
     assert main(["status", str(log), "--config", str(config)]) == 2
     assert "jsonl_fields: unknown field(s) lost" in capsys.readouterr().err
+
+
+def test_a_run_length_from_the_trainers_default_is_called_a_guess(tmp_path, capsys):
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(progress_lines(0, 300)) + "\n")  # no config lines
+    assert main(["status", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "300 / 600,000 iterations" in out
+    assert "max iterations 600,000 is the nanogpt trainer's default, a guess" in out and "--max-iters" in out
+    assert main(["status", str(log), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sources"]["max_iterations"] == "default"
+    assert main(["status", str(log), "--max-iters", "5000"]) == 0
+    assert "a guess" not in capsys.readouterr().out

@@ -11,29 +11,31 @@ from exporter import nanogpt
 from exporter.collectors.base import Collector, CollectorStats, gauge
 from exporter.run import STATES, RunSnapshot
 
-# (metric, help, snapshot attribute) for the plain per-run gauges; None values are left out.
+# (metric, help, snapshot attribute, key of the value's source in snapshot.sources, or None) for the
+# per-run gauges; None values are left out.
 _GAUGES = (
-    ("training_iteration", "Latest iteration seen.", "iteration"),
-    ("training_max_iterations", "Last iteration of the run.", "max_iterations"),
-    ("training_progress_ratio", "Iteration / max iterations.", "progress_ratio"),
-    ("training_loss", "Latest finite training loss.", "loss"),
-    ("training_best_val_loss", "Lowest validation loss so far.", "best_val_loss"),
-    ("training_iteration_duration_seconds", "Typical regular iteration time.", "iteration_seconds"),
-    ("training_eval_overhead_seconds", "Extra wall time an eval and its checkpoint add.", "eval_overhead_seconds"),
-    ("training_eval_interval_iterations", "Iterations between evals.", "eval_interval"),
-    ("training_tokens_per_iteration", "Tokens per iteration.", "tokens_per_iteration"),
-    ("training_tokens_per_second", "Training throughput in tokens per second.", "tokens_per_second"),
-    ("training_tokens_processed", "Tokens trained on so far.", "tokens_processed"),
-    ("training_tokens_planned", "Tokens the whole run will train on.", "tokens_planned"),
-    ("training_parameters", "Model parameters as the trainer prints them.", "parameters"),
-    ("training_eta_seconds", "Estimated time left from the last progress line.", "eta_seconds"),
-    ("training_expected_end_timestamp_seconds", "Unix time the run is expected to end.", "expected_end_timestamp"),
-    ("training_elapsed_seconds", "Estimated training wall time so far.", "elapsed_seconds"),
-    ("training_last_progress_timestamp_seconds", "Unix time of the last progress line.", "last_progress_timestamp"),
+    ("training_iteration", "Latest iteration seen.", "iteration", None),
+    ("training_max_iterations", "Last iteration of the run; source: where that figure came from (flag, log, "
+     "trainer_config, or default: the trainer's default, a guess).", "max_iterations", "max_iterations"),
+    ("training_progress_ratio", "Iteration / max iterations.", "progress_ratio", None),
+    ("training_loss", "Latest finite training loss.", "loss", None),
+    ("training_best_val_loss", "Lowest validation loss so far.", "best_val_loss", None),
+    ("training_iteration_duration_seconds", "Typical regular iteration time.", "iteration_seconds", None),
+    ("training_eval_overhead_seconds", "Extra wall time an eval and its checkpoint add.", "eval_overhead_seconds", None),
+    ("training_eval_interval_iterations", "Iterations between evals.", "eval_interval", None),
+    ("training_tokens_per_iteration", "Tokens per iteration.", "tokens_per_iteration", None),
+    ("training_tokens_per_second", "Training throughput in tokens per second.", "tokens_per_second", None),
+    ("training_tokens_processed", "Tokens trained on so far.", "tokens_processed", None),
+    ("training_tokens_planned", "Tokens the whole run will train on.", "tokens_planned", None),
+    ("training_parameters", "Model parameters as the trainer prints them.", "parameters", None),
+    ("training_eta_seconds", "Estimated time left from the last progress line.", "eta_seconds", None),
+    ("training_expected_end_timestamp_seconds", "Unix time the run is expected to end.", "expected_end_timestamp", None),
+    ("training_elapsed_seconds", "Estimated training wall time so far.", "elapsed_seconds", None),
+    ("training_last_progress_timestamp_seconds", "Unix time of the last progress line.", "last_progress_timestamp", None),
     ("training_progress_timeout_seconds", "Time without a progress line that counts as a stall now.",
-     "progress_timeout_seconds"),
+     "progress_timeout_seconds", None),
     ("training_last_checkpoint_timestamp_seconds", "Unix time of the last checkpoint save.",
-     "last_checkpoint_timestamp"),
+     "last_checkpoint_timestamp", None),
 )
 _COUNTERS = (
     ("training_evals", "Evals seen.", "evals"),
@@ -78,10 +80,12 @@ class TrainingCollector(Collector):
         if s.state == "waiting":
             return False, families
 
-        for metric, help_text, attribute in _GAUGES:
+        for metric, help_text, attribute, source in _GAUGES:
             value = getattr(s, attribute)
-            if value is not None:
+            if value is not None and source is None:
                 families.append(gauge(metric, help_text, ["run"], run, value))
+            elif value is not None:
+                families.append(gauge(metric, help_text, ["run", "source"], [s.run, s.sources.get(source, "")], value))
         for metric, help_text, attribute in _COUNTERS:
             family = CounterMetricFamily(metric, help_text, labels=["run"])
             family.add_metric(run, getattr(s, attribute))
