@@ -76,6 +76,8 @@ def _timing(s: RunSnapshot) -> list[str]:
 def _results(s: RunSnapshot, now: float) -> list[str]:
     lines = []
     losses = [] if s.loss is None else [f"loss {s.loss:.4f}"]
+    if not s.loss_finite:
+        losses = ["loss nan/inf" + ("" if s.loss is None else f" (last finite {s.loss:.4f})")]
     losses += [f"{split} loss {value:.4f}" for split, value in sorted(s.eval_losses.items())]
     if s.best_val_loss is not None:
         losses.append(f"best val {s.best_val_loss:.4f}")

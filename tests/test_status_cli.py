@@ -85,3 +85,14 @@ def test_a_run_length_from_the_trainers_default_is_called_a_guess(tmp_path, caps
     assert json.loads(capsys.readouterr().out)["sources"]["max_iterations"] == "default"
     assert main(["status", str(log), "--max-iters", "5000"]) == 0
     assert "a guess" not in capsys.readouterr().out
+
+
+def test_a_nan_loss_is_what_the_headline_shows(tmp_path, capsys):
+    log = tmp_path / "train.log"
+    lines = progress_lines(0, 300)
+    lines.append("iter 310: loss nan, time 170.00ms, mfu 30.00%")
+    log.write_text("\n".join(lines) + "\n")
+    assert main(["status", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert ": crashed" in out
+    assert "loss nan/inf (last finite " in out

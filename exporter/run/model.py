@@ -280,6 +280,7 @@ class RunModel:
     def _history(self) -> dict[str, Any]:
         return {
             "loss": self.losses.latest,
+            "loss_finite": self.losses.latest_finite,
             "eval_losses": dict(self.losses.evals),
             "best_val_loss": self.losses.best_val,
             "parameters": self._parameters,

@@ -19,7 +19,8 @@ class RunSnapshot:
     iteration: int | None = None
     max_iterations: int | None = None
     progress_ratio: float | None = None
-    loss: float | None = None
+    loss: float | None = None  # the latest finite training loss
+    loss_finite: bool = True  # whether the latest training loss was finite (not nan / inf)
     eval_losses: dict[str, float] = field(default_factory=dict)
     best_val_loss: float | None = None
     iteration_seconds: float | None = None
