@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from exporter.errors import LogOnce
+
+log = logging.getLogger(__name__)
+
 CHUNK_BYTES = 1 << 20
 MAX_LINE_BYTES = 1 << 20
+HEAD_BYTES = 64  # the file's first bytes: a fingerprint that tells a rewritten file from a grown one
 
 
 @dataclass
@@ -28,6 +35,8 @@ class LogFollower:
     one (rotation: a new inode), is read from its start as live content. A file that shrinks
     (truncation, ``copytruncate``) is read again from its start. A line without its newline is
     held until the newline arrives; a line longer than ``max_line_bytes`` is dropped and counted.
+    A file whose first bytes changed was truncated and rewritten, even if it is now longer. A path
+    that exists but cannot be read is a :attr:`problem`, logged once as an error naming the fix.
     """
 
     def __init__(self, path: str, max_line_bytes: int = MAX_LINE_BYTES, chunk_bytes: int = CHUNK_BYTES) -> None:
@@ -41,6 +50,9 @@ class LogFollower:
         self._skipping = False
         self._first_poll = True
         self._exists = False
+        self._head = b""
+        self.problem: str | None = None
+        self._log_problem = LogOnce(log, logging.ERROR)
 
     @property
     def present(self) -> bool:
@@ -64,23 +76,52 @@ class LogFollower:
             yield from self._read(backfill, None)  # drain what the rotated file still holds
             self.close()
         if status is None:
+            self._set_problem(None)
             if self._file is not None:
                 yield from self._read(backfill, None)
             return
-        if self._file is None:
-            try:
-                self._file = open(self.path, "rb")  # noqa: SIM115 - kept open while following
-            except OSError:
-                return
-            self._inode = (status.st_dev, status.st_ino)
-            self._rewind(0)
-        elif status.st_size < self._offset:
+        if self._file is None and not self._open(status):
+            return
+        if status.st_size < self._offset or not self._same_head():
             self._file.seek(0)
             self._rewind(0)
         yield from self._read(backfill, status.st_mtime)
 
+    def _open(self, status: os.stat_result) -> bool:
+        if not stat.S_ISREG(status.st_mode):
+            kind = "a directory" if stat.S_ISDIR(status.st_mode) else "not a regular file"
+            self._set_problem(f"{self.path} is {kind}, not a log file: pass the trainer's log file itself "
+                              "(for example --log out/train.log)")
+            return False
+        try:
+            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open while following
+        except OSError as exc:
+            self._set_problem(_unreadable(self.path, exc))
+            return False
+        self._set_problem(None)
+        self._inode = (status.st_dev, status.st_ino)
+        self._rewind(0)
+        return True
+
+    def _same_head(self) -> bool:
+        """Whether the file still starts with the bytes it started with when they were read."""
+        if not self._head:
+            return True
+        try:
+            return os.pread(self._file.fileno(), len(self._head), 0) == self._head
+        except OSError:
+            return True
+
+    def _set_problem(self, problem: str | None) -> None:
+        self.problem = problem
+        if problem is None:
+            self._log_problem.clear()
+        else:
+            self._log_problem(problem, "%s", problem)
+
     def _rewind(self, offset: int) -> None:
         self._offset = offset
+        self._head = b""
         self._partial = b""
         self._skipping = False
 
@@ -89,6 +130,8 @@ class LogFollower:
             data = self._file.read(self._chunk)
             if not data:
                 return
+            if len(self._head) < HEAD_BYTES:
+                self._head += data[:HEAD_BYTES - len(self._head)]
             self._offset += len(data)
             batch = Batch(backfill=backfill, modified=modified)
             self._split(data, batch)
@@ -134,3 +177,11 @@ class LogFollower:
             batch.dropped += 1
             self._partial = b""
             self._skipping = True
+
+
+def _unreadable(path: str, exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return (f"cannot read the log {path}: permission denied to uid {os.getuid()}, which the exporter runs "
+                f"as; make it readable (chmod o+r {path}, and o+x on its folders) or run the exporter as the "
+                "trainer's user")
+    return f"cannot read the log {path}: {exc.strerror or exc}"

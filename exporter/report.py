@@ -105,6 +105,8 @@ def run(config: Config, as_json: bool) -> int:
     watcher = LogWatcher(open_run(config), LogFollower(config.log))
     watcher.poll()
     snapshot = watcher.snapshot()
+    if snapshot.log_problem is not None:
+        raise UsageError(snapshot.log_problem)
     energy = RunEnergy.saved(energy_settings(config), snapshot)
     if as_json:
         report = dataclasses.asdict(snapshot)

@@ -46,6 +46,7 @@ class LogWatcher:
                 backfilled_until = batch.modified
                 self._publish()
         self.model.log_present = self._follower.present
+        self.model.log_problem = self._follower.problem
         if backfilled_until is not None:
             self.model.mark_activity(backfilled_until)
         elif self.model.log_present and self.model.activity_unknown:

@@ -137,3 +137,49 @@ def test_a_deleted_log_is_no_longer_present(tmp_path):
     assert lines(follower) == [] and not follower.present
     path.write_text("b\n")
     assert lines(follower) == ["b"] and follower.present
+
+
+def test_a_file_truncated_and_rewritten_longer_within_one_poll_is_read_from_its_start(tmp_path):
+    path = tmp_path / "train.log"
+    path.write_text("".join(f"old line {i}\n" for i in range(100)))
+    follower = LogFollower(str(path))
+    assert len([line for batch in follower.poll() for line in batch.lines]) == 100
+    path.write_text("".join(f"new line {i}\n" for i in range(150)))  # truncated, then more than before
+    lines = [line for batch in follower.poll() for line in batch.lines]
+    assert lines == [f"new line {i}" for i in range(150)]
+
+
+def test_a_grown_file_is_not_mistaken_for_a_rewritten_one(tmp_path):
+    path = tmp_path / "train.log"
+    path.write_text("first\n")
+    follower = LogFollower(str(path))
+    list(follower.poll())
+    with path.open("a") as f:
+        f.write("second\n")
+    assert [line for batch in follower.poll() for line in batch.lines] == ["second"]
+
+
+def test_a_directory_is_a_problem_that_names_the_fix(tmp_path, caplog):
+    follower = LogFollower(str(tmp_path))
+    assert list(follower.poll()) == []
+    assert follower.present and "is a directory, not a log file" in follower.problem
+    assert "--log out/train.log" in follower.problem
+    list(follower.poll())
+    assert caplog.text.count("is a directory") == 1  # said once, not at every poll
+
+
+def test_an_unreadable_log_is_a_problem_that_names_the_uid_and_the_fix(tmp_path, monkeypatch):
+    path = tmp_path / "train.log"
+    path.write_text("iter 0: loss 1.0, time 1.0ms\n")
+
+    def denied(*args, **kwargs):  # what open() says for a 0600 file of another user
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("exporter.follow.open", denied, raising=False)
+    follower = LogFollower(str(path))
+    assert list(follower.poll()) == []
+    assert follower.present
+    assert f"uid {os.getuid()}" in follower.problem and f"chmod o+r {path}" in follower.problem
+    monkeypatch.undo()
+    assert [line for batch in follower.poll() for line in batch.lines] == ["iter 0: loss 1.0, time 1.0ms"]
+    assert follower.problem is None

@@ -22,7 +22,7 @@ SEVERITIES = {"critical", "warning", "info"}
 REQUIRED_ALERTS = {
     "TrainingStalled", "TrainingCrashed", "TrainingLossNotFinite", "GpuMemoryNearlyFull",
     "GpuThermalThrottling", "GpuHardwareSlowdown", "GpuLost", "TrainingExporterDown",
-    "TrainingLogMissing", "TrainingFinished", "EtaSlipping",
+    "TrainingLogUnreadable", "TrainingLogMissing", "TrainingFinished", "EtaSlipping",
 }
 # Every alerting rule per file, in order: (alert, severity, cause label, `for:`; None fires at the
 # first evaluation). The durations are the ones README's Alerts table promises.
@@ -42,6 +42,7 @@ ALERTS = {
         ("EtaSlipping", "info", None, "15m"),
         ("TrainingFinished", "info", None, None),
         ("TrainingExporterDown", "critical", None, "2m"),
+        ("TrainingLogUnreadable", "warning", None, "2m"),
         ("TrainingLogMissing", "warning", None, "10m"),
     ],
 }
@@ -99,7 +100,7 @@ def test_shipped_rules_are_the_documented_alerts_and_recordings():
         assert alerts == ALERTS[path.name], path.name
     assert [r["record"] for r in load_rules() if "record" in r] == RECORDS
     assert all(("alert" in r) != ("record" in r) for r in load_rules())
-    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "recording.yml": 12, "training-alerts.yml": 8}
+    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "recording.yml": 12, "training-alerts.yml": 9}
 
 
 def test_promtool_check_config():

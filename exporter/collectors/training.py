@@ -77,6 +77,10 @@ class TrainingCollector(Collector):
         for name in STATES:
             state.add_metric([s.run, name], 1 if s.state == name else 0)
         families += [info, state]
+        if s.log_problem is not None or s.state != "waiting":
+            families.append(gauge("training_log_readable", "1 while the log can be read, 0 when it exists but "
+                                  "cannot be (permissions, a directory); absent while it does not exist.",
+                                  ["run"], run, 0 if s.log_problem else 1))
         if s.state == "waiting":
             return False, families
 

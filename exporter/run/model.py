@@ -49,6 +49,7 @@ class RunModel:
         self.settings = settings or TrainerSettings()
         self._timeouts = timeouts
         self.log_present = False
+        self.log_problem: str | None = None  # why a log that exists cannot be read
         self._last_line_ts: float | None = None
         self._logged_tokens_per_iteration: int | None = None
         self.generation = 0  # trainings started from scratch in this log after the first one
@@ -239,7 +240,7 @@ class RunModel:
         # before the first progress line, the last line of any kind stands in for it
         last_progress = self._last_progress_ts if self._last is not None else self._last_line_ts
         state = decide_state(Signals(
-            log_present=self.log_present,
+            log_present=self.log_present and self.log_problem is None,
             started=self._last is not None,
             crashed=self._crashed or not self.losses.latest_finite,
             ended=self._ended or ahead.at_end,
@@ -251,6 +252,7 @@ class RunModel:
             run=self.run,
             format=self.format_name,
             log_path=self.log_path,
+            log_problem=self.log_problem,
             state=state,
             eta_seconds=eta.seconds if eta else None,
             eta_low_seconds=eta.low if eta else None,

@@ -16,6 +16,7 @@ class RunSnapshot:
     format: str
     log_path: str
     state: str
+    log_problem: str | None = None  # why the log, which exists, cannot be read (the run then reads "waiting")
     iteration: int | None = None
     max_iterations: int | None = None
     progress_ratio: float | None = None
