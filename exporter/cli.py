@@ -10,38 +10,42 @@ from typing import Any
 
 from exporter import __version__
 from exporter.config import Config, ConfigError, load
-from exporter.formats.custom import CustomFormatError
-from exporter.formats.jsonl import FieldsError
-from exporter.trainer_config import ConfigFileError, parse_override
-
-# Config keys that only matter while serving.
-_SERVE_ONLY = {
-    "listen_address", "port", "poll_interval_seconds", "gpus", "trainer_pid", "trainer_cmdline_match",
-    "gpu_sample_interval_seconds", "other_watts", "psu_efficiency", "carbon_g_per_kwh",
-}
-_NOT_FLAGS = {"overrides", "jsonl_fields", "log"}
+from exporter.errors import UsageError
+from exporter.trainer_config import parse_override
 
 
-def _add_config_flags(parser: argparse.ArgumentParser, serving: bool) -> None:
-    """One ``--kebab-case`` flag per Config field; values are validated with the YAML file's."""
-    parser.add_argument("--config", metavar="FILE", help="YAML configuration file (flags win over it)")
+def _shown(field: dataclasses.Field) -> str:
+    """How the help text names a key's default."""
+    if field.metadata["default_text"]:
+        return field.metadata["default_text"]
+    return "unset" if field.default is None else str(field.default)
+
+
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def _flag_help(field: dataclasses.Field) -> str:
+    limits = field.metadata["limits"]
+    allowed = f"{_number(limits[0])}..{_number(limits[1])}; " if limits else ""
+    return f"{field.metadata['help']} ({allowed}default: {_shown(field)})"
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    """One ``--kebab-case`` flag per Config field of ``command``, from the field's metadata. Its
+    text is read by the key's kind and checked with the file's values by config.py; default None
+    (not given), so a flag left out keeps the file's value."""
+    parser.add_argument("--config", metavar="FILE", help="YAML configuration file; flags win over it (default: none)")
     for field in dataclasses.fields(Config):
-        if field.name in _NOT_FLAGS or (not serving and field.name in _SERVE_ONLY):
+        if command not in field.metadata["commands"]:
             continue
-        flag = "--" + field.name.replace("_", "-")
-        kind = str(field.type)
-        if kind.startswith("int"):
-            parser.add_argument(flag, dest=field.name, type=int, metavar="N")
-        elif kind.startswith("float"):
-            parser.add_argument(flag, dest=field.name, type=float, metavar="X")
-        elif kind.startswith("list"):
-            parser.add_argument(flag, dest=field.name, metavar="LIST",
-                                type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
-                                help="comma-separated GPU indices or UUIDs")
-        else:
-            parser.add_argument(flag, dest=field.name, metavar="VALUE")
+        choices = field.metadata["choices"]
+        parser.add_argument("--" + field.name.replace("_", "-"), dest=field.name, choices=choices,
+                            type=field.metadata["kind"].from_text, help=_flag_help(field),
+                            metavar=None if choices else field.metadata["metavar"])
     parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                        help="trainer setting that wins over the log (e.g. max_iters=5000); repeatable")
+                        help="trainer setting that wins over the log (e.g. max_iters=5000); repeatable "
+                             "(default: none)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,14 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="follow a training log and serve Prometheus metrics")
-    serve.add_argument("--log", dest="log", metavar="PATH", help="the trainer's log file (may not exist yet)")
-    _add_config_flags(serve, serving=True)
-    serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _add_config_flags(serve, "serve")
+    serve.add_argument("-v", "--verbose", action="store_true", help="debug logging (default: off)")
 
     status = commands.add_parser("status", help="read a training log once and print a progress report")
     status.add_argument("log", metavar="LOG", help="the trainer's log file")
-    _add_config_flags(status, serving=False)
-    status.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _add_config_flags(status, "status")
+    status.add_argument("--json", action="store_true", help="print JSON instead of text (default: text)")
 
     plan = commands.add_parser("plan", help="estimate a nanoGPT run before it starts")
     from exporter import plan_report
@@ -88,6 +91,21 @@ def resolve_config(args: argparse.Namespace) -> Config:
     return load(args.config, flags)
 
 
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "plan":
+        from exporter import plan_report
+
+        return plan_report.run(args)
+    config = resolve_config(args)
+    if args.command == "status":
+        from exporter import report
+
+        return report.run(config, as_json=args.json)
+    from exporter import serve
+
+    return serve.run(config)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.INFO if args.command == "serve" else logging.WARNING
@@ -95,23 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if getattr(args, "verbose", False) else level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.command == "plan":
-        from exporter import plan_report
-
-        return plan_report.run(args)
     try:
-        config = resolve_config(args)
-    except ConfigError as exc:
-        print(f"training-exporter: {exc}", file=sys.stderr)
-        return 2
-    try:
-        if args.command == "status":
-            from exporter import report
-
-            return report.run(config, as_json=args.json)
-        from exporter import serve
-
-        return serve.run(config)
-    except (ConfigFileError, CustomFormatError, FieldsError) as exc:
+        return _run(args)
+    except UsageError as exc:
         print(f"training-exporter: {exc}", file=sys.stderr)
         return 2

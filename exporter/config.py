@@ -1,17 +1,20 @@
-"""The exporter's configuration: one frozen dataclass, loaded from YAML and validated as a whole."""
+"""The exporter's configuration: one frozen dataclass whose fields carry their own help, flag and
+checks; loaded from YAML and command-line text and validated as a whole."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
+from exporter.errors import UsageError
+from exporter.formats import FORMAT_NAMES
+from exporter.yaml_file import read_yaml
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """Every problem found in a configuration, reported together."""
 
     def __init__(self, source: str, problems: list[str]) -> None:
@@ -20,82 +23,137 @@ class ConfigError(ValueError):
         super().__init__(f"invalid configuration in {source}:\n{lines}")
 
 
+def _as(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``convert`` for flag text, leaving text it cannot read as it is, for the check to report."""
+
+    def from_text(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError:
+            return text
+
+    return from_text
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of key: what it accepts, how a flag's text becomes a value (text it cannot read
+    stays text, for :func:`validate` to report with the rest), its usual metavar."""
+
+    expected: str
+    accepts: Callable[[Any], bool]
+    from_text: Callable[[str], Any] = str
+    metavar: str = "TEXT"
+    canonical: Callable[[Any], Any] = lambda value: value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+INTEGER = Kind("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool), _as(int), "N")
+NUMBER = Kind("a number", _is_number, _as(float), "X")
+TEXT = Kind("a string", lambda v: isinstance(v, str))
+MAPPING = Kind("a mapping", lambda v: isinstance(v, dict))
+GPU_LIST = Kind(
+    "a list of GPU indices or UUIDs",
+    lambda v: isinstance(v, list) and all(isinstance(g, (str, int)) for g in v),
+    lambda text: [part.strip() for part in text.split(",") if part.strip()],
+    "LIST",
+    lambda gpus: [str(g) for g in gpus],
+)
+
+# The commands whose flags a key becomes.
+EVERYWHERE = ("serve", "status")
+SERVE = ("serve",)
+
+
+def _key(default: Any, kind: Kind, help: str, *, commands: tuple[str, ...] = EVERYWHERE,
+         metavar: str | None = None, limits: tuple[float, float] | None = None,
+         choices: tuple[str, ...] | None = None, default_text: str | None = None) -> Any:
+    """A Config field with its metadata: the flag's help, metavar and commands; the key's kind,
+    inclusive limits and choices; how its default reads in help (``default_text``)."""
+    metadata = {"kind": kind, "help": help, "commands": commands, "metavar": metavar or kind.metavar,
+                "limits": limits, "choices": choices, "default_text": default_text}
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+_DAY = 86400
+
+
 @dataclass(frozen=True)
 class Config:
     # what to follow
-    log: str | None = None
-    run: str | None = None
-    format: str = "auto"
-    custom_format_file: str | None = None
-    jsonl_fields: dict[str, str] = field(default_factory=dict)
-    trainer_config: str | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-    max_iters: int | None = None
+    log: str | None = _key(None, TEXT, "the trainer's log file (may not exist yet)", commands=SERVE,
+                           metavar="PATH")
+    run: str | None = _key(None, TEXT, "the run label", metavar="NAME", default_text="the log file's name")
+    format: str = _key("auto", TEXT, "log format", choices=FORMAT_NAMES)
+    custom_format_file: str | None = _key(None, TEXT, "YAML file of patterns for --format custom", metavar="PATH")
+    jsonl_fields: dict[str, str] = _key({}, MAPPING, "JSON keys of the event fields for format jsonl", commands=())
+    trainer_config: str | None = _key(None, TEXT, "nanoGPT config file, read with ast (below what the log says)",
+                                      metavar="PATH")
+    overrides: dict[str, Any] = _key({}, MAPPING, "trainer settings that win over the log", commands=())
+    max_iters: int | None = _key(None, INTEGER, "last iteration of the run", limits=(1, 10**12),
+                                 default_text="from the log")
     # serving
-    listen_address: str = "127.0.0.1"
-    port: int = 9842
-    poll_interval_seconds: float = 0.5
+    listen_address: str = _key("127.0.0.1", TEXT, "where /metrics is served", commands=SERVE, metavar="ADDRESS")
+    port: int = _key(9842, INTEGER, "port of /metrics", commands=SERVE, metavar="PORT", limits=(1, 65535))
+    poll_interval_seconds: float = _key(0.5, NUMBER, "how often the log is read, in seconds", commands=SERVE,
+                                        limits=(0.01, 60))
     # stall detection
-    min_progress_timeout_seconds: float = 120.0
-    startup_timeout_seconds: float = 900.0
+    min_progress_timeout_seconds: float = _key(120.0, NUMBER, "the stall timeout never goes below this, in seconds",
+                                               limits=(1, 7 * _DAY))
+    startup_timeout_seconds: float = _key(900.0, NUMBER, "stall timeout before the first progress line, in seconds",
+                                          limits=(1, 7 * _DAY))
     # GPUs
-    gpus: list[str] | None = None
-    trainer_pid: int | None = None
-    trainer_cmdline_match: str = "train"
-    gpu_sample_interval_seconds: float = 1.0
+    gpus: list[str] | None = _key(None, GPU_LIST, "comma-separated GPU indices or UUIDs to watch", commands=SERVE,
+                                  default_text="all")
+    trainer_pid: int | None = _key(None, INTEGER, "the trainer's PID, for its GPU memory", commands=SERVE,
+                                   metavar="PID", limits=(1, 2**31))
+    trainer_cmdline_match: str = _key("train", TEXT, "without --trainer-pid: processes whose command line "
+                                      "contains this", commands=SERVE)
+    gpu_sample_interval_seconds: float = _key(1.0, NUMBER, "NVML sampling and energy accounting interval, "
+                                              "in seconds", commands=SERVE, limits=(0.05, 60))
     # energy and money
-    other_watts: float = 0.0
-    psu_efficiency: float = 1.0
-    price_per_kwh: float = 0.15
-    currency: str = "USD"
-    carbon_g_per_kwh: float | None = None
-    state_file: str | None = None
+    other_watts: float = _key(0.0, NUMBER, "power of the rest of the machine: CPU, RAM, fans", commands=SERVE,
+                              metavar="W", limits=(0, 100_000))
+    psu_efficiency: float = _key(1.0, NUMBER, "power supply efficiency", commands=SERVE, limits=(0.05, 1.0))
+    price_per_kwh: float = _key(0.15, NUMBER, "electricity price per kWh", limits=(0, 1_000))
+    currency: str = _key("USD", TEXT, "currency of the price", metavar="CODE")
+    carbon_g_per_kwh: float | None = _key(None, NUMBER, "grid carbon intensity, g CO2 per kWh", commands=SERVE,
+                                          limits=(0, 10_000))
+    state_file: str | None = _key(None, TEXT, "where energy so far survives restarts", metavar="PATH")
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
 
-# Allowed values of the numeric keys, inclusive.
-RANGES: dict[str, tuple[float, float]] = {
-    "port": (1, 65535),
-    "poll_interval_seconds": (0.01, 60),
-    "min_progress_timeout_seconds": (1, 7 * 86400),
-    "startup_timeout_seconds": (1, 7 * 86400),
-    "gpu_sample_interval_seconds": (0.05, 60),
-    "other_watts": (0, 100_000),
-    "psu_efficiency": (0.05, 1.0),
-    "price_per_kwh": (0, 1_000),
-    "carbon_g_per_kwh": (0, 10_000),
-    "max_iters": (1, 10**12),
-    "trainer_pid": (1, 2**31),
-}
-
-_FORMATS = ("auto", "nanogpt", "llmc", "modded", "nanochat", "hf", "lightning", "jsonl", "custom")
-
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 
+# Allowed values of the numeric keys, inclusive.
+RANGES: dict[str, tuple[float, float]] = {
+    name: f.metadata["limits"] for name, f in _FIELDS.items() if f.metadata["limits"]
+}
 
-def _type_problem(name: str, value: Any) -> str | None:
-    annotation = str(_FIELDS[name].type)
+
+def _problem(name: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for key ``name`` on its own, if anything."""
+    meta = _FIELDS[name].metadata
     if value is None:
-        return None if "None" in annotation else f"{name}: must be set (got null)"
-    if annotation.startswith("int") and (isinstance(value, bool) or not isinstance(value, int)):
-        return f"{name}: expected an integer, got {value!r}"
-    if annotation.startswith("float"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return f"{name}: expected a number, got {value!r}"
-    if annotation.startswith("str") and not isinstance(value, str):
-        return f"{name}: expected a string, got {value!r}"
-    if annotation.startswith("dict") and not isinstance(value, dict):
-        return f"{name}: expected a mapping, got {value!r}"
-    if annotation.startswith("list") and not (
-        isinstance(value, list) and all(isinstance(v, (str, int)) for v in value)
-    ):
-        return f"{name}: expected a list of GPU indices or UUIDs, got {value!r}"
+        return None if _FIELDS[name].default is None else f"{name}: must be set (got null)"
+    if not meta["kind"].accepts(value):
+        return f"{name}: expected {meta['kind'].expected}, got {value!r}"
+    low_high = meta["limits"]
+    if low_high and not low_high[0] <= value <= low_high[1]:
+        return f"{name}: {value!r} is outside {low_high[0]}..{low_high[1]}"
+    if meta["choices"] and value not in meta["choices"]:
+        return f"{name}: {value!r} is not one of {', '.join(meta['choices'])}"
     return None
 
 
-def validate(values: dict[str, Any], source: str) -> Config:
+def validate(values: Mapping[str, Any], source: str) -> Config:
     """Build a :class:`Config` from ``values`` or raise :class:`ConfigError` listing every problem."""
     problems = [
         f"{key}: unknown key (known keys: {', '.join(sorted(_FIELDS))})"
@@ -103,61 +161,40 @@ def validate(values: dict[str, Any], source: str) -> Config:
         if key not in _FIELDS
     ]
     known = {k: v for k, v in values.items() if k in _FIELDS}
-    for name, value in known.items():
-        problem = _type_problem(name, value)
-        if problem:
-            problems.append(problem)
-            continue
-        low_high = RANGES.get(name)
-        if low_high and value is not None and not low_high[0] <= value <= low_high[1]:
-            problems.append(f"{name}: {value!r} is outside {low_high[0]}..{low_high[1]}")
-    if known.get("format", "auto") not in _FORMATS:
-        problems.append(f"format: {known['format']!r} is not one of {', '.join(_FORMATS)}")
+    problems += [problem for name, value in known.items() if (problem := _problem(name, value))]
     if known.get("format") == "custom" and not known.get("custom_format_file"):
         problems.append("custom_format_file: required when format is 'custom'")
     if isinstance(known.get("currency"), str) and not known["currency"].strip():
         problems.append("currency: must not be empty")
     if problems:
         raise ConfigError(source, problems)
-    if known.get("gpus") is not None:
-        known["gpus"] = [str(g) for g in known["gpus"]]
-    if isinstance(known.get("max_iters"), float):
-        known["max_iters"] = int(known["max_iters"])
-    return Config(**known)
+    return Config(**{
+        name: value if value is None else _FIELDS[name].metadata["kind"].canonical(value)
+        for name, value in known.items()
+    })
 
 
-def read_yaml(path: str) -> Any:
-    """The YAML document at ``path``; an unreadable or malformed file is a ValueError saying which."""
+def _read_file(path: str) -> dict[str, Any]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"cannot read the file: {exc.strerror or exc}") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"not valid YAML: {exc}") from exc
+        loaded = read_yaml(path)
+    except ValueError as exc:
+        raise ConfigError(path, [str(exc)]) from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(path, ["the top level must be a mapping of key: value"])
+    return loaded
 
 
-def load(path: str | None, overrides: dict[str, Any] | None = None) -> Config:
-    """Read the YAML file at ``path`` (if any), apply command-line ``overrides`` (keys given on the
-    command line; ``None`` values are not given), validate all."""
-    values: dict[str, Any] = {}
-    source = "command line"
-    if path:
-        source = path
-        try:
-            loaded = read_yaml(path)
-        except ValueError as exc:
-            raise ConfigError(path, [str(exc)]) from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(path, ["the top level must be a mapping of key: value"])
-        values.update(loaded)
-    for key, value in (overrides or {}).items():
+def load(path: str | None, flags: Mapping[str, Any] | None = None) -> Config:
+    """Read the YAML file at ``path`` (if any), apply the command line's ``flags`` over it (each
+    read by its key's :attr:`Kind.from_text`; ``None``: not given) and validate all. ``overrides``
+    from flags add to the file's."""
+    values = _read_file(path) if path else {}
+    for key, value in (flags or {}).items():
         if value is None:
             continue
         if key == "overrides" and isinstance(values.get(key), dict):
-            value = {**values[key], **value}  # trainer overrides from flags add to the file's
+            value = {**values[key], **value}
         values[key] = value
-    return validate(values, source)
+    return validate(values, path or "command line")

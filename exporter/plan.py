@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from exporter.errors import UsageError
+
 JOULES_PER_KWH = 3.6e6
 BYTES_PER_DATASET_TOKEN = 2  # nanoGPT's train.bin holds uint16 token ids
 
@@ -72,7 +74,7 @@ def tokens_per_iteration(batch_size: int, block_size: int, grad_accum: int, worl
 def per_rank_grad_accum(config_grad_accum: int, world_size: int) -> int:
     """nanoGPT divides the configured ``gradient_accumulation_steps`` among the DDP ranks."""
     if world_size < 1 or config_grad_accum % world_size:
-        raise ValueError(
+        raise UsageError(
             f"gradient_accumulation_steps={config_grad_accum} is not divisible by world size "
             f"{world_size} (nanoGPT requires it)"
         )
@@ -216,13 +218,13 @@ def mfu_values(text: str) -> list[float]:
         else:
             values = [float(part.rstrip("%")) for part in raw.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"MFU {text!r} is not a number, a range like 0.2-0.4, or a list like 0.2,0.3") from None
+        raise UsageError(f"MFU {text!r} is not a number, a range like 0.2-0.4, or a list like 0.2,0.3") from None
     if percent or any(v > 1 for v in values):
         values = [v / 100 for v in values]
     if not values or any(not 0 < v <= 1 for v in values):
-        raise ValueError(f"MFU {text!r} must lie between 0 and 1 (or 0% and 100%)")
+        raise UsageError(f"MFU {text!r} must lie between 0 and 1 (or 0% and 100%)")
     if len(values) == 3 and values[0] > values[2]:
-        raise ValueError(f"MFU range {text!r} goes from high to low")
+        raise UsageError(f"MFU range {text!r} goes from high to low")
     return sorted(values)
 
 

@@ -11,9 +11,10 @@ from typing import Any
 
 from exporter import plan
 from exporter.config import RANGES, Config
+from exporter.errors import UsageError
 from exporter.gpu.specs import GpuSpec, known_names, lookup
 from exporter.report import duration
-from exporter.trainer_config import NANOGPT_KEYS, ConfigFileError, parse_override, read_config_file, resolve
+from exporter.trainer_config import NANOGPT_KEYS, parse_override, read_config_file, resolve
 
 _GIB = 2**30
 _SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
@@ -21,7 +22,7 @@ _POSITIVE_INTS = ("batch_size", "block_size", "gradient_accumulation_steps", "ma
                   "n_embd", "vocab_size")
 
 
-class PlanError(ValueError):
+class PlanError(UsageError):
     """A problem with the plan's inputs, worded for the person who typed them."""
 
 
@@ -142,10 +143,7 @@ class PlanResult:
 def _trainer_settings(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     layers: list[dict[str, Any]] = []
     if args.trainer_config:
-        try:
-            layers.append(read_config_file(args.trainer_config))
-        except ConfigFileError as exc:
-            raise PlanError(str(exc)) from exc
+        layers.append(read_config_file(args.trainer_config))
     overrides: dict[str, Any] = {}
     for text in args.override:
         try:
@@ -207,20 +205,17 @@ def _dataset(args: argparse.Namespace) -> tuple[int | None, str | None]:
 
 
 def build(args: argparse.Namespace) -> PlanResult:
-    """Every figure of the plan from the parsed arguments; :class:`PlanError` for bad inputs."""
+    """Every figure of the plan from the parsed arguments; :class:`UsageError` for bad inputs."""
     try:
         mfus = plan.mfu_values(args.mfu)
-    except ValueError as exc:
+    except UsageError as exc:
         raise PlanError(f"--mfu: {exc}") from exc
     if not args.currency.strip():
         raise PlanError("--currency must not be empty")
     settings, defaulted = _trainer_settings(args)
     gpu = _gpu(args.gpu)
     tokens_in_dataset, dataset_source = _dataset(args)
-    try:
-        grad_accum = plan.per_rank_grad_accum(settings["gradient_accumulation_steps"], args.world_size)
-    except ValueError as exc:
-        raise PlanError(str(exc)) from exc
+    grad_accum = plan.per_rank_grad_accum(settings["gradient_accumulation_steps"], args.world_size)
 
     shape = plan.ModelShape(
         n_layer=settings["n_layer"], n_head=settings["n_head"], n_embd=settings["n_embd"],
@@ -413,7 +408,7 @@ def as_dict(p: PlanResult) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     try:
         result = build(args)
-    except PlanError as exc:
+    except UsageError as exc:
         print(f"training-exporter plan: {exc}", file=sys.stderr)
         return 2
     if args.json:

@@ -1,8 +1,12 @@
 """Configuration: defaults, every problem reported at once with its key, no half-valid config."""
 
+import dataclasses
+
 import pytest
 
-from exporter.config import Config, ConfigError, load
+from exporter.config import GPU_LIST, INTEGER, NUMBER, RANGES, TEXT, Config, ConfigError, load
+from exporter.errors import UsageError
+from exporter.formats import FORMAT_NAMES
 
 
 def test_defaults_bind_to_localhost():
@@ -54,3 +58,34 @@ def test_booleans_are_not_numbers_and_nan_is_rejected():
 def test_custom_format_needs_its_file():
     with pytest.raises(ConfigError, match="custom_format_file"):
         load(None, {"format": "custom"})
+
+
+def test_accepted_formats_are_the_registry():
+    (format_field,) = [f for f in dataclasses.fields(Config) if f.name == "format"]
+    assert format_field.metadata["choices"] == FORMAT_NAMES
+    for name in FORMAT_NAMES:
+        assert load(None, {"format": name, "custom_format_file": "mine.yml"}).format == name
+    with pytest.raises(ConfigError, match=", ".join(FORMAT_NAMES)):
+        load(None, {"format": "fancy"})
+
+
+def test_flag_text_is_read_as_its_keys_kind():
+    assert INTEGER.from_text("9900") == 9900 and NUMBER.from_text("60") == 60.0
+    assert GPU_LIST.from_text("0, GPU-1,") == ["0", "GPU-1"] and TEXT.from_text("EUR") == "EUR"
+
+
+def test_unreadable_flag_text_is_reported_with_the_others():
+    flags = {"port": INTEGER.from_text("lots"), "psu_efficiency": NUMBER.from_text("nan"),
+             "trainer_pid": INTEGER.from_text("0"), "prot": "1"}
+    with pytest.raises(ConfigError) as error:
+        load(None, flags)
+    assert len(error.value.problems) == 4
+    assert "port: expected an integer, got 'lots'" in error.value.problems
+
+
+def test_every_field_has_flag_metadata_and_errors_are_usage_errors():
+    for field in dataclasses.fields(Config):
+        assert field.metadata["help"] and field.metadata["metavar"], field.name
+        assert set(field.metadata["commands"]) <= {"serve", "status"}
+    assert RANGES["psu_efficiency"] == (0.05, 1.0) and RANGES["port"] == (1, 65535)
+    assert issubclass(ConfigError, UsageError)

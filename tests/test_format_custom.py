@@ -2,7 +2,6 @@
 
 import pytest
 
-from exporter.config import Config
 from exporter.events import Checkpoint, Eval, Progress, RunEnd, TrainerError
 from exporter.formats import custom, parser_for
 
@@ -22,7 +21,7 @@ crash: '^FATAL'
 def parse(tmp_path):
     path = tmp_path / "mytrainer.yml"
     path.write_text(SPEC)
-    return parser_for("custom", Config(format="custom", custom_format_file=str(path)))
+    return parser_for("custom", custom_format_file=str(path))
 
 
 def test_progress_patterns(parse):

@@ -3,7 +3,6 @@ detects the format from the first progress line, replaying what it held back."""
 
 import pytest
 
-from exporter.config import Config
 from exporter.events import Eval, Progress
 from exporter.formats import DETECTABLE, FormatReader, parser_for
 
@@ -80,19 +79,19 @@ def test_nothing_is_detected_from_lines_no_format_reads():
 def test_custom_format_is_never_guessed_and_needs_its_file(tmp_path):
     assert "custom" not in DETECTABLE
     with pytest.raises(ValueError, match="custom_format_file"):
-        parser_for("custom", Config())
+        parser_for("custom")
     path = tmp_path / "f.yml"
     path.write_text("progress: '^it (?P<iteration>\\d+)'\n")
-    reader = FormatReader.for_config(Config(format="custom", custom_format_file=str(path)))
+    reader = FormatReader.open("custom", custom_format_file=str(path))
     assert list(reader.feed("it 5")) == [Progress(iteration=5)]
 
 
 def test_forced_format_reads_only_its_own_lines():
-    reader = FormatReader.for_config(Config(format="modded"))
+    reader = FormatReader.open("modded")
     assert list(reader.feed(PROGRESS_LINES["nanogpt"])) == [None]
     assert reader.name == "modded"
 
 
 def test_unknown_format_names_the_known_ones():
     with pytest.raises(ValueError, match="nanochat"):
-        parser_for("fairseq", Config())
+        parser_for("fairseq")

@@ -2,7 +2,6 @@
 
 import pytest
 
-from exporter.config import Config
 from exporter.events import Eval, Progress
 from exporter.formats import jsonl, parser_for
 
@@ -19,8 +18,8 @@ def test_val_loss_line_is_an_eval_with_the_train_loss_beside_it():
 
 
 def test_configured_names_with_nested_and_slashed_keys():
-    parse = parser_for("jsonl", Config(format="jsonl", jsonl_fields={
-        "iteration": "it", "loss": "train/loss", "iteration_seconds": "timing.step_s", "elapsed_seconds": "wall"}))
+    parse = parser_for("jsonl", jsonl_fields={
+        "iteration": "it", "loss": "train/loss", "iteration_seconds": "timing.step_s", "elapsed_seconds": "wall"})
     assert parse('{"it": 7, "train/loss": 4.5, "timing": {"step_s": 0.25}, "wall": 1.75}') == Progress(
         iteration=7, loss=4.5, iteration_seconds=0.25, elapsed_seconds=1.75)
 
@@ -32,7 +31,7 @@ def test_string_numbers_and_nan():
 
 def test_unknown_field_is_named():
     with pytest.raises(ValueError, match="iters"):
-        parser_for("jsonl", Config(format="jsonl", jsonl_fields={"iters": "it"}))
+        parser_for("jsonl", jsonl_fields={"iters": "it"})
 
 
 @pytest.mark.parametrize("line", [

@@ -1,11 +1,12 @@
-"""Log formats: each module holds one trainer's pure line parser; this module picks one."""
+"""Log formats: each module holds one trainer's pure line parser; this module names them all and
+picks one."""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
-from exporter.config import Config
+from exporter.errors import UsageError
 from exporter.events import Event, Progress
 from exporter.formats import custom, errors, hf, jsonl, lightning, llmc, modded, nanochat, nanogpt
 
@@ -24,21 +25,27 @@ DETECTABLE: dict[str, LineParser] = {
     jsonl.NAME: jsonl.parse,
 }
 
+AUTO = "auto"
+# Every format name a user may give: the one list the configuration and the command line check against.
+FORMAT_NAMES: tuple[str, ...] = (AUTO, *DETECTABLE, custom.NAME)
+
 _DETECTION_BACKLOG = 20_000
 
 
-def parser_for(name: str, config: Config) -> LineParser:
-    """The line parser of format ``name`` (configured from ``config`` where it needs it)."""
+def parser_for(name: str, *, custom_format_file: str | None = None,
+               jsonl_fields: Mapping[str, str] | None = None) -> LineParser:
+    """The line parser of format ``name``; ``custom`` reads its patterns from ``custom_format_file``,
+    ``jsonl`` takes its key names from ``jsonl_fields``."""
     if name == jsonl.NAME:
-        return jsonl.parser(config.jsonl_fields)
+        return jsonl.parser(jsonl_fields)
     if name == custom.NAME:
-        if not config.custom_format_file:
-            raise ValueError("format 'custom' needs custom_format_file: the YAML file of its patterns")
-        return custom.load(config.custom_format_file)
+        if not custom_format_file:
+            raise UsageError("format 'custom' needs custom_format_file: the YAML file of its patterns")
+        return custom.load(custom_format_file)
     if name in DETECTABLE:
         return DETECTABLE[name]
-    known = [*DETECTABLE, custom.NAME]
-    raise ValueError(f"unknown log format {name!r}; known: {', '.join(known)}")
+    known = ", ".join(format_name for format_name in FORMAT_NAMES if format_name != AUTO)
+    raise UsageError(f"unknown log format {name!r}; known: {known}")
 
 
 def with_errors(parse: LineParser) -> LineParser:
@@ -63,10 +70,13 @@ class FormatReader:
         self._held: deque[str] = deque(maxlen=_DETECTION_BACKLOG)
 
     @classmethod
-    def for_config(cls, config: Config) -> FormatReader:
-        if config.format == "auto":
+    def open(cls, name: str, custom_format_file: str | None = None,
+             jsonl_fields: Mapping[str, str] | None = None) -> FormatReader:
+        """A reader of format ``name`` (``auto``: detected from the log); :class:`UsageError` for
+        an unknown name or an unusable custom format file or JSON field names."""
+        if name == AUTO:
             return cls()
-        return cls(parser_for(config.format, config), config.format)
+        return cls(parser_for(name, custom_format_file=custom_format_file, jsonl_fields=jsonl_fields), name)
 
     def feed(self, line: str) -> Iterator[Event | None]:
         """Events for ``line`` (and for held-back lines once the format is known); None marks a

@@ -17,8 +17,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from exporter.config import read_yaml
+from exporter.errors import UsageError
 from exporter.events import Checkpoint, Eval, Event, Progress, RunEnd, TrainerError
+from exporter.yaml_file import read_yaml
 
 NAME = "custom"
 
@@ -38,7 +39,7 @@ _GROUPS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 _NUMBER = re.compile(r"[-+]?(?:\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?|\.\d+|nan|inf)", re.IGNORECASE)
 
 
-class CustomFormatError(ValueError):
+class CustomFormatError(UsageError):
     """A custom format file that cannot be used; lists every problem found."""
 
     def __init__(self, source: str, problems: list[str]) -> None:

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from exporter.errors import UsageError
 from exporter.events import Eval, Event, Progress
 
 NAME = "jsonl"
@@ -30,7 +31,7 @@ DEFAULT_FIELDS: dict[str, str] = {
 _MAX_LINE_CHARS = 65536
 
 
-class FieldsError(ValueError):
+class FieldsError(UsageError):
     """``jsonl_fields`` names an event field that does not exist."""
 
 
