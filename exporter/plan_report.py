@@ -13,8 +13,10 @@ from exporter import plan
 from exporter.config import RANGES, Config
 from exporter.errors import UsageError
 from exporter.gpu.specs import GpuSpec, known_names, lookup
-from exporter.report import duration
-from exporter.trainer_config import NANOGPT_KEYS, parse_override, read_config_file, resolve
+from exporter.nanogpt import KEYS as NANOGPT_KEYS
+from exporter.nanogpt import resolve
+from exporter.trainer_config import parse_override, read_config_file
+from exporter.units import duration
 
 _GIB = 2**30
 _SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}

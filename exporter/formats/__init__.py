@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from exporter.errors import UsageError
 from exporter.events import Event, Progress
@@ -24,6 +25,9 @@ DETECTABLE: dict[str, LineParser] = {
     hf.NAME: hf.parse,
     jsonl.NAME: jsonl.parse,
 }
+
+# Trainer settings a format's trainer uses when its log does not print them.
+TRAINER_DEFAULTS: dict[str, Mapping[str, Any]] = {nanogpt.NAME: nanogpt.DEFAULTS}
 
 AUTO = "auto"
 # Every format name a user may give: the one list the configuration and the command line check against.
@@ -77,6 +81,16 @@ class FormatReader:
         if name == AUTO:
             return cls()
         return cls(parser_for(name, custom_format_file=custom_format_file, jsonl_fields=jsonl_fields), name)
+
+    @property
+    def held(self) -> int:
+        """Lines held back while the format is still being detected."""
+        return len(self._held)
+
+    @property
+    def defaults(self) -> Mapping[str, Any]:
+        """The trainer's default settings (empty until its format is known, or where it has none)."""
+        return TRAINER_DEFAULTS.get(self.name or "", {})
 
     def feed(self, line: str) -> Iterator[Event | None]:
         """Events for ``line`` (and for held-back lines once the format is known); None marks a
