@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from exporter import units
 from exporter.errors import UsageError
 
-JOULES_PER_KWH = 3.6e6
 BYTES_PER_DATASET_TOKEN = 2  # nanoGPT's train.bin holds uint16 token ids
 
 # Memory model (an estimate): mixed-precision training with fp32 master weights.
@@ -139,18 +139,6 @@ def planned_seconds(
 def energy_joules(watts: float, seconds: float, other_watts: float = 0.0, psu_efficiency: float = 1.0) -> float:
     """Energy at the wall: (GPU power + rest of the machine) × time / PSU efficiency."""
     return (watts + other_watts) * seconds / psu_efficiency
-
-
-def kwh(joules: float) -> float:
-    return joules / JOULES_PER_KWH
-
-
-def cost(joules: float, price_per_kwh: float) -> float:
-    return kwh(joules) * price_per_kwh
-
-
-def emissions_grams(joules: float, grams_per_kwh: float) -> float:
-    return kwh(joules) * grams_per_kwh
 
 
 @dataclass(frozen=True)
@@ -280,7 +268,7 @@ def durations(
                 train_seconds=train,
                 eval_seconds=evaluating,
                 energy_joules=energy,
-                cost=None if energy is None else cost(energy, price_per_kwh),
+                cost=None if energy is None else units.cost(energy, price_per_kwh),
             )
         )
     return result

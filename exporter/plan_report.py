@@ -6,19 +6,17 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from exporter import plan
+from exporter import plan, plan_render
 from exporter.config import RANGES, Config
 from exporter.errors import UsageError
 from exporter.gpu.specs import GpuSpec, known_names, lookup
 from exporter.nanogpt import KEYS as NANOGPT_KEYS
 from exporter.nanogpt import resolve
 from exporter.trainer_config import parse_override, read_config_file
-from exporter.units import duration
 
-_GIB = 2**30
 _SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 _POSITIVE_INTS = ("batch_size", "block_size", "gradient_accumulation_steps", "max_iters", "n_layer", "n_head",
                   "n_embd", "vocab_size")
@@ -218,7 +216,6 @@ def build(args: argparse.Namespace) -> PlanResult:
     gpu = _gpu(args.gpu)
     tokens_in_dataset, dataset_source = _dataset(args)
     grad_accum = plan.per_rank_grad_accum(settings["gradient_accumulation_steps"], args.world_size)
-
     shape = plan.ModelShape(
         n_layer=settings["n_layer"], n_head=settings["n_head"], n_embd=settings["n_embd"],
         block_size=settings["block_size"], vocab_size=settings["vocab_size"], bias=bool(settings["bias"]),
@@ -232,179 +229,53 @@ def build(args: argparse.Namespace) -> PlanResult:
     per_token = plan.flops_per_token(parameters, shape.n_layer, shape.n_head, shape.n_embd, shape.block_size)
     evals = plan.eval_count(settings["max_iters"], settings["eval_interval"])
     one_eval = plan.eval_flops(settings["eval_iters"], batch, shape.block_size, per_token)
-
-    watts, watts_source = None, None
-    if args.watts:
-        watts, watts_source = args.watts, "--watts"
-    elif gpu:
-        watts, watts_source = gpu.board_watts * args.world_size, "board power"
-    measured_eval = None
-    if args.tokens_per_second:
-        measured_eval = plan.eval_seconds_from_throughput(
-            settings["eval_iters"], batch, shape.block_size, args.world_size, args.tokens_per_second)
-    durations = plan.durations(
-        tokens=tokens, per_token_flops=per_token, evals=evals, one_eval_flops=one_eval,
-        world_size=args.world_size, peak_flops=gpu.bf16_dense_flops if gpu else None, mfus=mfus,
-        tokens_per_second=args.tokens_per_second, one_eval_seconds_measured=measured_eval,
-        watts=watts, other_watts=args.other_watts, psu_efficiency=args.psu_efficiency,
-        price_per_kwh=args.price,
-    )
+    watts, watts_source = _watts(args, gpu)
     compiled = bool(settings.get("compile", True))
     memory = plan.memory_estimate(parameters + position, shape, batch, compiled=compiled)
     return PlanResult(
-        source=args.trainer_config or "nanoGPT defaults",
-        defaulted_keys=defaulted,
-        shape=shape,
-        batch_size=batch,
-        grad_accum_per_rank=grad_accum,
-        world_size=args.world_size,
-        max_iters=settings["max_iters"],
-        eval_interval=settings["eval_interval"],
-        eval_iters=settings["eval_iters"],
-        compiled=compiled,
-        parameters=parameters,
-        parameters_source="--params" if args.params else "computed",
-        parameters_computed=computed,
-        parameters_with_position_embeddings=parameters + position,
-        tokens_per_iteration=per_iter,
-        total_tokens=tokens,
-        dataset_tokens=tokens_in_dataset,
+        source=args.trainer_config or "nanoGPT defaults", defaulted_keys=defaulted, shape=shape, batch_size=batch,
+        grad_accum_per_rank=grad_accum, world_size=args.world_size, max_iters=settings["max_iters"],
+        eval_interval=settings["eval_interval"], eval_iters=settings["eval_iters"], compiled=compiled,
+        parameters=parameters, parameters_source="--params" if args.params else "computed",
+        parameters_computed=computed, parameters_with_position_embeddings=parameters + position,
+        tokens_per_iteration=per_iter, total_tokens=tokens, dataset_tokens=tokens_in_dataset,
         dataset_source=dataset_source,
         epochs=plan.epochs(tokens, tokens_in_dataset) if tokens_in_dataset else None,
-        flops_per_token=per_token,
-        flops_6nd=plan.flops_6nd(parameters, tokens),
-        flops_with_attention=per_token * tokens,
-        evals=evals,
-        eval_flops=one_eval,
-        gpu=gpu,
-        watts=watts,
-        watts_source=watts_source,
-        other_watts=args.other_watts,
-        psu_efficiency=args.psu_efficiency,
-        price_per_kwh=args.price,
-        currency=args.currency.strip(),
-        durations=durations,
+        flops_per_token=per_token, flops_6nd=plan.flops_6nd(parameters, tokens),
+        flops_with_attention=per_token * tokens, evals=evals, eval_flops=one_eval, gpu=gpu, watts=watts,
+        watts_source=watts_source, other_watts=args.other_watts, psu_efficiency=args.psu_efficiency,
+        price_per_kwh=args.price, currency=args.currency.strip(),
+        durations=_durations(args, settings, gpu, mfus, tokens, per_token, evals, one_eval, watts),
         memory=memory,
         memory_verdict=plan.memory_verdict(memory.total, gpu.memory_bytes) if gpu else None,
         memory_verdict_checkpointed=plan.memory_verdict(memory.total_checkpointed, gpu.memory_bytes) if gpu else None,
     )
 
 
-def _millions(value: float) -> str:
-    return f"{value / 1e6:,.2f}M ({value:,.0f})"
+def _watts(args: argparse.Namespace, gpu: GpuSpec | None) -> tuple[float | None, str | None]:
+    """The GPUs' power for the energy figures: --watts, else the GPU model's board power."""
+    if args.watts:
+        return args.watts, "--watts"
+    if gpu:
+        return gpu.board_watts * args.world_size, "board power"
+    return None, None
 
 
-def _gib(value: float) -> str:
-    return f"{value / _GIB:.2f} GiB"
-
-
-def _rows(rows: list[tuple[str, str]]) -> list[str]:
-    width = max(len(label) for label, _ in rows)
-    return [f"  {label.ljust(width)}  {value}" for label, value in rows]
-
-
-def render(p: PlanResult) -> str:
-    s = p.shape
-    lines = [f"Plan for {p.source}"]
-    if p.defaulted_keys:
-        lines.append(f"  (nanoGPT defaults used for: {', '.join(p.defaulted_keys)}; set them with --override)")
-    lines += ["", "Model"]
-    params_note = " (--params)" if p.parameters_source == "--params" else ""
-    lines += _rows([
-        ("parameters, as nanoGPT prints (no wpe)", _millions(p.parameters) + params_note),
-        ("parameters with position embeddings", _millions(p.parameters_with_position_embeddings)),
-        ("shape", f"{s.n_layer} layers × {s.n_head} heads × {s.n_embd} wide, block {s.block_size}, "
-                  f"vocab {s.vocab_size:,}, bias {'yes' if s.bias else 'no'}"),
-    ])
-    lines += ["", "Tokens"]
-    data_rows = [
-        ("tokens per iteration", f"{p.tokens_per_iteration:,} (batch {p.batch_size} × block {s.block_size} × "
-                                 f"grad-accum {p.grad_accum_per_rank} × {p.world_size} GPU"
-                                 f"{'s' if p.world_size > 1 else ''})"),
-        ("total tokens for max_iters", f"{p.total_tokens:,} ({p.total_tokens / 1e9:,.2f}B over "
-                                       f"{p.max_iters:,} iterations)"),
-    ]
-    if p.dataset_tokens:
-        data_rows.append(("dataset", f"{p.dataset_tokens:,} tokens ({p.dataset_source})"))
-        data_rows.append(("epochs", f"{p.epochs:.2f}"))
-    lines += _rows(data_rows)
-    lines += ["", "Compute"]
-    lines += _rows([
-        ("training FLOPs, 6·N·D", plan.scientific(p.flops_6nd)),
-        ("training FLOPs, with attention", f"{plan.scientific(p.flops_with_attention)} "
-                                           f"({plan.scientific(p.flops_per_token)} per token: 6N + 12·L·H·Q·T)"),
-        ("evals", f"{p.evals} (every {p.eval_interval:,} iterations, {p.eval_iters} batches × 2 splits, "
-                  f"{plan.scientific(p.eval_flops)} FLOPs each)"),
-    ])
-    lines += ["", _time_title(p)]
-    if p.durations:
-        lines += _duration_table(p)
-    else:
-        lines.append("  (pass --gpu, or --tokens-per-second, to estimate time, energy and cost)")
-    if p.durations and p.watts is None:
-        lines.append("  (pass --gpu or --watts for energy and cost)")
-    lines += ["", "Peak GPU memory per GPU (an estimate)"]
-    m = p.memory
-    memory_rows = [
-        ("weights (fp32)", _gib(m.weights)),
-        ("gradients (fp32)", _gib(m.gradients)),
-        ("AdamW states (fp32)", _gib(m.optimizer)),
-        (f"activations (batch {p.batch_size} × block {s.block_size})", _gib(m.activations)),
-        (f"logits and loss ({'compiled' if p.compiled else 'eager'})", _gib(m.logits)),
-        ("CUDA context and allocator", _gib(m.overhead)),
-        ("total", _gib(m.total) + _verdict(p.memory_verdict, p)),
-        ("with activation checkpointing", f"{_gib(m.total_checkpointed)} (activations "
-                                          f"{_gib(m.activations_checkpointed)})"
-                                          + _verdict(p.memory_verdict_checkpointed, p)),
-    ]
-    lines += _rows(memory_rows)
-    return "\n".join(lines) + "\n"
-
-
-def _verdict(verdict: str | None, p: PlanResult) -> str:
-    if verdict is None or p.gpu is None:
-        return ""
-    return f" of {_gib(p.gpu.memory_bytes)}: {verdict.upper()}"
-
-
-def _time_title(p: PlanResult) -> str:
-    if p.durations and p.durations[0].basis == "measured":
-        return "Time, energy and cost at the measured throughput"
-    if p.gpu:
-        return (f"Time, energy and cost on {p.world_size} × {p.gpu.name} "
-                f"({p.gpu.bf16_dense_flops / 1e12:,.1f} TFLOP/s dense BF16 each)")
-    return "Time, energy and cost"
-
-
-def _duration_table(p: PlanResult) -> list[str]:
-    header = ["MFU", "time", "of which evals", "energy", f"cost ({p.currency})"]
-    rows = []
-    for d in p.durations:
-        rows.append([
-            "measured" if d.mfu is None else f"{d.mfu:.0%}",
-            duration(d.seconds),
-            duration(d.eval_seconds),
-            "-" if d.energy_joules is None else f"{plan.kwh(d.energy_joules):,.2f} kWh",
-            "-" if d.cost is None else f"{d.cost:,.2f}",
-        ])
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    table = ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
-    if p.watts is not None:
-        extra = f" + {p.other_watts:g} W rest of machine" if p.other_watts else ""
-        psu = f", PSU efficiency {p.psu_efficiency:g}" if p.psu_efficiency != 1 else ""
-        table.append(f"  power: {p.watts:,.0f} W ({p.watts_source}){extra}{psu}; "
-                     f"price {p.price_per_kwh:g} {p.currency}/kWh")
-    return table
-
-
-def as_dict(p: PlanResult) -> dict[str, Any]:
-    data = asdict(p)
-    data["durations"] = [{**asdict(d), "seconds": d.seconds,
-                          "energy_kwh": None if d.energy_joules is None else plan.kwh(d.energy_joules)}
-                         for d in p.durations]
-    data["memory"] = {**asdict(p.memory), "total": p.memory.total,
-                      "total_checkpointed": p.memory.total_checkpointed}
-    return data
+def _durations(args: argparse.Namespace, settings: dict[str, Any], gpu: GpuSpec | None, mfus: list[float],
+               tokens: int, per_token: float, evals: int, one_eval: float,
+               watts: float | None) -> list[plan.Duration]:
+    measured_eval = None
+    if args.tokens_per_second:
+        measured_eval = plan.eval_seconds_from_throughput(
+            settings["eval_iters"], settings["batch_size"], settings["block_size"], args.world_size,
+            args.tokens_per_second)
+    return plan.durations(
+        tokens=tokens, per_token_flops=per_token, evals=evals, one_eval_flops=one_eval,
+        world_size=args.world_size, peak_flops=gpu.bf16_dense_flops if gpu else None, mfus=mfus,
+        tokens_per_second=args.tokens_per_second, one_eval_seconds_measured=measured_eval,
+        watts=watts, other_watts=args.other_watts, psu_efficiency=args.psu_efficiency,
+        price_per_kwh=args.price,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -414,8 +285,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"training-exporter plan: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(as_dict(result), indent=2))
+        print(json.dumps(plan_render.as_dict(result), indent=2))
     else:
-        print(render(result), end="")
+        print(plan_render.render(result), end="")
     return 0
 

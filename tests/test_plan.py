@@ -2,7 +2,7 @@
 
 import pytest
 
-from exporter import plan
+from exporter import plan, units
 
 # Scenario 1: a 12-layer, 384-wide GPT with GPT-2's padded vocabulary and no biases.
 SCENARIO_1 = plan.ModelShape(n_layer=12, n_head=6, n_embd=384, block_size=1024, vocab_size=50304, bias=False)
@@ -42,8 +42,8 @@ def test_scenario_1_tokens_flops_epochs_energy():
     assert plan.scientific(flops) == "2.55×10^18"
     assert round(plan.epochs(tokens, 3.68e9), 2) == 2.85
     joules = plan.energy_joules(200, 20 * 3600)
-    assert plan.kwh(joules) == pytest.approx(4.0)
-    assert plan.cost(joules, 0.15) == pytest.approx(0.60)
+    assert units.kwh(joules) == pytest.approx(4.0)
+    assert units.cost(joules, 0.15) == pytest.approx(0.60)
 
 
 def test_world_size_and_nanogpt_grad_accum_split():
@@ -182,7 +182,7 @@ def test_mfu_values_rejects_nonsense(text):
 
 
 def test_emissions():
-    assert plan.emissions_grams(3.6e6, 400) == pytest.approx(400)
+    assert units.emissions_grams(3.6e6, 400) == pytest.approx(400)
 
 
 @pytest.mark.parametrize(
