@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# A sample this many times above or below the median is an outlier, not a typical iteration.
+OUTLIER_FACTOR = 3.0
 # Until an eval is measured its cost is estimated; the range around that guess is wide.
 PROVISIONAL_EVAL_SPREAD = 0.5
 # A progress line is overdue after this many typical gaps between lines ...
@@ -58,9 +60,19 @@ def eta(
     return Eta(seconds=mid, low=min(low, mid), high=max(high, mid))
 
 
+def robust_mean(values: Sequence[float]) -> float:
+    """The mean of a non-empty sequence, leaving out outliers beyond ``OUTLIER_FACTOR`` × its median
+    either way. A sum of future iterations is a sum, so its per-iteration cost is a mean (the median
+    of right-skewed step times is short of it), yet a stray pause must not move it."""
+    middle = percentile(values, 0.5)
+    kept = [v for v in values if middle / OUTLIER_FACTOR <= v <= middle * OUTLIER_FACTOR] or list(values)
+    return sum(kept) / len(kept)
+
+
 def spread(samples: Sequence[float]) -> tuple[float, float, float]:
-    """``(p10, median, p90)`` of recent samples: the typical value and a plausible range."""
-    return percentile(samples, 0.1), percentile(samples, 0.5), percentile(samples, 0.9)
+    """``(p10, robust mean, p90)`` of recent samples: the typical value and a plausible range."""
+    typical = robust_mean(samples)
+    return min(percentile(samples, 0.1), typical), typical, max(percentile(samples, 0.9), typical)
 
 
 def provisional_spread(value: float) -> tuple[float, float, float]:
