@@ -27,7 +27,7 @@ class Interval:
 
 
 def _typical(samples: Sequence[float]) -> float | None:
-    return estimate.percentile(samples, 0.5) if samples else None
+    return estimate.robust_mean(samples) if samples else None
 
 
 def interval(previous: Progress, p: Progress, wall: float | None, eval_here: bool,
