@@ -367,7 +367,7 @@ def summary_rows(name: str, summaries: dict[str, Summary]) -> list[str]:
     rows = []
     for estimator, s in summaries.items():
         missing = f" ({s.missing} without)" if s.missing else ""
-        rows.append(f"{name if not rows else '':<44} {estimator:<16} {s.cuts:>4} {_percent(s.median):>8} "
+        rows.append(f"{name if not rows else '':<48} {estimator:<16} {s.cuts:>4} {_percent(s.median):>8} "
                     f"{_percent(s.p90):>8} {_percent(s.coverage):>9}{missing}")
     return rows
 
@@ -387,13 +387,13 @@ def slowdown_rows(result: LogResult) -> list[str]:
 
 
 def render(results: list[LogResult], skipped: list[str]) -> str:
-    header = (f"{'log':<44} {'estimator':<16} {'cuts':>4} {'median':>8} {'p90':>8} {'coverage':>9}\n"
+    header = (f"{'log':<48} {'estimator':<16} {'cuts':>4} {'median':>8} {'p90':>8} {'coverage':>9}\n"
               "(|estimate - truth| / true remaining; coverage: truth within the exporter's low..high)")
     out = [header]
     for r in results:
         out.append("")
         out += summary_rows(r.name, r.summaries())
-        out.append(f"{'':<44} truth: {r.truth}" + (f"; {r.note}" if r.note else ""))
+        out.append(f"{'':<48} truth: {r.truth}" + (f"; {r.note}" if r.note else ""))
     for name, summaries in overall(results).items():
         out += [""] + summary_rows(f"OVERALL ({name})", summaries)
     for r in results:
