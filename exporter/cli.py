@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 from typing import Any
 
-from exporter import __version__
-from exporter.config import Config, ConfigError, load
+from exporter import __version__, overrides
+from exporter.config import Config, load
 from exporter.errors import UsageError
-from exporter.trainer_config import parse_override
 
 
 def _shown(field: dataclasses.Field) -> str:
@@ -44,8 +44,8 @@ def _add_config_flags(parser: argparse.ArgumentParser, command: str) -> None:
                             type=field.metadata["kind"].from_text, help=_flag_help(field),
                             metavar=None if choices else field.metadata["metavar"])
     parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                        help="trainer setting that wins over the log (e.g. max_iters=5000); repeatable "
-                             "(default: none)")
+                        help="trainer setting that wins over the log (e.g. max_iters=5000 or max_iters=5k); "
+                             "repeatable (default: none)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,25 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_config(args: argparse.Namespace) -> Config:
-    """YAML file < command-line flags; every problem reported at once."""
+    """YAML file < command-line flags; every problem, the file's and the flags', reported at once."""
     flags: dict[str, Any] = {
         field.name: getattr(args, field.name)
         for field in dataclasses.fields(Config)
         if getattr(args, field.name, None) is not None
     }
-    overrides: dict[str, Any] = {}
-    problems = []
-    for text in args.override:
-        try:
-            key, value = parse_override(text)
-            overrides[key] = value
-        except ValueError as exc:
-            problems.append(f"--override: {exc}")
-    if problems:
-        raise ConfigError("command line", problems)
-    if overrides:
-        flags["overrides"] = overrides
-    return load(args.config, flags)
+    good, problems = overrides.from_flags(args.override)
+    if good:
+        flags["overrides"] = good
+    return load(args.config, flags, problems)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -106,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
     return serve.run(config)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.INFO if args.command == "serve" else logging.WARNING
     logging.basicConfig(
@@ -118,3 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"training-exporter: {exc}", file=sys.stderr)
         return 2
+
+
+# The status of a program that a closed pipe stops (128 + SIGPIPE), as the shell reports it.
+CLOSED_PIPE_STATUS = 141
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command. Output cut short by its reader (``status LOG | head -1``) ends the command
+    quietly: the rest of its output goes to /dev/null, so not even Python's exit can complain."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe shows here, --help's SystemExit too
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return CLOSED_PIPE_STATUS

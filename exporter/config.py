@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from exporter import overrides as trainer_overrides
 from exporter.errors import UsageError
 from exporter.formats import FORMAT_NAMES
 from exporter.yaml_file import read_yaml
@@ -51,10 +52,19 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-INTEGER = Kind("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool), _as(int), "N")
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+INTEGER = Kind("an integer", _is_integer, _as(int), "N")
+# A count a user may write as 20000, 20k or 2e4 on the command line.
+COUNT = Kind("a whole number", _is_integer, _as(trainer_overrides.whole_number), "N")
 NUMBER = Kind("a number", _is_number, _as(float), "X")
 TEXT = Kind("a string", lambda v: isinstance(v, str))
 MAPPING = Kind("a mapping", lambda v: isinstance(v, dict))
+# Trainer settings by name; each is checked by exporter.overrides (names, whole counts, 20k).
+TRAINER_SETTINGS = Kind("a mapping of trainer settings", lambda v: isinstance(v, dict),
+                        canonical=trainer_overrides.normalized)
 GPU_LIST = Kind(
     "a list of GPU indices or UUIDs",
     lambda v: isinstance(v, list) and all(isinstance(g, (str, int)) for g in v),
@@ -94,9 +104,9 @@ class Config:
     jsonl_fields: dict[str, str] = _key({}, MAPPING, "JSON keys of the event fields for format jsonl", commands=())
     trainer_config: str | None = _key(None, TEXT, "nanoGPT config file, read with ast (below what the log says)",
                                       metavar="PATH")
-    overrides: dict[str, Any] = _key({}, MAPPING, "trainer settings that win over the log", commands=())
-    max_iters: int | None = _key(None, INTEGER, "last iteration of the run", limits=(1, 10**12),
-                                 default_text="from the log")
+    overrides: dict[str, Any] = _key({}, TRAINER_SETTINGS, "trainer settings that win over the log", commands=())
+    max_iters: int | None = _key(None, COUNT, "last iteration of the run (e.g. 20000 or 20k)",
+                                 limits=(1, 10**12), default_text="from the log")
     # serving
     listen_address: str = _key("127.0.0.1", TEXT, "where /metrics is served", commands=SERVE, metavar="ADDRESS")
     port: int = _key(9842, INTEGER, "port of /metrics", commands=SERVE, metavar="PORT", limits=(1, 65535))
@@ -153,15 +163,16 @@ def _problem(name: str, value: Any) -> str | None:
     return None
 
 
-def validate(values: Mapping[str, Any], source: str) -> Config:
-    """Build a :class:`Config` from ``values`` or raise :class:`ConfigError` listing every problem."""
-    problems = [
-        f"{key}: unknown key (known keys: {', '.join(sorted(_FIELDS))})"
-        for key in values
-        if key not in _FIELDS
+def validate(values: Mapping[str, Any], source: str, earlier: Sequence[str] = ()) -> Config:
+    """Build a :class:`Config` from ``values`` or raise :class:`ConfigError` listing every problem,
+    after the ``earlier`` ones (the file's or the command line's own)."""
+    problems = list(earlier) + [
+        f"{key}: {trainer_overrides.unknown_name(str(key), _FIELDS, 'key')}" for key in values if key not in _FIELDS
     ]
     known = {k: v for k, v in values.items() if k in _FIELDS}
     problems += [problem for name, value in known.items() if (problem := _problem(name, value))]
+    if isinstance(known.get("overrides"), dict):
+        problems += [f"overrides.{problem}" for problem in trainer_overrides.problems(known["overrides"])]
     if known.get("format") == "custom" and not known.get("custom_format_file"):
         problems.append("custom_format_file: required when format is 'custom'")
     if isinstance(known.get("currency"), str) and not known["currency"].strip():
@@ -174,27 +185,35 @@ def validate(values: Mapping[str, Any], source: str) -> Config:
     })
 
 
-def _read_file(path: str) -> dict[str, Any]:
+def _read_file(path: str) -> tuple[dict[str, Any], list[str]]:
+    """The file's keys and values, or the one problem that keeps it from being read."""
     try:
         loaded = read_yaml(path)
     except ValueError as exc:
-        raise ConfigError(path, [str(exc)]) from exc
+        return {}, [str(exc)]
     if loaded is None:
-        return {}
+        return {}, []
     if not isinstance(loaded, dict):
-        raise ConfigError(path, ["the top level must be a mapping of key: value"])
-    return loaded
+        return {}, ["the top level must be a mapping of key: value"]
+    return loaded, []
 
 
-def load(path: str | None, flags: Mapping[str, Any] | None = None) -> Config:
+def load(path: str | None, flags: Mapping[str, Any] | None = None, flag_problems: Sequence[str] = ()) -> Config:
     """Read the YAML file at ``path`` (if any), apply the command line's ``flags`` over it (each
-    read by its key's :attr:`Kind.from_text`; ``None``: not given) and validate all. ``overrides``
-    from flags add to the file's."""
-    values = _read_file(path) if path else {}
-    for key, value in (flags or {}).items():
-        if value is None:
-            continue
+    read by its key's :attr:`Kind.from_text`; ``None``: not given) and validate all, reporting
+    ``flag_problems`` (flags that could not be read at all) with the rest. ``overrides`` from flags
+    add to the file's."""
+    values, problems = _read_file(path) if path else ({}, [])
+    given = {key: value for key, value in (flags or {}).items() if value is not None}
+    for key, value in given.items():
         if key == "overrides" and isinstance(values.get(key), dict):
             value = {**values[key], **value}
         values[key] = value
-    return validate(values, path or "command line")
+    return validate(values, _source(path, bool(given or flag_problems)), [*problems, *flag_problems])
+
+
+def _source(path: str | None, flags: bool) -> str:
+    """Where the values came from, for the error's first line."""
+    if path and flags:
+        return f"{path} and the command line"
+    return path or "the command line"

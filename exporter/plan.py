@@ -16,6 +16,7 @@ Conventions (nanoGPT's own, so plan and live figures agree):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -192,23 +193,36 @@ def memory_verdict(needed_bytes: float, gpu_bytes: float) -> str:
     return WILL_NOT_FIT
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
+
+
+def _hundredth(match: re.Match[str]) -> str:
+    return f"{float(match[0]) / 100:g}"
+
+
 def mfu_values(text: str) -> list[float]:
-    """``"0.3"`` -> [0.3]; ``"0.2-0.4"`` -> [0.2, 0.3, 0.4]; ``"0.2,0.35"`` -> [0.2, 0.35].
-    Percentages (``"30%"``, ``"20-40%"``) are accepted too."""
+    """``"0.3"`` -> [0.3]; ``"0.2-0.4"`` -> [0.2, 0.3, 0.4]; ``"0.2,0.35"`` -> [0.2, 0.35]; the same
+    as percentages with their sign (``"30%"``, ``"20-40%"``). A bare number above 1 is neither a
+    fraction nor a percentage (is ``1.5`` 1.5 % or 150 %?) and is refused with both spellings."""
     raw = text.strip()
-    percent = raw.endswith("%")
-    raw = raw.rstrip("%")
+    percent = "%" in raw
+    raw = raw.replace("%", "")
     try:
         if "-" in raw.lstrip("-"):
             low_text, high_text = raw.split("-", 1)
-            low, high = float(low_text.rstrip("%")), float(high_text)
+            low, high = float(low_text), float(high_text)
             values = [low, (low + high) / 2, high] if high != low else [low]
         else:
-            values = [float(part.rstrip("%")) for part in raw.split(",") if part.strip()]
+            values = [float(part) for part in raw.split(",") if part.strip()]
     except ValueError:
         raise UsageError(f"MFU {text!r} is not a number, a range like 0.2-0.4, or a list like 0.2,0.3") from None
-    if percent or any(v > 1 for v in values):
+    if percent:
         values = [v / 100 for v in values]
+    elif any(v > 1 for v in values):
+        spelled = f"the fraction {_NUMBER.sub(_hundredth, raw)} or the percentage {raw}%" \
+            if all(v > 1 for v in values) else "fractions or percentages, not both"
+        raise UsageError(f"MFU {text!r} is above 1: write {spelled} (an MFU is a fraction such as 0.4, or a "
+                         "percentage with its sign such as 40%)")
     if not values or any(not 0 < v <= 1 for v in values):
         raise UsageError(f"MFU {text!r} must lie between 0 and 1 (or 0% and 100%)")
     if len(values) == 3 and values[0] > values[2]:

@@ -9,17 +9,16 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from exporter import plan, plan_render
+from exporter import overrides, plan, plan_render
 from exporter.config import RANGES, Config
 from exporter.errors import UsageError
 from exporter.gpu.specs import GpuSpec, known_names, lookup
-from exporter.nanogpt import KEYS as NANOGPT_KEYS
 from exporter.nanogpt import resolve
-from exporter.trainer_config import parse_override, read_config_file
+from exporter.trainer_config import read_config_file
 
-_SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
-_POSITIVE_INTS = ("batch_size", "block_size", "gradient_accumulation_steps", "max_iters", "n_layer", "n_head",
-                  "n_embd", "vocab_size")
+# The counts the plan uses, each a whole number of 1 or more.
+_COUNTS = ("batch_size", "block_size", "gradient_accumulation_steps", "max_iters", "n_layer", "n_head",
+           "n_embd", "vocab_size", "eval_interval", "eval_iters")
 
 
 class PlanError(UsageError):
@@ -27,18 +26,11 @@ class PlanError(UsageError):
 
 
 def _amount(text: str) -> float:
-    """``3.68e9``, ``3.68B``, ``40.56M``, ``524,288`` -> a positive number."""
-    raw = text.strip().replace(",", "").replace("_", "")
-    scale = _SUFFIXES.get(raw[-1:].lower(), 1.0) if raw else 1.0
-    if scale != 1.0:
-        raw = raw[:-1]
+    """``3.68e9``, ``3.68B``, ``40.56M``, ``524,288`` -> a positive number (argparse shows why not)."""
     try:
-        value = float(raw) * scale
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. 3.68e9 or 3.68B)") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
+        return overrides.amount(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _non_negative(text: str) -> float:
@@ -71,9 +63,11 @@ def _world_size(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Config()
-    parser.add_argument("trainer_config", nargs="?", metavar="CONFIG",
+    parser.add_argument("trainer_config", nargs="?", metavar="CONFIG", default=argparse.SUPPRESS,
                         help="nanoGPT config file, e.g. config/train_gpt2.py (read, never executed); "
                              "without it nanoGPT's train.py defaults apply")
+    parser.add_argument("--trainer-config", dest="trainer_config", metavar="PATH",
+                        help="the same as CONFIG, by the name status and serve give it")
     parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                         help="trainer setting that wins over the file, as on train.py's command line; repeatable")
     parser.add_argument("--gpu", metavar="NAME", help='GPU model, e.g. "RTX 4070" or "H100 SXM"')
@@ -81,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--dataset", metavar="PATH", help="nanoGPT train.bin (uint16 tokens: size / 2)")
     data.add_argument("--dataset-tokens", type=_amount, metavar="N", help="dataset size in tokens, e.g. 3.68e9")
     parser.add_argument("--mfu", default="0.2-0.4", metavar="X",
-                        help="model FLOPs utilisation: 0.3, a range 0.2-0.4 (default) or a list 0.2,0.3")
+                        help="model FLOPs utilisation as a fraction or a percentage: 0.3 or 30%%, a range "
+                             "0.2-0.4 (default) or 20-40%%, a list 0.2,0.3")
     parser.add_argument("--tokens-per-second", type=_amount, metavar="X",
                         help="measured throughput of the whole run; replaces the MFU estimate")
     parser.add_argument("--params", type=_amount, metavar="N",
@@ -92,8 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"rest of the machine: CPU, RAM, fans (default {defaults.other_watts:g})")
     parser.add_argument("--psu-efficiency", type=_efficiency, default=defaults.psu_efficiency, metavar="X",
                         help=f"power supply efficiency, 0.05-1 (default {defaults.psu_efficiency:g})")
-    parser.add_argument("--price", type=_non_negative, default=defaults.price_per_kwh, metavar="X",
-                        help=f"electricity price per kWh (default {defaults.price_per_kwh:g})")
+    parser.add_argument("--price-per-kwh", "--price", dest="price_per_kwh", type=_non_negative,
+                        default=defaults.price_per_kwh, metavar="X",
+                        help=f"electricity price per kWh, as serve's flag (default {defaults.price_per_kwh:g})")
     parser.add_argument("--currency", default=defaults.currency, metavar="CODE",
                         help=f"currency of the price (default {defaults.currency})")
     parser.add_argument("--world-size", type=_world_size, default=1, metavar="N",
@@ -144,28 +140,15 @@ def _trainer_settings(args: argparse.Namespace) -> tuple[dict[str, Any], list[st
     layers: list[dict[str, Any]] = []
     if args.trainer_config:
         layers.append(read_config_file(args.trainer_config))
-    overrides: dict[str, Any] = {}
-    for text in args.override:
-        try:
-            key, value = parse_override(text)
-        except ValueError as exc:
-            raise PlanError(f"--override: {exc}") from exc
-        if key not in NANOGPT_KEYS:
-            raise PlanError(f"--override {key}: not a nanoGPT setting (nanoGPT would refuse it too); "
-                            f"known: {', '.join(sorted(NANOGPT_KEYS))}")
-        overrides[key] = value
-    layers.append(overrides)
+    flagged, problems = overrides.from_flags(args.override)
+    layers.append(flagged)
     given = set().union(*layers)
     settings = resolve(*layers)
-    problems = []
-    for key in _POSITIVE_INTS:
-        value = settings.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            problems.append(f"{key}: expected a whole number of 1 or more, got {value!r}")
-    for key in ("eval_interval", "eval_iters"):
-        value = settings.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            problems.append(f"{key}: expected a whole number of 0 or more, got {value!r}")
+    for key in _COUNTS:
+        try:
+            settings[key] = overrides.count(key, settings[key])
+        except ValueError as exc:
+            problems.append(f"{key}: {exc}")
     if not problems and settings["n_embd"] % settings["n_head"]:
         problems.append(f"n_embd: {settings['n_embd']} is not divisible by n_head={settings['n_head']}")
     if problems:
@@ -244,7 +227,7 @@ def build(args: argparse.Namespace) -> PlanResult:
         flops_per_token=per_token, flops_6nd=plan.flops_6nd(parameters, tokens),
         flops_with_attention=per_token * tokens, evals=evals, eval_flops=one_eval, gpu=gpu, watts=watts,
         watts_source=watts_source, other_watts=args.other_watts, psu_efficiency=args.psu_efficiency,
-        price_per_kwh=args.price, currency=args.currency.strip(),
+        price_per_kwh=args.price_per_kwh, currency=args.currency.strip(),
         durations=_durations(args, settings, gpu, mfus, tokens, per_token, evals, one_eval, watts),
         memory=memory,
         memory_verdict=plan.memory_verdict(memory.total, gpu.memory_bytes) if gpu else None,
@@ -274,7 +257,7 @@ def _durations(args: argparse.Namespace, settings: dict[str, Any], gpu: GpuSpec 
         world_size=args.world_size, peak_flops=gpu.bf16_dense_flops if gpu else None, mfus=mfus,
         tokens_per_second=args.tokens_per_second, one_eval_seconds_measured=measured_eval,
         watts=watts, other_watts=args.other_watts, psu_efficiency=args.psu_efficiency,
-        price_per_kwh=args.price,
+        price_per_kwh=args.price_per_kwh,
     )
 
 

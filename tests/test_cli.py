@@ -78,7 +78,7 @@ def test_a_flag_left_out_keeps_the_files_value(tmp_path):
 
 
 def test_every_bad_flag_is_reported_at_once_with_its_key():
-    args = build_parser().parse_args(["serve", "--port", "many", "--other-watts", "lots", "--max-iters", "5e3"])
+    args = build_parser().parse_args(["serve", "--port", "many", "--other-watts", "lots", "--max-iters", "5000.5"])
     with pytest.raises(ConfigError) as error:
         resolve_config(args)
     assert len(error.value.problems) == 3
@@ -114,7 +114,7 @@ def test_a_bad_configuration_exits_2_before_the_command_runs(monkeypatch, capsys
     _fake_command(monkeypatch, "serve", AssertionError("must not run"))
     assert main(["serve", "--port", "0", "--format", "custom"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("training-exporter: invalid configuration in command line:")
+    assert err.startswith("training-exporter: invalid configuration in the command line:")
     assert "port: 0 is outside 1..65535" in err and "custom_format_file: required" in err
     assert "Traceback" not in err
 

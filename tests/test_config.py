@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from exporter.config import GPU_LIST, INTEGER, NUMBER, RANGES, TEXT, Config, ConfigError, load
+from exporter.config import COUNT, GPU_LIST, INTEGER, NUMBER, RANGES, TEXT, Config, ConfigError, load
 from exporter.errors import UsageError
 from exporter.formats import FORMAT_NAMES
 
@@ -89,3 +89,42 @@ def test_every_field_has_flag_metadata_and_errors_are_usage_errors():
         assert set(field.metadata["commands"]) <= {"serve", "status"}
     assert RANGES["psu_efficiency"] == (0.05, 1.0) and RANGES["port"] == (1, 65535)
     assert issubclass(ConfigError, UsageError)
+
+
+def test_overrides_are_read_as_the_trainer_settings_they_name():
+    config = load(None, {"overrides": {"max_iters": "20k", "eval_interval": 500.0, "dataset": "shakespeare"}})
+    assert config.overrides == {"max_iters": 20_000, "eval_interval": 500, "dataset": "shakespeare"}
+    assert load(None, {"max_iters": COUNT.from_text("2e4")}).max_iters == 20_000
+
+
+def test_every_bad_override_is_reported_at_once_by_name(tmp_path):
+    path = tmp_path / "exporter.yml"
+    path.write_text("overrides: {max_iter: 5000, batch_size: -1, n_embd: 1.5, block_size: big, vocab_size: true}\n")
+    with pytest.raises(ConfigError) as error:
+        load(str(path))
+    assert error.value.problems == [
+        "overrides.max_iter: unknown trainer setting; did you mean max_iters?",
+        "overrides.batch_size: expected a whole number of 1 or more, got -1",
+        "overrides.n_embd: expected a whole number, got 1.5",
+        "overrides.block_size: 'big' is not a number; write a whole number such as 5000, 5k or 5e3",
+        "overrides.vocab_size: expected a whole number of 1 or more, got True",
+    ]
+
+
+def test_an_unknown_key_is_answered_with_the_closest_one():
+    with pytest.raises(ConfigError) as error:
+        load(None, {"prot": 1, "zzz": 2})
+    assert error.value.problems[0] == "prot: unknown key; did you mean port?"
+    assert error.value.problems[1].startswith("zzz: unknown key (known: carbon_g_per_kwh, currency,")
+
+
+def test_the_command_lines_problems_come_with_the_files(tmp_path):
+    path = tmp_path / "exporter.yml"
+    path.write_text("port: 0\n")
+    with pytest.raises(ConfigError) as error:
+        load(str(path), {"currency": "EUR"}, ["--override: override 'x' is not key=value"])
+    assert str(error.value).startswith(f"invalid configuration in {path} and the command line:")
+    assert error.value.problems == ["--override: override 'x' is not key=value", "port: 0 is outside 1..65535"]
+    with pytest.raises(ConfigError, match="cannot read the file") as error:
+        load(str(tmp_path / "missing.yml"), {}, ["--override: override 'x' is not key=value"])
+    assert len(error.value.problems) == 2

@@ -168,14 +168,15 @@ def test_memory_verdict_thresholds():
         ("0.2,0.35", [0.2, 0.35]),
         ("30%", [0.3]),
         ("20-40%", [0.2, 0.3, 0.4]),
-        ("45", [0.45]),
+        ("45%", [0.45]),
+        ("2.5%,45%", [0.025, 0.45]),
     ],
 )
 def test_mfu_values(text, expected):
     assert plan.mfu_values(text) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "0", "-0.3", "150%", "0.4-0.2", "0.2-x"])
+@pytest.mark.parametrize("text", ["", "abc", "0", "-0.3", "150%", "0.4-0.2", "0.2-x", "45", "1.5", "20-40"])
 def test_mfu_values_rejects_nonsense(text):
     with pytest.raises(ValueError, match="MFU"):
         plan.mfu_values(text)

@@ -96,6 +96,19 @@ def test_overrides_win_and_defaults_are_named(config_file, capsys):
     assert data["durations"] == [] and data["memory_verdict"] is None
 
 
+def test_override_amounts_are_understood_and_bad_file_counts_named_with_them(config_file, tmp_path, capsys):
+    assert plan_report.run(parse(config_file, "--override", "max_iters=1k", "--json")) == 0
+    assert json.loads(capsys.readouterr().out)["total_tokens"] == 1000 * 524_288
+    path = tmp_path / "bad.py"
+    path.write_text("max_iters = '20k'\nbatch_size = 2.5\n")
+    assert plan_report.run(parse(str(path), "--override", "n_layers=2")) == 2
+    err = capsys.readouterr().err
+    for problem in ("--override n_layers: unknown trainer setting; did you mean n_layer?",
+                    "batch_size: expected a whole number, got 2.5",
+                    "max_iters: expected a whole number of 1 or more, got '20k'"):
+        assert f"  - {problem}\n" in err
+
+
 def test_without_a_file_nanogpt_defaults_apply(capsys):
     assert plan_report.run(parse("--json")) == 0
     data = json.loads(capsys.readouterr().out)
@@ -119,10 +132,12 @@ def test_memory_verdict_will_not_fit(tmp_path, capsys):
         (["{missing}"], "cannot read trainer config"),
         (["{config}", "--gpu", "GTX 1080"], "unknown GPU 'GTX 1080'; known models include"),
         (["{config}", "--override", "nonsense"], "--override"),
-        (["{config}", "--override", "max_iter=5000"], "--override max_iter: not a nanoGPT setting"),
+        (["{config}", "--override", "max_iter=5000"], "--override max_iter: unknown trainer setting; did you mean max_iters?"),
         (["{config}", "--override", "n_head=5"], "n_embd: 384 is not divisible by n_head=5"),
         (["{config}", "--override", "batch_size=0"], "batch_size: expected a whole number of 1 or more"),
         (["{config}", "--override", "block_size='big'"], "block_size"),
+        (["{config}", "--override", "eval_interval=0"], "--override eval_interval: expected a whole number of 1 or more"),
+        (["{config}", "--mfu", "1.5"], "write the fraction 0.015 or the percentage 1.5%"),
         (["{config}", "--mfu", "1.5x"], "--mfu"),
         (["{config}", "--dataset", "{missing}"], "cannot read dataset"),
         (["{config}", "--world-size", "3"], "not divisible by world size 3"),
