@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 # A sample this many times above or below the median is an outlier, not a typical iteration.
@@ -69,9 +69,9 @@ def robust_mean(values: Sequence[float]) -> float:
     return sum(kept) / len(kept)
 
 
-def spread(samples: Sequence[float]) -> tuple[float, float, float]:
-    """``(p10, robust mean, p90)`` of recent samples: the typical value and a plausible range."""
-    typical = robust_mean(samples)
+def spread(samples: Sequence[float], mean: Callable[[Sequence[float]], float] = robust_mean) -> tuple[float, float, float]:
+    """``(p10, mean, p90)`` of recent samples: the typical value and a plausible range."""
+    typical = mean(samples)
     return min(percentile(samples, 0.1), typical), typical, max(percentile(samples, 0.9), typical)
 
 

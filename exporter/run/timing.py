@@ -5,6 +5,7 @@ apart from recording what it says (:class:`IterationTiming`)."""
 
 from __future__ import annotations
 
+import statistics
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -137,7 +138,8 @@ class IterationTiming:
         return estimate.spread(self.samples) if self.samples else None
 
     def eval_spread(self) -> tuple[float, float, float] | None:
-        return estimate.spread(self.eval_overheads) if self.eval_overheads else None
+        # every eval's cost is real (a checkpoint save after some evals only): a plain mean
+        return estimate.spread(self.eval_overheads, statistics.fmean) if self.eval_overheads else None
 
     def steps_per_line(self) -> float:
         return estimate.percentile(self.line_gaps, 0.5) if self.line_gaps else 1
