@@ -66,6 +66,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO / "prometheus"
+COMPOSE_FILE = REPO / "docker-compose.yml"
 # Compose service names in the shipped prometheus.yml, rewritten to local ports.
 SERVICES = ("exporter", "prometheus", "alertmanager")
 
@@ -114,6 +115,17 @@ def parse_duration(text: str) -> float:
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"not a Prometheus duration: {text!r}")
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def compose_flag(service: str, flag: str, compose_file: Path = COMPOSE_FILE) -> str:
+    """The value docker-compose.yml gives ``service``'s ``--flag=value``: one setting for both stacks
+    (Alertmanager's ``--data.retention`` must outlast the once-only repeat interval)."""
+    command = yaml.safe_load(compose_file.read_text())["services"][service]["command"]
+    for argument in command:
+        name, equals, value = argument.partition("=")
+        if equals and name == f"--{flag}":
+            return value
+    raise LookupError(f"{compose_file} gives {service} no --{flag}=VALUE")
 
 
 def _dump(data: Any, path: Path) -> Path:
@@ -245,6 +257,17 @@ class LocalStack:
             _set_route_timings(config["route"], self.alertmanager_timings)
         return _dump(config, self.workdir / "alertmanager.yml")
 
+    def alertmanager_command(self) -> list[str]:
+        """Alertmanager's command line, keeping notifications as long as docker-compose.yml does."""
+        return [
+            find_binary("alertmanager") or "alertmanager",
+            f"--config.file={self.write_alertmanager_config()}",
+            f"--storage.path={self.workdir / 'alertmanager-data'}",
+            f"--data.retention={compose_flag('alertmanager', 'data.retention')}",
+            f"--web.listen-address=127.0.0.1:{self.alertmanager_port}",
+            "--cluster.listen-address=",
+        ]
+
     # ---------------------------------------------------------------- processes
     def _spawn(self, name: str, command: list[str]) -> None:
         log_path = self.workdir / f"{name}.log"
@@ -264,13 +287,7 @@ class LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             if self.with_alertmanager:
-                self._spawn("alertmanager", [
-                    find_binary("alertmanager"),
-                    f"--config.file={self.write_alertmanager_config()}",
-                    f"--storage.path={self.workdir / 'alertmanager-data'}",
-                    f"--web.listen-address=127.0.0.1:{self.alertmanager_port}",
-                    "--cluster.listen-address=",
-                ])
+                self._spawn("alertmanager", self.alertmanager_command())
             command = [
                 find_binary("prometheus"),
                 f"--config.file={self.write_prometheus_config()}",

@@ -176,6 +176,19 @@ NOTIFICATIONS = {
 DASHBOARD = "http://localhost:3000/d/training-exporter"
 
 
+def _expected_annotations(test_name: str) -> dict:
+    """The annotations a promtool case in prometheus/tests/ expects the rule to write."""
+    (group,) = [group for path in TEST_FILES for group in yaml.safe_load(path.read_text())["tests"]
+                if group.get("name") == test_name]
+    alert = next(alert for case in group["alert_rule_test"] for alert in case.get("exp_alerts", []))
+    return {name: str(text) for name, text in alert["exp_annotations"].items()}
+
+
+NOTIFICATIONS["finished-small"] = _notification(
+    "firing", {"alertname": "TrainingFinished", "severity": "info", "run": "tiny"},
+    _expected_annotations("a small finished run keeps two significant digits of its energy and cost, never 0.00"))
+
+
 @pytest.mark.parametrize(("notification", "definition", "expected"), [
     ("stalled", "training.slack.title", "CRITICAL: TrainingStalled · run gpt2 small"),
     ("stalled", "training.slack.color", "danger"),
@@ -208,6 +221,16 @@ DASHBOARD = "http://localhost:3000/d/training-exporter"
      f"<{DASHBOARD}|Open the dashboard>"),
     ("finished", "training.slack.title", "INFO: TrainingFinished · run gpt2 small"),
     ("finished", "training.slack.color", "#439FE0"),
+    # A small run's energy and cost as the rule writes them: two significant digits, not 0.00.
+    ("finished-small", "training.slack.text",
+     "*Run tiny finished*\n"
+     "Run tiny reached iteration 200. Final val loss not logged, wall time 1m 35s, energy 0.0031 kWh, cost "
+     "0.00047 USD. Nothing to fix: the last checkpoint is in the trainer's out_dir; stop the stack when done.\n"
+     "• Iteration: 200\n"
+     "• ETA: unknown\n"
+     "• Cost so far: 0.00047 USD\n"
+     "• Since: 2025-03-04 05:06 UTC\n"
+     f"<{DASHBOARD}?var-run=tiny|Open the dashboard>"),
 ])
 def test_slack_templates_render(notification, definition, expected, tmp_path):
     data = tmp_path / "data.json"
@@ -307,3 +330,14 @@ def test_local_stack_without_alertmanager_drops_alerting(tmp_path, local_stack):
     assert "alerting" not in prometheus
     assert {job["job_name"] for job in prometheus["scrape_configs"]} == {"training-exporter", "prometheus"}
     _run(shutil.which("promtool"), "check", "config", tmp_path / "prometheus.yml")
+
+
+def test_alertmanager_keeps_notifications_longer_than_any_repeat_interval_in_both_stacks(tmp_path, local_stack):
+    """A notification log shorter than the info route's 168h repeat interval would forget that a
+    finished run was announced, and announce it again."""
+    retention = local_stack.compose_flag("alertmanager", "data.retention")
+    route = yaml.safe_load((CONFIG / "alertmanager.yml").read_text())["route"]
+    repeats = [route["repeat_interval"], *(child["repeat_interval"] for child in route["routes"])]
+    assert local_stack.parse_duration(retention) > max(map(local_stack.parse_duration, repeats))
+    stack = local_stack.LocalStack(exporter_port=19842, workdir=tmp_path)
+    assert f"--data.retention={retention}" in stack.alertmanager_command()
