@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from exporter.run import estimate
+from exporter.run import drift, estimate
 from exporter.run.settings import Setting, TrainerSettings
 from exporter.run.state import StallTimeouts
 from exporter.run.timing import IterationTiming
@@ -38,8 +38,22 @@ def eval_spread(timing: IterationTiming, settings: TrainerSettings, typical: flo
     return estimate.provisional_spread(guess), True
 
 
+def eta_ahead(timing: IterationTiming, iteration: int, remaining: int, iteration_spread: Spread,
+              evals_left: int, evals: Spread) -> estimate.Eta:
+    """The ETA at the step time projected along the run's trend; its range also covers the ETA at
+    today's level, in case the trend stops."""
+    level = iteration_spread[1]
+    ahead = drift.mean_ahead(level, timing.level_at(), timing.trend(), iteration, remaining)
+    projected = estimate.eta(remaining, tuple(v * ahead / level for v in iteration_spread), evals_left, evals)
+    if ahead == level:
+        return projected
+    flat = estimate.eta(remaining, iteration_spread, evals_left, evals).seconds
+    return estimate.Eta(projected.seconds, min(projected.low, flat), max(projected.high, flat))
+
+
 def outlook(timing: IterationTiming, settings: TrainerSettings, iteration: int | None,
             max_iterations: int | None, timeouts: StallTimeouts) -> Outlook:
+    timing.settle_level()
     iteration_spread = timing.iteration_spread()
     typical = iteration_spread[1] if iteration_spread else None
     interval = settings.eval_interval(timing.observed_eval_interval())
@@ -49,7 +63,8 @@ def outlook(timing: IterationTiming, settings: TrainerSettings, iteration: int |
     if iteration is not None and max_iterations is not None:
         evals_left = estimate.evals_left(iteration, max_iterations, every, timing.last_eval_iteration())
         if iteration_spread:
-            eta = estimate.eta(max_iterations - iteration, iteration_spread, evals_left, evals or (0.0, 0.0, 0.0))
+            eta = eta_ahead(timing, iteration, max_iterations - iteration, iteration_spread, evals_left,
+                            evals or (0.0, 0.0, 0.0))
     steps_per_line = timing.steps_per_line()
     eval_due = 0.0
     if evals and iteration is not None and (

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from exporter.events import Progress
-from exporter.run import estimate
+from exporter.run import drift, estimate
 
 ITERATION_WINDOW = 101
 EVAL_WINDOW = 20
@@ -87,6 +87,8 @@ class IterationTiming:
 
     def __init__(self) -> None:
         self.samples: deque[float] = deque(maxlen=ITERATION_WINDOW)
+        self.sampled_at: deque[int] = deque(maxlen=ITERATION_WINDOW)  # the iteration of each sample
+        self.history = drift.History()
         self.eval_overheads: deque[float] = deque(maxlen=EVAL_WINDOW)
         self.line_gaps: deque[int] = deque(maxlen=ITERATION_WINDOW)
         self.eval_iterations: deque[int] = deque(maxlen=8)
@@ -106,16 +108,35 @@ class IterationTiming:
         if p.iteration_seconds is not None and not self.eval_pending:  # the common case, kept short
             self.elapsed += p.iteration_seconds * steps
             if not warm:
-                self.samples.append(p.iteration_seconds)
+                self._sample(p.iteration, p.iteration_seconds)
         else:
             wall = arrived - previous_arrived if arrived is not None and previous_arrived is not None else None
             gap = interval(previous, p, wall, self.eval_pending, self.last_eval_iteration(), self.samples, warm)
             self.elapsed += gap.elapsed
             if not warm:
                 if gap.iteration_seconds is not None:
-                    self.samples.append(gap.iteration_seconds)
+                    self._sample(p.iteration, gap.iteration_seconds)
                 if gap.eval_overhead is not None:
                     self.eval_overheads.append(gap.eval_overhead)
+
+    def _sample(self, iteration: int, seconds: float) -> None:
+        self.samples.append(seconds)
+        self.sampled_at.append(iteration)
+        self.history.add(iteration, seconds)
+
+    def settle_level(self) -> None:
+        """Forget the samples before a level shift: the step time has moved to a new level."""
+        for _ in range(drift.level_start(self.samples)):
+            self.samples.popleft()
+            self.sampled_at.popleft()
+
+    def level_at(self) -> float:
+        """The iteration the typical iteration time stands for: the middle of its samples."""
+        return (self.sampled_at[0] + self.sampled_at[-1]) / 2
+
+    def trend(self) -> float:
+        """How much the step time grows per iteration over the run (0 without a clear trend)."""
+        return drift.trend_slope(self.history.points)
 
     def eval_seen(self, iteration: int | None) -> None:
         self.eval_pending = True

@@ -1,0 +1,101 @@
+"""Step times that move: a level shift in the recent samples, and a steady trend over the run.
+
+Pure functions of plain numbers. A shift (another job starts on the machine, throttling, a bigger
+batch) is found as the split of the recent samples whose two sides differ most, counted only when
+the difference is large against the noise and the new level has lasted a few samples. A trend (a
+sequence length or batch that grows with the iterations) is the Theil-Sen slope of the step time
+over the run's history, used only when most pairs of points agree on its direction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from exporter.run.estimate import percentile
+
+SHIFT_MIN_SAMPLES = 8  # a new level counts once it has lasted this many samples
+SHIFT_MIN_RATIO = 0.1  # ... and differs from the old one by this share
+SHIFT_MIN_SCORE = 10.0  # ... by this many noise units (robust t-statistic)
+SHIFT_AGREEMENT = 0.8  # ... and this share of the samples since lie beyond the old level
+TREND_AGREEMENT = 0.8  # the share of point pairs that must agree on the trend's direction
+HISTORY_POINTS = 64
+
+
+def level_start(samples: Sequence[float]) -> int:
+    """Where the current level of ``samples`` starts: the index after the most significant level
+    shift, or 0 when there is none."""
+    n = len(samples)
+    if n < 2 * SHIFT_MIN_SAMPLES:
+        return 0
+    samples = list(samples)
+    middle = percentile(samples, 0.5)
+    noise = percentile([abs(v - middle) for v in samples], 0.5) * 1.4826 or middle * 0.01
+    prefix = [0.0]
+    for value in samples:
+        prefix.append(prefix[-1] + value)
+    best, best_score = 0, SHIFT_MIN_SCORE
+    for split in range(SHIFT_MIN_SAMPLES, n - SHIFT_MIN_SAMPLES + 1):
+        before = prefix[split] / split
+        after = (prefix[n] - prefix[split]) / (n - split)
+        if abs(after - before) < SHIFT_MIN_RATIO * before:
+            continue
+        score = abs(after - before) / noise * (split * (n - split) / n) ** 0.5
+        if score > best_score and _persists(samples, split):
+            best, best_score = split, score
+    return best
+
+
+def _persists(samples: Sequence[float], split: int) -> bool:
+    """Whether the samples after ``split`` sit on a new level, not on a few stray slow steps: their
+    median differs from the earlier median by the minimum share, and most of them lie past the
+    midpoint between the two."""
+    before, after = percentile(samples[:split], 0.5), samples[split:]
+    moved = percentile(after, 0.5) - before
+    if abs(moved) < SHIFT_MIN_RATIO * before:
+        return False
+    midway = before + moved / 2
+    beyond = sum(1 for v in after if (v - midway) * moved > 0)
+    return beyond >= SHIFT_AGREEMENT * len(after)
+
+
+def trend_slope(points: Sequence[tuple[float, float]]) -> float:
+    """The Theil-Sen slope of ``(iteration, seconds)`` points, or 0 when fewer than
+    ``TREND_AGREEMENT`` of the pairs agree on its sign (no clear trend)."""
+    slopes = [(y2 - y1) / (x2 - x1) for i, (x1, y1) in enumerate(points) for x2, y2 in points[i + 1:] if x2 != x1]
+    if len(slopes) < 10:
+        return 0.0
+    slope = percentile(slopes, 0.5)
+    agreeing = sum(1 for s in slopes if s * slope > 0) / len(slopes)
+    return slope if agreeing >= TREND_AGREEMENT else 0.0
+
+
+def mean_ahead(level: float, level_at: float, slope: float, now: int, remaining: int) -> float:
+    """The mean step time over the ``remaining`` iterations after ``now``, for a step time of
+    ``level`` at iteration ``level_at`` that changes by ``slope`` per iteration; kept between half
+    and twice the current level, so that noise never makes an absurd ETA."""
+    projected = level + slope * (now + remaining / 2 - level_at)
+    return min(max(projected, level / 2), level * 2)
+
+
+class History:
+    """The run's step times in at most ``HISTORY_POINTS`` points of equal iteration counts: when it
+    is full, neighbouring points are merged and each new point covers twice as many samples."""
+
+    def __init__(self) -> None:
+        self.points: list[tuple[float, float]] = []
+        self._per_point = 1
+        self._sum_x = self._sum_y = 0.0
+        self._count = 0
+
+    def add(self, iteration: int, seconds: float) -> None:
+        self._sum_x += iteration
+        self._sum_y += seconds
+        self._count += 1
+        if self._count < self._per_point:
+            return
+        self.points.append((self._sum_x / self._count, self._sum_y / self._count))
+        self._sum_x = self._sum_y = 0.0
+        self._count = 0
+        if len(self.points) >= HISTORY_POINTS:
+            pairs = zip(self.points[::2], self.points[1::2])
+            self.points = [((x1 + x2) / 2, (y1 + y2) / 2) for (x1, y1), (x2, y2) in pairs]
+            self._per_point *= 2
