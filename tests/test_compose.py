@@ -196,7 +196,8 @@ def test_mounts_land_where_the_configuration_files_expect_them(compose):
             if "api_url_file" in slack:
                 directory = str(Path(slack["api_url_file"]).parent)
                 mount = dict((t, s) for s, t in _bind_mounts(services["alertmanager"]))
-                assert mount.get(directory) == "./secrets", "the Slack webhook file must come from secrets/"
+                assert mount.get(directory) == "./secrets/alertmanager", \
+                    "the Slack webhook file must come from secrets/alertmanager/"
 
     grafana = services["grafana"]
     grafana_mounts = {t: s for s, t in _bind_mounts(grafana)}
@@ -208,8 +209,38 @@ def test_mounts_land_where_the_configuration_files_expect_them(compose):
     assert (ROOT / grafana_mounts[home_dir] / home_file).is_file()
     assert grafana_mounts.get("/etc/grafana/provisioning") == "./grafana/provisioning"
     assert grafana["entrypoint"][-1] in grafana_mounts
-    assert grafana_mounts.get("/run/secrets/training") == "./secrets"
+    assert grafana_mounts.get("/run/secrets/training") == "./secrets/grafana"
     assert "/run/secrets/training/grafana_admin_password" in (ROOT / "grafana/start.sh").read_text()
+
+
+# Each secret's service, the file it reads and the uid its image runs as (prom/alertmanager: USER
+# nobody; grafana/grafana: USER 472), which secrets/README.md tells the user to chown the file to.
+SECRETS = {"alertmanager": ("slack_webhook_url", 65534), "grafana": ("grafana_admin_password", 472)}
+
+
+def test_each_secret_is_mounted_into_its_own_service_only(compose):
+    mounted = {}
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if Path(source).parts[0] == "secrets":
+                assert source == f"./secrets/{name}", f"{name} mounts {source}: only its own ./secrets/{name}"
+                assert volume.endswith(":ro"), f"{name} must mount its secrets read-only"
+                mounted[name] = source
+        assert "secrets" not in service, f"{name}: no compose secrets: the files are optional"
+        if name in SECRETS:
+            assert "user" not in service, f"{name}: runs as its image's user, who owns the secret file"
+    assert mounted == {name: f"./secrets/{name}" for name in SECRETS}
+    for name in SECRETS:
+        assert (ROOT / "secrets" / name).is_dir(), f"secrets/{name}/ is tracked, so Docker never creates it as root"
+
+
+def test_the_secrets_readme_makes_each_file_0600_and_its_services_own():
+    text = (ROOT / "secrets/README.md").read_text() + (ROOT / "README.md").read_text()
+    assert "chmod 644" not in text
+    for name, (file, uid) in SECRETS.items():
+        assert f"(umask 077 && " in text and f"> secrets/{name}/{file})" in text
+        assert f"sudo chown {uid} secrets/{name}/{file}" in text
 
 
 def test_only_grafana_is_published_beyond_localhost(compose):
