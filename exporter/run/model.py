@@ -59,16 +59,10 @@ class RunModel:
         self._errors = {"oom": 0, "traceback": 0}
         self._lines = self._not_understood = self._ignored = 0
         self._handlers = {
-            Progress: self._on_progress,
-            Loss: self._on_loss,
-            Eval: self._on_eval,
-            Checkpoint: self._on_checkpoint,
-            Parameters: self._on_parameters,
-            TokensPerIteration: self._on_tokens_per_iteration,
-            ConfigValue: self._on_config,
-            RunStart: self._on_run_start,
-            TrainerError: self._on_error,
-            RunEnd: self._on_run_end,
+            Progress: self._on_progress, Loss: self._on_loss, Eval: self._on_eval,
+            Checkpoint: self._on_checkpoint, Parameters: self._on_parameters,
+            TokensPerIteration: self._on_tokens_per_iteration, ConfigValue: self._on_config,
+            RunStart: self._on_run_start, TrainerError: self._on_error, RunEnd: self._on_run_end,
         }
 
     def _start_history(self) -> None:
@@ -244,6 +238,7 @@ class RunModel:
             started=self._last is not None,
             crashed=self._crashed or not self.losses.latest_finite,
             ended=self._ended or ahead.at_end,
+            near_end=ahead.near_end,
             silent_seconds=None if last_progress is None else now - last_progress,
             timeout_seconds=ahead.timeout,
         ))

@@ -23,6 +23,7 @@ class Outlook:
     eta: estimate.Eta | None
     timeout: float
     at_end: bool  # the last iteration was reached
+    near_end: bool  # fewer iterations are left than the trainer runs between two progress lines
 
 
 def eval_spread(timing: IterationTiming, settings: TrainerSettings, typical: float | None) -> tuple[Spread | None, bool]:
@@ -74,4 +75,5 @@ def outlook(timing: IterationTiming, settings: TrainerSettings, iteration: int |
     timeout = estimate.stall_timeout(typical, steps_per_line, eval_due, timeouts.min_progress_seconds,
                                      timeouts.startup_seconds)
     at_end = iteration is not None and max_iterations is not None and iteration >= max_iterations
-    return Outlook(typical, interval, evals, provisional, evals_left, eta, timeout, at_end)
+    near_end = iteration is not None and max_iterations is not None and max_iterations - iteration < steps_per_line
+    return Outlook(typical, interval, evals, provisional, evals_left, eta, timeout, at_end, near_end)

@@ -22,6 +22,7 @@ class Signals:
     started: bool  # a progress line was seen
     crashed: bool  # a crash marker, or the latest loss is not finite
     ended: bool  # the trainer's end-of-run line, or the last iteration reached
+    near_end: bool  # the last progress line was the last one the trainer prints before max_iters
     silent_seconds: float | None  # since the last progress line (before the first: any line)
     timeout_seconds: float
 
@@ -34,5 +35,6 @@ def decide_state(s: Signals) -> str:
     if s.ended:
         return "finished"
     if s.silent_seconds is not None and s.silent_seconds > s.timeout_seconds:
-        return "stalled"
+        # a trainer prints every log_interval iterations: silence after its last print is the end
+        return "finished" if s.near_end else "stalled"
     return "running" if s.started else "starting"
