@@ -10,8 +10,9 @@ import threading
 import time
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
+from exporter import http_server
 from exporter.collectors.base import CollectorStats, SnapshotCollectors
 from exporter.collectors.energy import EnergyCollector
 from exporter.collectors.exporter_self import ExporterCollector
@@ -78,7 +79,7 @@ def run(config: Config) -> int:
     registry.register(GpuCollector(telemetry, stats))
     registry.register(ExporterCollector(stats))
     try:
-        server, _ = start_http_server(config.port, config.listen_address, registry)
+        server = http_server.start(registry, config.listen_address, config.port)
     except OSError as exc:
         raise UsageError(f"cannot listen on {config.listen_address}:{config.port}: {exc.strerror or exc}; "
                          "pass another --port or --listen-address") from exc
@@ -98,6 +99,5 @@ def run(config: Config) -> int:
         watcher.stop()
         telemetry.stop()
         energy.flush()
-        server.shutdown()
-        server.server_close()
+        server.stop()
     return 0

@@ -1,0 +1,299 @@
+"""The HTTP endpoint: ``/metrics`` (a query string is ignored) and ``/`` (a page linking to it), for
+GET and HEAD; other paths 404, other methods 405, nothing logged per request. Unlike prometheus_client's ``start_http_server``
+(a backlog of 5, a thread per connection, no read timeout, metrics on every path):
+
+- the listen backlog is ``BACKLOG`` (Linux caps it at ``net.core.somaxconn``): a burst of scrapers
+  waits in the kernel instead of losing SYNs to a 1 s retry;
+- one selector thread accepts and reads request heads without blocking. A connection has
+  ``timeout`` seconds from its accept to send its head, else it is closed: an idle or slow client
+  costs a file descriptor, never a thread. Past ``max_pending`` such connections the oldest is closed;
+- complete requests wait in a FIFO for one of ``workers`` threads. When ``max_queued`` wait
+  already, a request is answered 503 at once: the selector must keep accepting (else idle
+  connections would starve real scrapers), and a quick 503 says more than a time-out;
+- the exposition is CPU work under one interpreter lock (a few ms for a few hundred samples), so
+  requests for the same one that arrive while it is being generated share the next one;
+- one request per connection (HTTP/1.0): scrapes come seconds apart, keep-alive would only hold a
+  descriptor. The reply goes out in one send with TCP_NODELAY: no Nagle wait for a delayed ACK.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import queue
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import urlsplit
+
+from prometheus_client.exposition import choose_encoder, gzip_accepted
+from prometheus_client.registry import CollectorRegistry
+
+from exporter.errors import LogOnce
+
+log = logging.getLogger(__name__)
+
+BACKLOG = 1024
+HEAD_LIMIT = 16 * 1024  # bytes of request line and headers; a longer head closes the connection
+INDEX_PAGE = (b'<!doctype html>\n<html><head><title>training-exporter</title></head>\n'
+              b'<body><h1>training-exporter</h1><p><a href="/metrics">/metrics</a></p></body></html>\n')
+BUSY = b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\n\r\n"
+FAILED = b"HTTP/1.0 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+_LISTENER, _WAKE = "listener", "wake"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One request whose head the selector has read (``request`` is the socket and that head);
+    the reply is collected and sent in one piece."""
+
+    server: MetricsServer
+
+    def setup(self) -> None:
+        self.connection, head = self.request
+        self.rfile = io.BytesIO(head)
+        self.wfile = io.BytesIO()
+
+    def finish(self) -> None:
+        self.connection.sendall(self.wfile.getvalue())
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if self.command in ("GET", "HEAD"):
+            return True
+        self._reply(HTTPStatus.METHOD_NOT_ALLOWED, b"only GET and HEAD\n", extra=[("Allow", "GET, HEAD")])
+        return False
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/metrics":
+            self._metrics()
+        elif url.path == "/":
+            self._reply(HTTPStatus.OK, INDEX_PAGE, "text/html; charset=utf-8")
+        else:
+            self._reply(HTTPStatus.NOT_FOUND, b"not found: only /metrics is served\n")
+
+    do_HEAD = do_GET
+
+    def _metrics(self) -> None:
+        encoder, content_type = choose_encoder(self.headers.get("Accept"))
+        gzipped = gzip_accepted(self.headers.get("Accept-Encoding"))
+        body = self.server.expositions.get(encoder, content_type, gzipped)
+        self._reply(HTTPStatus.OK, body, content_type, [("Content-Encoding", "gzip")] if gzipped else ())
+
+    def _reply(self, status: HTTPStatus, body: bytes, content_type: str = "text/plain; charset=utf-8",
+               extra: list[tuple[str, str]] | tuple = ()) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        for name, value in extra:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        """Nothing per request: one line per scrape would drown the exporter's own log."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A connection still sending its request head."""
+    address: tuple
+    deadline: float
+    head: bytes = b""
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The requests that will share the next exposition of one variant."""
+    done: threading.Event = field(default_factory=threading.Event)
+    body: bytes = b""
+    error: Exception | None = None
+
+
+class _Expositions:
+    """One exposition generated at a time. Requests for the same variant (format, gzip) that
+    arrive meanwhile wait together for the next one, begun after they all arrived: an
+    exposition is never older than its request, and a burst of scrapers costs a few, not one each."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+        self._generating = threading.Lock()
+        self._lock = threading.Lock()  # guards _open
+        self._open: dict[tuple, _Batch] = {}  # per variant, the batch not begun yet
+
+    def get(self, encoder: Callable[[CollectorRegistry], bytes], content_type: str, gzipped: bool) -> bytes:
+        key = (content_type, gzipped)
+        with self._lock:
+            batch = self._open.get(key)
+            leading = batch is None
+            if leading:
+                batch = self._open[key] = _Batch()
+        if leading:
+            with self._generating:
+                with self._lock:
+                    del self._open[key]  # who comes now waits for the next batch
+                try:
+                    body = encoder(self._registry)
+                    batch.body = gzip.compress(body) if gzipped else body
+                except Exception as exc:  # every request of the batch fails the same way
+                    batch.error = exc
+                finally:
+                    batch.done.set()
+        batch.done.wait()
+        if batch.error is not None:
+            raise batch.error
+        return batch.body
+
+
+class MetricsServer:
+    """Serves ``registry`` on ``address``:``port`` (see the module docstring); binds on creation
+    (``OSError`` when it cannot), serves after :meth:`start`, until :meth:`stop`."""
+
+    def __init__(self, registry: CollectorRegistry, address: str, port: int, *, timeout: float = 5.0,
+                 workers: int = 16, max_pending: int = 256, max_queued: int = 256) -> None:
+        self.expositions = _Expositions(registry)
+        self.timeout = timeout
+        self.max_pending = max_pending
+        self.max_queued = max_queued
+        self.socket = _listen(address, port)
+        self.server_address = self.socket.getsockname()
+        self.port: int = self.server_address[1]
+        self._pending: dict[socket.socket, _Pending] = {}  # in order of accept, so of deadline
+        self._queue: queue.SimpleQueue[tuple[socket.socket, tuple, bytes] | None] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._log_failure = LogOnce(log, logging.ERROR)
+        self._threads = [threading.Thread(target=self._select_loop, name="metrics-http", daemon=True)]
+        self._threads += [threading.Thread(target=self._work, name=f"metrics-http-{n}", daemon=True)
+                          for n in range(workers)]
+
+    def start(self) -> MetricsServer:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, close waiting connections, let the workers finish what was queued."""
+        self._stopping.set()
+        self._wake_writer.send(b"\0")
+        self._threads[0].join()
+        for _ in self._threads[1:]:
+            self._queue.put(None)
+        for thread in self._threads[1:]:
+            thread.join(self.timeout)
+        for sock in (self.socket, self._wake_reader, self._wake_writer):
+            sock.close()
+
+    def _select_loop(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.socket, selectors.EVENT_READ, _LISTENER)
+            selector.register(self._wake_reader, selectors.EVENT_READ, _WAKE)
+            while not self._stopping.is_set():
+                for key, _ in selector.select(self._select_timeout()):
+                    if key.data is _LISTENER:
+                        self._accept(selector)
+                    elif key.data is not _WAKE:
+                        self._read(selector, key.fileobj)
+                self._expire(selector, time.monotonic())
+            for conn in list(self._pending):
+                self._drop(selector, conn)
+
+    def _select_timeout(self) -> float | None:
+        oldest = next(iter(self._pending.values()), None)
+        return None if oldest is None else max(0.0, oldest.deadline - time.monotonic())
+
+    def _accept(self, selector: selectors.BaseSelector) -> None:
+        for _ in range(self.max_pending):  # then read what came in, before accepting more
+            try:
+                conn, address = self.socket.accept()
+            except OSError:  # none left (EAGAIN), or the client gave up before the accept
+                return
+            conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if len(self._pending) >= self.max_pending:
+                self._drop(selector, next(iter(self._pending)))
+            self._pending[conn] = _Pending(address, time.monotonic() + self.timeout)
+            selector.register(conn, selectors.EVENT_READ)
+
+    def _read(self, selector: selectors.BaseSelector, conn: socket.socket) -> None:
+        pending = self._pending.get(conn)
+        if pending is None:  # dropped earlier in this round
+            return
+        try:
+            data = conn.recv(HEAD_LIMIT)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        pending.head += data
+        complete = b"\r\n\r\n" in pending.head or b"\n\n" in pending.head
+        if data and not complete and len(pending.head) < HEAD_LIMIT:
+            return
+        if not complete:  # the client closed, or sent a head too long
+            self._drop(selector, conn)
+            return
+        del self._pending[conn]
+        selector.unregister(conn)
+        if self._queue.qsize() >= self.max_queued:
+            with suppress(OSError):  # a few bytes, one try
+                conn.send(BUSY)
+            conn.close()
+        else:
+            self._queue.put((conn, pending.address, pending.head))
+
+    def _expire(self, selector: selectors.BaseSelector, now: float) -> None:
+        while self._pending:
+            conn, pending = next(iter(self._pending.items()))
+            if pending.deadline > now:
+                return
+            self._drop(selector, conn)
+
+    def _drop(self, selector: selectors.BaseSelector, conn: socket.socket) -> None:
+        del self._pending[conn]
+        selector.unregister(conn)
+        conn.close()
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            conn, address, head = item
+            try:
+                conn.settimeout(self.timeout)  # for the send: a client that stops reading is let go
+                _Handler((conn, head), address, self)
+            except OSError:  # the client went away
+                pass
+            except Exception as exc:  # a bug must cost one scrape, not the worker
+                self._log_failure(type(exc), "answering a request failed: %s", exc, exc_info=True)
+                with suppress(OSError):
+                    conn.send(FAILED)
+            finally:
+                conn.close()
+
+
+def _listen(address: str, port: int) -> socket.socket:
+    """A listening socket on ``address`` (IPv4 or IPv6, as it resolves), reusable at once."""
+    family, _, _, _, sockaddr = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM,
+                                                   flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def start(registry: CollectorRegistry, address: str, port: int) -> MetricsServer:
+    """Bind (``OSError`` when that fails) and serve ``registry`` on daemon threads."""
+    return MetricsServer(registry, address, port).start()
