@@ -214,27 +214,27 @@ def test_a_resume_keeps_the_generation():
     assert model_from(lines).snapshot(1_001.0).generation == 0
 
 
-def test_silence_after_the_last_printed_iteration_before_max_iters_is_a_finish_not_a_stall():
-    """max_iters 1003 with a log every 5 iterations: the trainer prints iter 1000 and exits."""
-    config_text = "eval_interval = 500\neval_iters = 20\nlog_interval = 5\nmax_iters = 1003\n"
+def _printed_to_1000(max_iters):
+    """A run logged every 5 iterations whose last line so far is iter 1000, and the clock then."""
+    config_text = f"eval_interval = 500\neval_iters = 20\nlog_interval = 5\nmax_iters = {max_iters}\n"
     model = RunModel("t", "train.log")
     model.log_present = True
     clock = 0.0
     for line in preamble(config_text) + progress_lines(0, 1000, log_interval=5):
         clock += 0.85 if line.startswith("iter") else 0.0
         model.feed_line(line, clock)
+    return model, clock
+
+
+def test_silence_after_the_last_printed_iteration_before_max_iters_is_a_finish_not_a_stall():
+    """max_iters 1003 with a log every 5 iterations: the trainer prints iter 1000 and exits."""
+    model, clock = _printed_to_1000(1003)
     running = model.snapshot(clock + 1)
     assert running.state == "running" and running.iteration == 1000
     assert model.snapshot(clock + running.progress_timeout_seconds + 1).state == "finished"
 
 
 def test_silence_short_of_the_last_printed_iteration_is_still_a_stall():
-    config_text = "eval_interval = 500\neval_iters = 20\nlog_interval = 5\nmax_iters = 1005\n"
-    model = RunModel("t", "train.log")
-    model.log_present = True
-    clock = 0.0
-    for line in preamble(config_text) + progress_lines(0, 1000, log_interval=5):
-        clock += 0.85 if line.startswith("iter") else 0.0
-        model.feed_line(line, clock)
+    model, clock = _printed_to_1000(1005)
     timeout = model.snapshot(clock).progress_timeout_seconds
     assert model.snapshot(clock + timeout + 1).state == "stalled"  # iter 1005 was due and never came
