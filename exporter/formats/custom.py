@@ -7,18 +7,19 @@ fields of the exporter's events. Checked when loaded; every problem is reported 
     crash: '^FATAL'
 
 Each name takes one pattern or a list; the first pattern (in the order above) that matches a line
-wins. ``re.search`` is used, so anchor with ``^`` where the line must start with the text.
+wins. ``re.search`` is used, so anchor with ``^`` where the line must start with the text. Lines
+over 4,096 characters are not matched (a pattern that backtracks badly stays cheap).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from typing import Any
 
 from exporter.errors import UsageError
 from exporter.events import Checkpoint, Eval, Event, Progress, RunEnd, TrainerError
+from exporter.formats import numbers
 from exporter.yaml_file import read_yaml
 
 NAME = "custom"
@@ -36,7 +37,9 @@ _GROUPS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "oom": (frozenset(), frozenset()),
     "crash": (frozenset(), frozenset()),
 }
-_NUMBER = re.compile(r"[-+]?(?:\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?|\.\d+|nan|inf)", re.IGNORECASE)
+_NUMBER = re.compile(r"[-+]?(?:\d[\d,]*+(?:\.\d*+)?(?:[eE][-+]?\d++)?|\.\d++|nan|inf)", re.IGNORECASE)
+# a user's pattern may backtrack badly; it only ever sees lines up to this long
+MAX_LINE_CHARS = 4096
 
 
 class CustomFormatError(UsageError):
@@ -49,14 +52,13 @@ class CustomFormatError(UsageError):
 
 
 def _number(text: str | None) -> float | None:
-    if text is None or not _NUMBER.fullmatch(text.strip()):
+    if text is None or not _NUMBER.fullmatch(text := text.strip()):
         return None
-    return float(text.strip().replace(",", ""))
+    return numbers.real(text.replace(",", ""))
 
 
 def _integer(text: str | None) -> int | None:
-    number = _number(text)
-    return int(number) if number is not None and math.isfinite(number) and number >= 0 else None
+    return numbers.whole(_number(text))
 
 
 def _scaled(groups: dict[str, str | None], seconds: str, milliseconds: str) -> float | None:
@@ -92,7 +94,7 @@ _BUILDERS: dict[str, Callable[[dict[str, str | None]], Event | None]] = {
     "progress": _progress,
     "eval": _eval,
     "checkpoint": lambda groups: Checkpoint(iteration=_integer(groups.get("iteration"))),
-    "end": lambda groups: RunEnd(wall_seconds=_number(groups.get("wall_seconds"))),
+    "end": lambda groups: RunEnd(wall_seconds=numbers.nonnegative(_number(groups.get("wall_seconds")))),
     "oom": lambda groups: TrainerError("oom"),
     "crash": lambda groups: TrainerError("traceback"),
 }
@@ -138,6 +140,8 @@ def compile_format(spec: Any, source: str) -> Callable[[str], Event | None]:
         raise CustomFormatError(source, problems)
 
     def parse(line: str) -> Event | None:
+        if len(line) > MAX_LINE_CHARS:
+            return None
         for name, pattern in rules:
             if match := pattern.search(line):
                 if event := _BUILDERS[name](match.groupdict()):

@@ -14,25 +14,13 @@ import ast
 import re
 
 from exporter.events import Eval, Event, Loss, Progress, RunEnd
-from exporter.formats.tqdm import Bar, parse_bar
+from exporter.formats import numbers
+from exporter.formats.tqdm import BAR_MARK, Bar, parse_bar
 
 NAME = "hf"
 
 _MAX_DICT_CHARS = 4096
 _NON_FINITE = re.compile(r"(?<=: )(-?(?:nan|inf))(?=[,}])")
-
-
-def _value(raw: object) -> float | None:
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, (int, float)):
-        return float(raw)
-    if isinstance(raw, str):
-        try:
-            return float(raw)
-        except ValueError:
-            return None
-    return None
 
 
 def _logged_dict(segment: str) -> dict[str, float | None] | None:
@@ -45,7 +33,7 @@ def _logged_dict(segment: str) -> dict[str, float | None] | None:
         return None
     if not isinstance(logged, dict) or not all(isinstance(key, str) for key in logged):
         return None
-    return {key: _value(raw) for key, raw in logged.items()}
+    return {key: numbers.value(raw) for key, raw in logged.items()}
 
 
 def _eval_losses(logged: dict[str, float | None]) -> dict[str, float]:
@@ -79,6 +67,8 @@ def _trainer_bar(segments: list[str]) -> Bar | None:
 
 
 def parse(line: str) -> Event | None:
+    if BAR_MARK not in line and "}" not in line:
+        return None
     segments = [segment for segment in line.split("\r") if segment.strip()]
     if not segments:
         return None
@@ -89,7 +79,7 @@ def parse(line: str) -> Event | None:
         return _progress(bar) if bar else None
     bar = _trainer_bar(segments[:-1])
     if "train_runtime" in logged:
-        return RunEnd(wall_seconds=logged["train_runtime"])
+        return RunEnd(wall_seconds=numbers.nonnegative(logged["train_runtime"]))
     if losses := _eval_losses(logged):
         return Eval(losses, iteration=bar.n if bar else None)
     if logged.get("loss") is None:

@@ -9,12 +9,12 @@ any other line with an iteration is progress. Times are in seconds.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from exporter.errors import UsageError
 from exporter.events import Eval, Event, Progress
+from exporter.formats import numbers
 
 NAME = "jsonl"
 
@@ -46,22 +46,6 @@ def _lookup(record: Mapping[str, Any], key: str) -> Any:
     return value
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _iteration(value: Any) -> int | None:
-    number = _number(value)
-    if number is None or not math.isfinite(number) or number != int(number) or number < 0:
-        return None
-    return int(number)
-
-
 def parser(fields: Mapping[str, str] | None = None):
     """A line parser for JSON lines whose keys are ``fields`` (event field -> JSON key) over the
     defaults; raises :class:`FieldsError` naming every unknown event field."""
@@ -83,8 +67,8 @@ def parser(fields: Mapping[str, str] | None = None):
         if not isinstance(record, dict):
             return None
         values = {name: _lookup(record, key) for name, key in keys.items()}
-        iteration = _iteration(values["iteration"])
-        loss, val_loss = _number(values["loss"]), _number(values["val_loss"])
+        iteration = numbers.whole(values["iteration"])
+        loss, val_loss = numbers.value(values["loss"]), numbers.value(values["val_loss"])
         if val_loss is not None:
             losses = {"val": val_loss} | ({"train": loss} if loss is not None else {})
             return Eval(losses, iteration=iteration)
@@ -93,11 +77,11 @@ def parser(fields: Mapping[str, str] | None = None):
         return Progress(
             iteration=iteration,
             loss=loss,
-            max_iterations=_iteration(values["max_iterations"]),
-            iteration_seconds=_number(values["iteration_seconds"]),
-            elapsed_seconds=_number(values["elapsed_seconds"]),
-            tokens_per_second=_number(values["tokens_per_second"]),
-            mfu_ratio=_number(values["mfu_ratio"]),
+            max_iterations=numbers.whole(values["max_iterations"]),
+            iteration_seconds=numbers.value(values["iteration_seconds"]),
+            elapsed_seconds=numbers.value(values["elapsed_seconds"]),
+            tokens_per_second=numbers.value(values["tokens_per_second"]),
+            mfu_ratio=numbers.value(values["mfu_ratio"]),
         )
 
     return parse

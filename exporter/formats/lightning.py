@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from exporter.events import Eval, Event, Progress
-from exporter.formats.tqdm import Bar, parse_bar, parse_bar_below
+from exporter.formats.numbers import count, real
+from exporter.formats.tqdm import BAR_MARK, Bar, parse_bar, parse_bar_below
 
 NAME = "lightning"
 
@@ -25,22 +26,21 @@ _LOSS_KEYS = ("train_loss_step", "train_loss", "loss_step", "loss")
 def _loss(bar: Bar) -> float | None:
     for key in _LOSS_KEYS:
         if key in bar.postfix:
-            try:
-                return float(bar.postfix[key])
-            except ValueError:
-                return None
+            return real(bar.postfix[key])
     return None
 
 
 def parse(line: str) -> Event | None:
-    for segment in reversed(line.split("\r")):
+    if BAR_MARK not in line:
+        return None
+    for segment in filter(None, reversed(line.split("\r"))):
         below = parse_bar_below(segment)
         if below and _VALIDATION.match(below.desc) and below.n == below.total:
             return Eval({})
         bar = parse_bar(segment)
-        if bar and (match := _EPOCH.match(bar.desc)):
+        if bar and (match := _EPOCH.match(bar.desc)) and (epoch := count(match[1])) is not None:
             return Progress(
-                iteration=int(match[1]) * bar.total + bar.n,
+                iteration=epoch * bar.total + bar.n,
                 loss=_loss(bar),
                 iteration_seconds=bar.iteration_seconds,
             )

@@ -11,32 +11,33 @@ from __future__ import annotations
 import re
 
 from exporter.events import Checkpoint, Eval, Event, Progress, RunEnd
+from exporter.formats.numbers import PATTERN as _NUM
+from exporter.formats.numbers import count, nonnegative, real
 
 NAME = "llmc"
 
-_NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf|-nan|-inf)"
 # current (2024-06-25 on): loss with a z-score "(+0.12z)" or "(z +0.12)"; 2024-05-25: "train loss"
 _STEP = re.compile(
-    rf"^step +(?P<step>\d+)/(?P<max>\d+) \| (?:train )?loss +(?P<loss>{_NUM}) *(?:\([^)]*\))? *\|"
-    rf" norm +{_NUM} *(?:\([^)]*\))? *\| lr +{_NUM} \| +(?P<ms>{_NUM}) ms \|"
-    rf" +(?P<mfu>{_NUM})% [^|]*MFU \| +(?P<tps>{_NUM}) tok/s\s*$"
+    rf"^step ++(?P<step>\d++)/(?P<max>\d++) \| (?:train )?loss ++(?P<loss>{_NUM}) *+(?:\([^)]*+\) *+)?\|"
+    rf" norm ++{_NUM} *+(?:\([^)]*+\) *+)?\| lr ++{_NUM} \| ++(?P<ms>{_NUM}) ms \|"
+    rf" ++(?P<mfu>{_NUM})% [^|]*MFU \| ++(?P<tps>{_NUM}) tok/s\s*+$"
 )
 # train_gpt2.py (also modded-nanogpt, Jun 2024): "... | lr 6.00e-04 | (123.45 ms | 42000 tok/s)"
 _STEP_PY = re.compile(
-    rf"^step +(?P<step>\d+)/(?P<max>\d+) \| train loss (?P<loss>{_NUM}) \| norm {_NUM} \|"
-    rf" lr {_NUM} \| \((?P<ms>{_NUM}) ms \| (?P<tps>{_NUM}) tok/s\)\s*$"
+    rf"^step ++(?P<step>\d++)/(?P<max>\d++) \| train loss (?P<loss>{_NUM}) \| norm {_NUM} \|"
+    rf" lr {_NUM} \| \((?P<ms>{_NUM}) ms \| (?P<tps>{_NUM}) tok/s\)\s*+$"
 )
 # 2024-04 and train_gpt2.c: "step 12: train loss 4.5 (took 123.4 ms)"
-_STEP_TOOK = re.compile(rf"^step (?P<step>\d+): train loss (?P<loss>{_NUM}) \(took (?P<ms>{_NUM}) ms\)\s*$")
+_STEP_TOOK = re.compile(rf"^step (?P<step>\d++): train loss (?P<loss>{_NUM}) \(took (?P<ms>{_NUM}) ms\)\s*+$")
 # "step   12/74: train loss 4.5 (123.4 ms, 42000 tok/s)"
 _STEP_SHORT = re.compile(
-    rf"^step +(?P<step>\d+)/(?P<max>\d+): train loss (?P<loss>{_NUM}) \((?P<ms>{_NUM}) ms, (?P<tps>\d+) tok/s\)\s*$"
+    rf"^step ++(?P<step>\d++)/(?P<max>\d++): train loss (?P<loss>{_NUM}) \((?P<ms>{_NUM}) ms, (?P<tps>\d++) tok/s\)\s*+$"
 )
-_VAL = re.compile(rf"^val loss ({_NUM})\s*$")
-_CHECKPOINT = re.compile(r"^Writing checkpoint at step (\d+)\s*$")
-_AVERAGE = re.compile(rf"^total average iteration time: {_NUM} ms\s*$")
-_MAIN_TRAIN = re.compile(rf"^s:(\d+) trl:({_NUM})(?: |$)")
-_MAIN_VAL = re.compile(rf"^s:(\d+) tel:({_NUM})\s*$")
+_VAL = re.compile(rf"^val loss ({_NUM})\s*+$")
+_CHECKPOINT = re.compile(r"^Writing checkpoint at step (\d++)\s*+$")
+_AVERAGE = re.compile(rf"^total average iteration time: {_NUM} ms\s*+$")
+_MAIN_TRAIN = re.compile(rf"^s:(\d++) trl:({_NUM})(?: |$)")
+_MAIN_VAL = re.compile(rf"^s:(\d++) tel:({_NUM})\s*+$")
 
 
 def parse_step(line: str, patterns: tuple[re.Pattern[str], ...] = (_STEP, _STEP_PY, _STEP_SHORT, _STEP_TOOK)) -> Progress | None:
@@ -47,17 +48,19 @@ def parse_step(line: str, patterns: tuple[re.Pattern[str], ...] = (_STEP, _STEP_
     else:
         return None
     groups = match.groupdict()
-    # only the "(took ... ms)" variant prints the 0-based step index
-    done = int(groups["step"]) + (1 if pattern is _STEP_TOOK else 0)
-    mfu = float(groups["mfu"]) if groups.get("mfu") else None
+    step, loss, ms = count(groups["step"]), real(groups["loss"]), nonnegative(real(groups["ms"]))
+    if step is None or loss is None or ms is None:
+        return None
+    # an unknown GPU has no peak in llm.c's table and prints -100.0%
+    mfu = nonnegative(real(groups.get("mfu")))
     return Progress(
-        iteration=done,
-        loss=float(groups["loss"]),
-        max_iterations=int(groups["max"]) if groups.get("max") else None,
-        iteration_seconds=float(groups["ms"]) / 1000.0,
-        tokens_per_second=float(groups["tps"]) if groups.get("tps") else None,
-        # an unknown GPU has no peak in llm.c's table and prints -100.0%
-        mfu_ratio=mfu / 100.0 if mfu is not None and mfu >= 0 else None,
+        # only the "(took ... ms)" variant prints the 0-based step index
+        iteration=step + (1 if pattern is _STEP_TOOK else 0),
+        loss=loss,
+        max_iterations=count(groups.get("max")),
+        iteration_seconds=ms / 1000.0,
+        tokens_per_second=nonnegative(real(groups.get("tps"))),
+        mfu_ratio=mfu / 100.0 if mfu is not None else None,
     )
 
 
@@ -66,19 +69,25 @@ def parse_python_step(line: str) -> Progress | None:
     return parse_step(line, (_STEP_PY,))
 
 
+def _eval(loss: str, step: int | None = None) -> Eval | None:
+    value = real(loss)
+    return Eval({"val": value}, iteration=step) if value is not None else None
+
+
 def parse(line: str) -> Event | None:
     if line.startswith("s:"):
-        if match := _MAIN_TRAIN.match(line):
-            return Progress(iteration=int(match[1]) + 1, loss=float(match[2]))
-        if match := _MAIN_VAL.match(line):
-            return Eval({"val": float(match[2])}, iteration=int(match[1]))
+        if (match := _MAIN_TRAIN.match(line)) and (step := count(match[1])) is not None:
+            loss = real(match[2])
+            return Progress(iteration=step + 1, loss=loss) if loss is not None else None
+        if (match := _MAIN_VAL.match(line)) and (step := count(match[1])) is not None:
+            return _eval(match[2], step)
         return None
     if progress := parse_step(line):
         return progress
     if match := _VAL.match(line):
-        return Eval({"val": float(match[1])})
+        return _eval(match[1])
     if match := _CHECKPOINT.match(line):
-        return Checkpoint(iteration=int(match[1]))
+        return Checkpoint(iteration=count(match[1]))
     if _AVERAGE.match(line):
         return RunEnd()
     return None

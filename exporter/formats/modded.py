@@ -13,29 +13,39 @@ import re
 
 from exporter.events import Eval, Event, Progress, RunEnd
 from exporter.formats import llmc
+from exporter.formats.numbers import PATTERN as _NUM
+from exporter.formats.numbers import count, nonnegative, real
 
 NAME = "modded"
 
-_NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf)"
 _LINE = re.compile(
-    rf"^step:(?P<step>\d+)/(?P<max>\d+)"
+    rf"^step:(?P<step>\d++)/(?P<max>\d++)"
     rf"(?: val_loss:(?P<val>{_NUM}))?(?: train_loss:(?P<loss>{_NUM}))?"
-    rf" train_time:(?P<time>{_NUM})(?P<unit>ms|s)(?: step_avg:{_NUM}(?:ms|s))?\s*$"
+    rf" train_time:(?P<time>{_NUM})(?P<unit>ms|s)(?: step_avg:{_NUM}(?:ms|s))?\s*+$"
 )
+
+
+def _event(match: re.Match[str]) -> Event | None:
+    step = count(match["step"])
+    if step is None:
+        return None
+    if match["val"] is not None:
+        val = real(match["val"])
+        return Eval({"val": val}, iteration=step) if val is not None else None
+    loss, elapsed = real(match["loss"]), nonnegative(real(match["time"]))
+    if elapsed is None or (loss is None and match["loss"] is not None):
+        return None
+    return Progress(
+        iteration=step,
+        loss=loss,
+        max_iterations=count(match["max"]),
+        elapsed_seconds=elapsed * (1e-3 if match["unit"] == "ms" else 1.0),
+    )
 
 
 def parse(line: str) -> Event | None:
     if match := _LINE.match(line):
-        step = int(match["step"])
-        if match["val"] is not None:
-            return Eval({"val": float(match["val"])}, iteration=step)
-        scale = 1e-3 if match["unit"] == "ms" else 1.0
-        return Progress(
-            iteration=step,
-            loss=float(match["loss"]) if match["loss"] is not None else None,
-            max_iterations=int(match["max"]),
-            elapsed_seconds=float(match["time"]) * scale,
-        )
+        return _event(match)
     if line.startswith("peak memory allocated:"):
         return RunEnd()
     return llmc.parse_python_step(line)

@@ -12,19 +12,20 @@ from __future__ import annotations
 import re
 
 from exporter.events import Eval, Event, Progress, RunEnd, RunStart
+from exporter.formats.numbers import count, nonnegative, real
 
 NAME = "nanochat"
 
-_HEAD = re.compile(r"^step (\d+)/(\d+) \([\d.]+%\)$")
-_NUMBER = re.compile(r"^[-+]?(?:\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?|nan|inf)")
-_VALIDATION = re.compile(r"^Step (\d+) \| Validation bpb: ([-+]?[\d.]+|nan|inf)\s*$")
+_HEAD = re.compile(r"^step (\d++)/(\d++) \([\d.]++%\)$")
+_NUMBER = re.compile(r"[-+]?(?:\d[\d,]*+(?:\.\d*+)?(?:[eE][-+]?\d++)?|nan|inf)")
+_VALIDATION = re.compile(r"^Step (\d++) \| Validation bpb: ([-+]?[\d.]++|nan|inf)\s*+$")
 
 
 def _number(text: str | None) -> float | None:
     """The number a ``key: value`` field starts with (``512.3ms``, ``1,023,000``, ``12.5m``)."""
     if text is None or not (match := _NUMBER.match(text.strip())):
         return None
-    return float(match[0].replace(",", ""))
+    return real(match[0].replace(",", ""))
 
 
 def _progress(line: str) -> Progress | None:
@@ -32,16 +33,16 @@ def _progress(line: str) -> Progress | None:
     if not (match := _HEAD.match(head)):
         return None
     values = dict(field.split(": ", 1) for field in fields if ": " in field)
-    loss, dt_ms = _number(values.get("loss")), _number(values.get("dt"))
-    if loss is None or dt_ms is None:
+    step, loss, dt_ms = count(match[1]), _number(values.get("loss")), nonnegative(_number(values.get("dt")))
+    if step is None or loss is None or dt_ms is None:
         return None
-    mfu = _number(values.get("bf16_mfu", values.get("mfu")))
+    mfu = nonnegative(_number(values.get("bf16_mfu", values.get("mfu"))))
     return Progress(
-        iteration=int(match[1]) + 1,
+        iteration=step + 1,
         loss=loss,
-        max_iterations=int(match[2]),
+        max_iterations=count(match[2]),
         iteration_seconds=dt_ms / 1000.0,
-        tokens_per_second=_number(values.get("tok/sec")),
+        tokens_per_second=nonnegative(_number(values.get("tok/sec"))),
         mfu_ratio=mfu / 100.0 if mfu is not None else None,
     )
 
@@ -50,7 +51,8 @@ def parse(line: str) -> Event | None:
     if line.startswith("step "):
         return _progress(line)
     if match := _VALIDATION.match(line):
-        return Eval({"val": float(match[2])}, iteration=int(match[1]))
+        step, bpb = count(match[1]), real(match[2])
+        return Eval({"val": bpb}, iteration=step) if step is not None and bpb is not None else None
     if line.startswith("Total training time: "):
         return RunEnd()
     if line.startswith("Resuming optimization from step "):

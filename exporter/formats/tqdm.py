@@ -9,11 +9,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from exporter.formats.numbers import count, nonnegative, real
+
 _MOVE_UP = "\x1b[A"
+BAR_MARK = "%|"  # in every bar update: a line without it holds none
+_MAX_BAR_CHARS = 4096  # one update of a bar, postfix included; longer text is no bar
+# Runs are matched possessively, and the description starts after the indentation and holds no
+# "|", so a failing match is tried from one description at most: linear in the segment.
 _BAR = re.compile(
-    r"^\s*(?:(?P<desc>.*?): *)?(?P<percent>\d+)%\|[^|]*\| *(?P<n>\d+)/(?P<total>\d+) "
-    r"\[(?P<elapsed>[\d:]+)<(?P<remaining>[\d:?]+), *(?P<rate>[\d.]+|\?)(?P<unit>it/s|s/it)"
-    r"(?P<postfix>[^\]]*)\]\s*$"
+    r"^\s*+(?:(?P<desc>[^\s|][^|]*?): *+)?(?P<percent>\d++)%\|[^|]*+\| *+(?P<n>\d++)/(?P<total>\d++) "
+    r"\[(?P<elapsed>[\d:]++)<(?P<remaining>[\d:?]++), *+(?P<rate>[\d.]++|\?)(?P<unit>it/s|s/it)"
+    r"(?P<postfix>[^\]]*+)\]\s*+$"
 )
 
 
@@ -27,11 +33,13 @@ class Bar:
     postfix: dict[str, str]
 
 
-def interval_seconds(text: str) -> float:
-    """tqdm's ``[H:]MM:SS`` as seconds."""
+def interval_seconds(text: str) -> float | None:
+    """tqdm's ``[H:]MM:SS`` as seconds, or None."""
     seconds = 0.0
-    for part in text.split(":"):
-        seconds = seconds * 60 + int(part)
+    for part in text.split(":", 3):
+        if (number := count(part)) is None:
+            return None
+        seconds = seconds * 60 + number
     return seconds
 
 
@@ -51,21 +59,23 @@ def parse_bar_below(segment: str) -> Bar | None:
 
 
 def _parse(segment: str) -> Bar | None:
-    if not (match := _BAR.match(segment)):
+    if len(segment) > _MAX_BAR_CHARS or not (match := _BAR.match(segment)):
         return None
-    rate = match["rate"]
-    if rate == "?" or float(rate) == 0:
+    n, total, elapsed = count(match["n"]), count(match["total"]), interval_seconds(match["elapsed"])
+    if n is None or total is None or elapsed is None:
+        return None
+    rate = nonnegative(real(match["rate"]))
+    if not rate:  # "?", 0 or no number
         seconds = None
     elif match["unit"] == "s/it":
-        seconds = float(rate)
+        seconds = rate
     else:
-        seconds = 1.0 / float(rate)
+        seconds = 1.0 / rate
     return Bar(
         desc=(match["desc"] or "").strip(),
-        n=int(match["n"]),
-        total=int(match["total"]),
-        elapsed_seconds=interval_seconds(match["elapsed"]),
+        n=n,
+        total=total,
+        elapsed_seconds=elapsed,
         iteration_seconds=seconds,
         postfix=_postfix(match["postfix"]),
     )
-

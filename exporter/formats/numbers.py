@@ -1,0 +1,67 @@
+"""Numbers read from log text, bounded: every parser turns text into numbers here and never calls
+``float()`` or ``int()`` itself, so no line, however long or odd, raises or costs more than a
+few microseconds to convert."""
+
+from __future__ import annotations
+
+import math
+
+MAX_CHARS = 48  # longest number text read (a printed float or count is far shorter)
+MAX_COUNT = 10**15  # largest count a line may carry (iterations, tokens)
+
+# A number as trainers print it (``12``, ``-3.5``, ``6.00e-04``, ``nan``, ``-inf``). One way only to
+# match a digit run, taken possessively (``++``): a failing match never backtracks into it. The
+# parsers' patterns follow the same rule for every run they match.
+PATTERN = r"[-+]?(?:\d++(?:\.\d*+)?(?:[eE][-+]?\d++)?|nan|inf)"
+
+
+def real(text: str | None) -> float | None:
+    """``text`` as a float (``nan`` and ``inf`` included), or None: no number, or over
+    :data:`MAX_CHARS` characters."""
+    if text is None or len(text) > MAX_CHARS:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def count(text: str | None) -> int | None:
+    """A whole count in decimal digits (thousands separated by ``,`` or not) within
+    ``0..MAX_COUNT``, or None."""
+    if text is None or len(text) > MAX_CHARS:
+        return None
+    if "," in text:
+        text = text.replace(",", "")
+    try:
+        number = int(text)
+    except ValueError:
+        return None
+    return number if 0 <= number <= MAX_COUNT else None
+
+
+def nonnegative(number: float | None) -> float | None:
+    """``number`` when it is finite and not negative (a time, a rate, a ratio), else None."""
+    return number if number is not None and 0 <= number < math.inf else None
+
+
+def value(raw: object) -> float | None:
+    """A number decoded from JSON or a Python literal: an int, a float or a numeric string (not a
+    bool); None for anything else, or an int too large for a float."""
+    if isinstance(raw, str):
+        return real(raw)
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        return None
+    try:
+        return float(raw)
+    except OverflowError:
+        return None
+
+
+def whole(raw: object) -> int | None:
+    """A count decoded from JSON or a Python literal (``12``, ``12.0``, ``"12"``) within
+    ``0..MAX_COUNT``, or None."""
+    number = value(raw)
+    if number is None or not 0 <= number <= MAX_COUNT or not number.is_integer():
+        return None
+    return int(number)
