@@ -4,6 +4,7 @@ detects the format from the first progress line, replaying what it held back."""
 import pytest
 
 from exporter.events import Eval, Progress
+from exporter import formats
 from exporter.formats import DETECTABLE, FormatReader, parser_for
 
 PROGRESS_LINES = {
@@ -95,3 +96,38 @@ def test_forced_format_reads_only_its_own_lines():
 def test_unknown_format_names_the_known_ones():
     with pytest.raises(ValueError, match="nanochat"):
         parser_for("fairseq")
+
+
+def test_the_detection_backlog_is_capped_in_bytes_and_counts_what_it_drops():
+    reader = FormatReader()
+    megabyte = "a" * 1_000_000
+    for _ in range(300):
+        assert list(reader.feed(megabyte)) == []
+        assert reader.held_bytes <= formats._DETECTION_BACKLOG_BYTES
+    assert reader.held == 8 and reader.held + reader.dropped == 300
+    events = list(reader.feed(PROGRESS_LINES["nanogpt"]))
+    assert events[:-1] == [None] * 8 and isinstance(events[-1], Progress)
+    assert reader.held == reader.held_bytes == 0 and reader.dropped == 292
+
+
+def test_the_detection_backlog_keeps_the_newest_lines():
+    reader = FormatReader()
+    for index in range(formats._DETECTION_BACKLOG + 5):
+        list(reader.feed(f"line {index}"))
+    assert (reader.held, reader.dropped) == (formats._DETECTION_BACKLOG, 5)
+
+
+def test_the_reader_says_which_formats_it_tries():
+    reader = FormatReader()
+    assert reader.tried == tuple(DETECTABLE)
+    list(reader.feed(PROGRESS_LINES["hf"]))
+    assert reader.tried == ("hf",)
+    assert FormatReader.open("modded").tried == ("modded",)
+
+
+def test_a_preamble_is_told_from_a_log_no_format_reads():
+    reader = FormatReader()
+    list(reader.feed("Compiling model and warming up kernels"))
+    assert not reader.preamble_seen
+    list(reader.feed("tokens per iteration will be: 524,288"))
+    assert reader.preamble_seen and reader.name is None

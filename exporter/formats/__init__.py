@@ -3,6 +3,7 @@ picks one."""
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -33,7 +34,10 @@ AUTO = "auto"
 # Every format name a user may give: the one list the configuration and the command line check against.
 FORMAT_NAMES: tuple[str, ...] = (AUTO, *DETECTABLE, custom.NAME)
 
+# Lines held back while detecting, at most: this many, and this many bytes of memory in all. The
+# oldest are dropped (and counted) to make room.
 _DETECTION_BACKLOG = 20_000
+_DETECTION_BACKLOG_BYTES = 8 << 20
 
 
 def parser_for(name: str, *, custom_format_file: str | None = None,
@@ -71,7 +75,13 @@ class FormatReader:
         # the detected (or forced) format's parser; None while still detecting
         self.parse: LineParser | None = with_errors(forced) if forced else None
         self._candidates = candidates if candidates is not None else DETECTABLE
-        self._held: deque[str] = deque(maxlen=_DETECTION_BACKLOG)
+        self._held: deque[str] = deque()
+        self._held_bytes = 0
+        # lines dropped from the detection backlog to keep it within its bounds: never parsed
+        self.dropped = 0
+        # whether a candidate format read a line held while detecting as an event other than
+        # progress: the log is a trainer's that has not reached its first step yet
+        self.preamble_seen = False
 
     @classmethod
     def open(cls, name: str, custom_format_file: str | None = None,
@@ -84,8 +94,21 @@ class FormatReader:
 
     @property
     def held(self) -> int:
-        """Lines held back while the format is still being detected."""
+        """Lines held back now while the format is still being detected."""
         return len(self._held)
+
+    @property
+    def held_bytes(self) -> int:
+        """Memory taken by the lines held back now, in bytes."""
+        return self._held_bytes
+
+    @property
+    def tried(self) -> tuple[str, ...]:
+        """The names of the formats lines are read with: every candidate while detecting, then the
+        detected (or forced) one."""
+        if self.parse is None:
+            return tuple(self._candidates)
+        return (self.name,) if self.name else ()
 
     @property
     def defaults(self) -> Mapping[str, Any]:
@@ -102,12 +125,21 @@ class FormatReader:
             yield crash
             return
         for name, parse in self._candidates.items():
-            if isinstance(parse(line), Progress):
+            event = parse(line)
+            if isinstance(event, Progress):
                 self.name, self.parse = name, with_errors(parse)
-                held, self._held = list(self._held), deque()
+                held, self._held, self._held_bytes = self._held, deque(), 0
                 for old in held:
                     yield self.parse(old)
                 yield self.parse(line)
                 return
+            self.preamble_seen = self.preamble_seen or event is not None
+        self._hold(line)
+
+    def _hold(self, line: str) -> None:
+        size = sys.getsizeof(line)
         self._held.append(line)
-        yield from ()
+        self._held_bytes += size
+        while len(self._held) > _DETECTION_BACKLOG or self._held_bytes > _DETECTION_BACKLOG_BYTES:
+            self._held_bytes -= sys.getsizeof(self._held.popleft())
+            self.dropped += 1
