@@ -38,8 +38,8 @@ _OPERATORS = {
 }
 # the start of a line that assigns to a name: the only lines a log's config echo is parsed for
 _ASSIGNMENT = re.compile(r"[^\W\d]\w*+\s*+=(?!=)")
-_SOURCE = "<trainer config>"
-# what the compiler says of odd text (``1if``, ``'\d'``) is not the user's business: it is no Python
+_SOURCE = "<text read with ast>"
+# what the compiler says of odd text (``1if``, ``'\d'``) in a log or config is not worth a warning
 warnings.filterwarnings("ignore", module=re.escape(_SOURCE))
 
 
@@ -94,7 +94,9 @@ def _value(node: ast.AST) -> Any:
         raise ValueError(f"cannot be computed ({type(exc).__name__})") from exc
 
 
-def _parse(text: str, mode: str) -> ast.AST:
+def syntax_tree(text: str, mode: str) -> ast.AST:
+    """``ast.parse(text, mode=mode)`` for at most :data:`MAX_SOURCE` characters, without the
+    compiler's warnings; ValueError, saying why, for text that is not Python."""
     if len(text) > MAX_SOURCE:
         raise ValueError(f"over {MAX_SOURCE} characters")
     try:
@@ -108,7 +110,7 @@ def _parse(text: str, mode: str) -> ast.AST:
 def literal(text: str) -> Any:
     """Evaluate a literal or simple arithmetic expression (``5 * 8``, ``6e-4``, ``'gpt2'``);
     ValueError, saying why, for anything else."""
-    return _value(_parse(text.strip(), "eval").body)
+    return _value(syntax_tree(text.strip(), "eval").body)
 
 
 def _assignment(line: str) -> tuple[str, Any] | None:
@@ -117,7 +119,7 @@ def _assignment(line: str) -> tuple[str, Any] | None:
     be read (a syntax error, a value that is not a bounded literal)."""
     if line[:1].isspace() or not line.strip() or line.startswith("#"):
         return None
-    tree = _parse(line, "exec")
+    tree = syntax_tree(line, "exec")
     statement = tree.body[0] if len(tree.body) == 1 else None
     if not isinstance(statement, ast.Assign) or len(statement.targets) != 1 \
             or not isinstance(statement.targets[0], ast.Name):

@@ -16,6 +16,7 @@ import re
 from exporter.events import Eval, Event, Loss, Progress, RunEnd
 from exporter.formats import numbers
 from exporter.formats.tqdm import BAR_MARK, Bar, parse_bar
+from exporter.trainer_config import syntax_tree
 
 NAME = "hf"
 
@@ -28,8 +29,8 @@ def _logged_dict(segment: str) -> dict[str, float | None] | None:
     if not (text.startswith("{") and text.endswith("}")) or len(text) > _MAX_DICT_CHARS:
         return None
     try:
-        logged = ast.literal_eval(_NON_FINITE.sub(r"'\1'", text))
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        logged = ast.literal_eval(syntax_tree(_NON_FINITE.sub(r"'\1'", text), "eval"))
+    except (ValueError, TypeError, MemoryError, RecursionError):
         return None
     if not isinstance(logged, dict) or not all(isinstance(key, str) for key in logged):
         return None
