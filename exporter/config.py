@@ -120,7 +120,8 @@ class Config:
     # GPUs
     gpus: list[str] | None = _key(None, GPU_LIST, "comma-separated GPU indices or UUIDs to watch", commands=SERVE,
                                   default_text="all")
-    trainer_pid: int | None = _key(None, INTEGER, "the trainer's PID, for its GPU memory", commands=SERVE,
+    trainer_pid: int | None = _key(None, INTEGER, "the trainer's PID: its GPU memory, and its end ends the run "
+                                   "(finished, or crashed short of max_iters)", commands=SERVE,
                                    metavar="PID", limits=(1, 2**31))
     trainer_cmdline_match: str = _key("train", TEXT, "without --trainer-pid: processes whose command line "
                                       "contains this", commands=SERVE)

@@ -77,7 +77,8 @@ class RunStart:
 
 @dataclass(slots=True)
 class TrainerError:
-    """A crash marker: ``kind`` is ``oom`` or ``traceback``."""
+    """A crash marker: ``kind`` is ``oom`` or ``traceback`` (or ``process_gone``: the trainer's
+    watched process ended short of its last iteration)."""
 
     kind: str
 

@@ -25,6 +25,7 @@ from exporter.follow import LogFollower
 from exporter.formats import FormatReader
 from exporter.gpu import GpuSettings, open_telemetry
 from exporter.run import RunModel, StallTimeouts, TrainerSettings
+from exporter.trainer_process import TrainerProcess
 from exporter.trainer_config import read_config_file
 from exporter.watch import LogWatcher
 
@@ -65,7 +66,8 @@ def run(config: Config) -> int:
     if not config.log:
         raise UsageError("no log to follow: pass --log PATH (or `log:` in the config file)")
     model = open_run(config)
-    watcher = LogWatcher(model, LogFollower(config.log), config.poll_interval_seconds)
+    trainer = TrainerProcess(config.trainer_pid) if config.trainer_pid else None
+    watcher = LogWatcher(model, LogFollower(config.log), config.poll_interval_seconds, trainer=trainer)
     telemetry = open_telemetry(gpu_settings(config))
     watcher.poll()  # the backfill first: it tells which run the energy state file must belong to
     energy = RunEnergy.open(energy_settings(config), watcher.snapshot(), time.time())

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from exporter.follow import LogFollower
 from exporter.run import RunModel, RunSnapshot
+from exporter.trainer_process import TrainerProcess
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +22,19 @@ class LogWatcher:
         follower: LogFollower,
         poll_interval: float = 0.5,
         clock: Callable[[], float] = time.time,
+        trainer: TrainerProcess | None = None,
     ) -> None:
+        """``trainer``: the trainer's process, when known, whose end ends the run."""
         self.model = model
+        self._trainer = trainer
+        self._trainer_ended = False
         self._follower = follower
         self._poll_interval = poll_interval
         self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._announced_waiting = False
+        self._announced_no_trainer = False
         self._published = model.snapshot(clock())
 
     def poll(self) -> int:
@@ -51,11 +57,26 @@ class LogWatcher:
             self.model.mark_activity(backfilled_until)
         elif self.model.log_present and self.model.activity_unknown:
             self.model.mark_activity(self._clock())
+        if self._trainer is not None:
+            self._watch_trainer()
         self._publish()
         if not self._follower.present and not self._announced_waiting:
             log.info("waiting for %s to appear", self._follower.path)
             self._announced_waiting = True
         return lines
+
+    def _watch_trainer(self) -> None:
+        if self._trainer.alive() or self._trainer_ended:
+            return
+        if not self._trainer.seen:
+            if not self._announced_no_trainer:
+                log.warning("no process with PID %d (--trainer-pid): the end of the run is read from the log only",
+                            self._trainer.pid)
+                self._announced_no_trainer = True
+            return
+        self._trainer_ended = True
+        log.info("the trainer's process %d has ended", self._trainer.pid)
+        self.model.trainer_ended()
 
     def _publish(self) -> None:
         self._published = self.model.snapshot(self._clock())  # one reference swap: readers need no lock

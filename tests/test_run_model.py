@@ -238,3 +238,25 @@ def test_silence_short_of_the_last_printed_iteration_is_still_a_stall():
     model, clock = _printed_to_1000(1005)
     timeout = model.snapshot(clock).progress_timeout_seconds
     assert model.snapshot(clock + timeout + 1).state == "stalled"  # iter 1005 was due and never came
+
+
+def test_the_trainers_process_ending_near_max_iters_is_a_finish():
+    model, clock = _printed_to_1000(1003)
+    model.trainer_ended()
+    s = model.snapshot(clock + 1)
+    assert s.state == "finished" and s.errors.get("process_gone", 0) == 0
+
+
+def test_the_trainers_process_ending_short_of_max_iters_is_a_crash_at_once():
+    model, clock = _printed_to_1000(5000)
+    model.trainer_ended()
+    s = model.snapshot(clock + 1)
+    assert s.state == "crashed" and s.errors["process_gone"] == 1
+
+
+def test_a_nan_run_whose_process_ends_stays_a_nan_crash_not_a_second_kind():
+    model, clock = _printed_to_1000(5000)
+    model.feed_line("iter 1005: loss nan, time 170.00ms, mfu 30.00%", clock + 1)
+    model.trainer_ended()
+    s = model.snapshot(clock + 2)
+    assert s.state == "crashed" and not s.loss_finite and s.errors.get("process_gone", 0) == 0

@@ -22,6 +22,7 @@ from exporter.run.bounds import Ignored, check_count, check_eval, check_progress
 from exporter.run import estimate
 from exporter.run.outlook import outlook
 from exporter.run.settings import Setting, TrainerSettings
+from exporter.run.counters import Counters
 from exporter.run.losses import Losses
 from exporter.run.snapshot import RunSnapshot, progress_fields
 from exporter.run.state import Signals, StallTimeouts, decide_state
@@ -54,10 +55,7 @@ class RunModel:
         self._logged_tokens_per_iteration: int | None = None
         self.generation = 0  # trainings started from scratch in this log after the first one
         self._start_history()
-        self._evals = self._checkpoints = self._restarts = self._nonfinite = 0
-        self._last_checkpoint_ts: float | None = None
-        self._errors = {"oom": 0, "traceback": 0}
-        self._lines = self._not_understood = self._ignored = 0
+        self.counts = Counters()
         self._handlers = {
             Progress: self._on_progress, Loss: self._on_loss, Eval: self._on_eval,
             Checkpoint: self._on_checkpoint, Parameters: self._on_parameters,
@@ -89,7 +87,7 @@ class RunModel:
         """Apply lines read together (``arrived`` is their arrival time, None in a backfill). A
         line that a parser or the model cannot take is ignored and counted, never lost together
         with its neighbours."""
-        self._lines += len(lines)
+        self.counts.lines_read += len(lines)
         if arrived is not None and lines:
             self._last_line_ts = arrived
         handlers = self._handlers
@@ -115,20 +113,19 @@ class RunModel:
                     handlers[type(event)](event, arrived)
             except Exception as exc:  # noqa: BLE001
                 self._ignore(line, exc)
-        self._not_understood += not_understood
+        self.counts.lines_not_understood += not_understood
 
     def _ignore(self, line: str, exc: Exception) -> None:
-        self._ignored += 1
-        if self._ignored <= LOGGED_IGNORED_LINES:
+        self.counts.lines_ignored += 1
+        if self.counts.lines_ignored <= LOGGED_IGNORED_LINES:
             reason = str(exc) if isinstance(exc, Ignored) else f"{type(exc).__name__}: {exc}"
             log.warning("%s: ignored line %r: %s%s", self.log_path or self.run, line[:80], reason[:200],
                         "; further ignored lines are only counted (training_exporter_log_lines_ignored_total)"
-                        if self._ignored == LOGGED_IGNORED_LINES else "")
+                        if self.counts.lines_ignored == LOGGED_IGNORED_LINES else "")
 
-    def count_not_understood(self, lines: int = 1) -> None:
-        """Lines the follower dropped before parsing (over-long lines)."""
-        self._lines += lines
-        self._not_understood += lines
+    def count_not_understood(self, lines: int = 1) -> None:  # over-long lines the follower dropped
+        self.counts.lines_read += lines
+        self.counts.lines_not_understood += lines
 
     def mark_activity(self, timestamp: float) -> None:
         """The log was written at ``timestamp`` by lines that carry no arrival stamp: the end of a
@@ -143,7 +140,7 @@ class RunModel:
         check_progress(p)
         previous = self._last
         if previous is not None and not self._new_segment and p.iteration < previous.iteration:
-            self._restarts += 1  # iterations went back without a resume line
+            self.counts.restarts += 1  # iterations went back without a resume line
             self._new_segment = True
         if self._new_segment:
             self._segment_start = p.iteration
@@ -169,18 +166,18 @@ class RunModel:
 
     def _record_loss(self, value: float) -> None:
         if not self.losses.training(value):
-            self._nonfinite += 1
+            self.counts.nonfinite_losses += 1
 
     def _on_eval(self, e: Eval, arrived: float | None) -> None:
         check_eval(e, self.losses.evals.keys())
-        self._evals += 1
+        self.counts.evals += 1
         self.timing.eval_seen(e.iteration if e.iteration is not None else (self._last.iteration if self._last else None))
-        self._nonfinite += self.losses.evaluation(e.losses)
+        self.counts.nonfinite_losses += self.losses.evaluation(e.losses)
 
     def _on_checkpoint(self, c: Checkpoint, arrived: float | None) -> None:
-        self._checkpoints += 1
+        self.counts.checkpoints += 1
         if arrived is not None:
-            self._last_checkpoint_ts = arrived
+            self.counts.last_checkpoint_timestamp = arrived
 
     def _on_parameters(self, p: Parameters, arrived: float | None) -> None:
         check_count(p)
@@ -196,7 +193,7 @@ class RunModel:
 
     def _on_run_start(self, r: RunStart, arrived: float | None) -> None:
         if r.resumed or self._last is not None:
-            self._restarts += 1
+            self.counts.restarts += 1
         if not r.resumed and self._last is not None:
             # a new training from scratch appended to the log: the old run's history no longer
             # holds (the counters carry on, as counters do)
@@ -206,13 +203,26 @@ class RunModel:
         self._crashed = self._ended = False
 
     def _on_error(self, e: TrainerError, arrived: float | None) -> None:
-        self._errors[e.kind] = self._errors.get(e.kind, 0) + 1
+        self.counts.errors[e.kind] = self.counts.errors.get(e.kind, 0) + 1
         self._crashed = True
 
     def _on_run_end(self, r: RunEnd, arrived: float | None) -> None:
         self._ended = True
         if r.wall_seconds is not None:
             self.timing.elapsed = r.wall_seconds
+
+    def trainer_ended(self) -> None:
+        """The trainer's process is gone: at (or within a log interval of) its last iteration the
+        run finished; short of it, the run crashed (an error of kind ``process_gone``)."""
+        if self._crashed or not self.losses.latest_finite or self._ended:
+            return
+        iteration = self._last.iteration if self._last else None
+        max_iterations = self.settings.max_iterations(self._max_from_log)
+        ahead = outlook(self.timing, self.settings, iteration, max_iterations and max_iterations.value, self._timeouts)
+        if ahead.at_end or ahead.near_end:
+            self._ended = True
+        else:
+            self._on_error(TrainerError("process_gone"), None)
 
     # ---- derived view ------------------------------------------------------------------------
 
@@ -283,13 +293,7 @@ class RunModel:
             "parameters": self._parameters,
             "mfu_ratio": self._mfu,
             "elapsed_seconds": self.timing.elapsed if self._last is not None else None,
-            "evals": self._evals,
-            "checkpoints": self._checkpoints,
-            "last_checkpoint_timestamp": self._last_checkpoint_ts,
-            "restarts": self._restarts,
-            "nonfinite_losses": self._nonfinite,
-            "errors": dict(self._errors),
-            "lines_read": self._lines,
-            "lines_not_understood": self._not_understood + self._reader.held,
-            "lines_ignored": self._ignored,
+            **vars(self.counts),
+            "errors": dict(self.counts.errors),
+            "lines_not_understood": self.counts.lines_not_understood + self._reader.held,
         }
