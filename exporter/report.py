@@ -12,6 +12,7 @@ from exporter.config import Config
 from exporter.energy import RunEnergy
 from exporter.errors import UsageError
 from exporter.follow import LogFollower
+from exporter.formats import DETECTABLE
 from exporter.run import RunSnapshot
 from exporter.serve import energy_settings, open_run
 from exporter.units import duration
@@ -107,6 +108,10 @@ def run(config: Config, as_json: bool) -> int:
     snapshot = watcher.snapshot()
     if snapshot.log_problem is not None:
         raise UsageError(snapshot.log_problem)
+    if not snapshot.log_recognised and snapshot.lines_read:
+        raise UsageError(f"none of the {snapshot.lines_read:,} lines of {config.log} was recognised as a training "
+                         f"log (formats tried: {', '.join(DETECTABLE)}); if it is one, name its format with "
+                         "--format (or describe it with --format custom --custom-format-file FILE)")
     energy = RunEnergy.saved(energy_settings(config), snapshot)
     if as_json:
         report = dataclasses.asdict(snapshot)

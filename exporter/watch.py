@@ -14,6 +14,8 @@ from exporter.trainer_process import TrainerProcess
 
 log = logging.getLogger(__name__)
 
+UNRECOGNISED_WARNING_LINES = 1000  # lines read without recognising the log before serve says so
+
 
 class LogWatcher:
     def __init__(
@@ -35,6 +37,7 @@ class LogWatcher:
         self._thread: threading.Thread | None = None
         self._announced_waiting = False
         self._announced_no_trainer = False
+        self._announced_unrecognised = False
         self._published = model.snapshot(clock())
 
     def poll(self) -> int:
@@ -79,7 +82,12 @@ class LogWatcher:
         self.model.trainer_ended()
 
     def _publish(self) -> None:
-        self._published = self.model.snapshot(self._clock())  # one reference swap: readers need no lock
+        self._published = snapshot = self.model.snapshot(self._clock())  # a reference swap: readers need no lock
+        if not snapshot.log_recognised and snapshot.lines_read >= UNRECOGNISED_WARNING_LINES \
+                and not self._announced_unrecognised:
+            log.warning("none of the first %d lines of %s was recognised as a training log; if it is one, "
+                        "name its format with --format", snapshot.lines_read, self._follower.path)
+            self._announced_unrecognised = True
 
     def snapshot(self) -> RunSnapshot:
         """The snapshot published by the latest read of the log."""

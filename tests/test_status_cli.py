@@ -96,3 +96,20 @@ def test_a_nan_loss_is_what_the_headline_shows(tmp_path, capsys):
     out = capsys.readouterr().out
     assert ": crashed" in out
     assert "loss nan/inf (last finite " in out
+
+
+def test_a_file_that_is_not_a_training_log_is_said_so(tmp_path, capsys):
+    log = tmp_path / "notes.txt"
+    log.write_text("".join(f"shopping list item {i}\n" for i in range(40)))
+    assert main(["status", str(log)]) == 2
+    err = capsys.readouterr().err
+    assert "none of the 40 lines" in err and "formats tried: nanogpt, llmc" in err and "--format" in err
+
+
+def test_a_log_with_only_its_preamble_so_far_is_starting_not_unrecognised(tmp_path, capsys):
+    from nanogpt_fixture import preamble
+
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(preamble()) + "\n")
+    assert main(["status", str(log)]) == 0
+    assert "starting" in capsys.readouterr().out

@@ -26,3 +26,11 @@ def test_status_exits_2_naming_the_uid_and_the_fix(tmp_path, capsys, monkeypatch
     out = capsys.readouterr()
     assert "permission denied to uid" in out.err and f"chmod o+r {log}" in out.err
     assert out.out == "" and "Traceback" not in out.err
+
+
+def test_serve_says_when_a_log_is_not_recognised(tmp_path):
+    log = tmp_path / "notes.txt"
+    log.write_text("".join(f"shopping list item {i}\n" for i in range(1500)))
+    with ExporterProcess("--log", str(log), "--run", "notes") as exporter:
+        exporter.wait_for('training_exporter_log_lines_not_understood_total{run="notes"} 1500.0')
+    assert "none of the first 1500 lines" in exporter.output()

@@ -295,5 +295,6 @@ class RunModel:
             "elapsed_seconds": self.timing.elapsed if self._last is not None else None,
             **vars(self.counts),
             "errors": dict(self.counts.errors),
-            "lines_not_understood": self.counts.lines_not_understood + self._reader.held,
+            "lines_not_understood": self.counts.lines_not_understood + self._reader.held + self._reader.dropped,
+            "log_recognised": self._reader.parse is not None or self._reader.preamble_seen,
         }

@@ -50,6 +50,7 @@ class RunSnapshot:
     errors: dict[str, int] = field(default_factory=dict)
     lines_read: int = 0
     lines_not_understood: int = 0  # including lines held while the format is still unknown
+    log_recognised: bool = True  # a line so far was recognised as some trainer's (its format, or its preamble)
     lines_ignored: int = 0  # lines whose values were outside sane bounds, or that a parser choked on
     trainer_config: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # where max_iterations, eval_interval, ... came from
