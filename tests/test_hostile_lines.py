@@ -72,3 +72,36 @@ def test_serve_keeps_serving_and_counts_the_lines(tmp_path):
         assert _skipped(text) - before == len(CRASH_LINES)  # each bad line skipped and counted, nothing else
         assert exporter.process.poll() is None
     assert "Traceback" not in exporter.output()
+
+
+def test_a_megabyte_line_of_digits_neither_stalls_the_follower_nor_a_scrape(tmp_path):
+    """Just under the 1 MiB line cap, so the parsers see it (a longer line is dropped unread)."""
+    import threading
+    import time
+
+    import requests
+
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(preamble() + progress_lines(0, 500)) + "\n")
+    with ExporterProcess("--log", str(log), "--run", "hostile") as exporter:
+        exporter.wait_for('training_iteration{run="hostile"} 500.0')
+        latencies = []
+        done = threading.Event()
+
+        def scrape_meanwhile():
+            while not done.is_set():
+                started = time.perf_counter()
+                requests.get(exporter.url, timeout=5)
+                latencies.append(time.perf_counter() - started)
+
+        scraper = threading.Thread(target=scrape_meanwhile)
+        scraper.start()
+        written = time.monotonic()
+        with log.open("a") as f:
+            f.write("val loss " + "9" * ((1 << 20) - 64) + "x\n" + "\n".join(progress_lines(510, 600)) + "\n")
+        exporter.wait_for('training_iteration{run="hostile"} 600.0', timeout=5)
+        followed = time.monotonic() - written
+        done.set()
+        scraper.join()
+    assert followed < 2.0  # the poll interval and a scrape loop, not seconds of backtracking
+    assert latencies and max(latencies) < 0.1, max(latencies)
