@@ -245,6 +245,7 @@ LONG_LINES = {
     "colons": ": " * (MiB // 2),
     "bar description": "a" * MiB + ": 1%|",
     "step spaces": "step" + " " * MiB,
+    "step digits": "step " + "5" * MiB,
     "number then junk": "s:1 trl:" + "1" * MiB + "x",
 }
 
