@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from exporter.events import Eval, Parameters, Progress, TokensPerIteration
+from exporter.events import Eval, Parameters, Progress, RunEnd, TokensPerIteration
 
 MAX_ITERATIONS = 10**12
 MAX_SECONDS = 10**7  # one iteration or one clock reading: about 4 months
@@ -79,3 +79,8 @@ def check_eval(e: Eval, known_splits: set[str]) -> None:
     new = [split for split in e.losses if split not in known_splits]
     if any(len(split) > MAX_SPLIT_NAME for split in new) or len(known_splits) + len(new) > MAX_SPLITS:
         raise Ignored(f"more than {MAX_SPLITS} evaluation splits, or a split name over {MAX_SPLIT_NAME} characters")
+
+
+def check_run_end(r: RunEnd) -> None:
+    if not _seconds(r.wall_seconds):
+        raise Ignored(f"a run's wall time of {r.wall_seconds} s is outside 0..10^7 s")

@@ -5,20 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from exporter.events import (
-    Checkpoint,
-    ConfigValue,
-    Eval,
-    Loss,
-    Parameters,
-    Progress,
-    RunEnd,
-    RunStart,
-    TokensPerIteration,
-    TrainerError,
-)
+from exporter.events import (Checkpoint, ConfigValue, Eval, Loss, Parameters, Progress, RunEnd, RunStart,
+                             TokensPerIteration, TrainerError)
 from exporter.formats import FormatReader
-from exporter.run.bounds import Ignored, check_count, check_eval, check_progress, check_setting
+from exporter.run.bounds import Ignored, check_count, check_eval, check_progress, check_run_end, check_setting
 from exporter.run import estimate
 from exporter.run.outlook import outlook
 from exporter.run.settings import Setting, TrainerSettings
@@ -207,6 +197,7 @@ class RunModel:
         self._crashed = True
 
     def _on_run_end(self, r: RunEnd, arrived: float | None) -> None:
+        check_run_end(r)
         self._ended = True
         if r.wall_seconds is not None:
             self.timing.elapsed = r.wall_seconds
