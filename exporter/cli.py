@@ -1,4 +1,5 @@
-"""Command line: ``serve`` (follow a log, serve /metrics), ``status`` (one report), ``plan``."""
+"""Command line: ``serve`` (follow a log, serve /metrics), ``run`` (start the trainer and serve its
+metrics), ``status`` (one report), ``plan``."""
 
 from __future__ import annotations
 
@@ -31,13 +32,13 @@ def _flag_help(field: dataclasses.Field) -> str:
     return f"{field.metadata['help']} ({allowed}default: {_shown(field)})"
 
 
-def _add_config_flags(parser: argparse.ArgumentParser, command: str) -> None:
-    """One ``--kebab-case`` flag per Config field of ``command``, from the field's metadata. Its
-    text is read by the key's kind and checked with the file's values by config.py; default None
-    (not given), so a flag left out keeps the file's value."""
+def _add_config_flags(parser: argparse.ArgumentParser, command: str, leave_out: tuple[str, ...] = ()) -> None:
+    """One ``--kebab-case`` flag per Config field of ``command`` (but those in ``leave_out``), from
+    the field's metadata. Its text is read by the key's kind and checked with the file's values by
+    config.py; default None (not given), so a flag left out keeps the file's value."""
     parser.add_argument("--config", metavar="FILE", help="YAML configuration file; flags win over it (default: none)")
     for field in dataclasses.fields(Config):
-        if command not in field.metadata["commands"]:
+        if command not in field.metadata["commands"] or field.name in leave_out:
             continue
         choices = field.metadata["choices"]
         parser.add_argument("--" + field.name.replace("_", "-"), dest=field.name, choices=choices,
@@ -57,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(serve, "serve")
     serve.add_argument("-v", "--verbose", action="store_true", help="debug logging (default: off)")
 
+    _add_run_parser(commands)
+
     status = commands.add_parser("status", help="read a training log once and print a progress report")
     status.add_argument("log", metavar="LOG", help="the trainer's log file")
     _add_config_flags(status, "status")
@@ -67,6 +70,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan_report.add_arguments(plan)
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
+    return value
+
+
+def _add_run_parser(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run", help="start the trainer, tee its output to the log and serve Prometheus metrics",
+        usage="%(prog)s [options] -- COMMAND [ARG ...]",
+        description="Start COMMAND (the trainer) with unbuffered output, pass its output through and append "
+                    "it to --log, serve /metrics (its PID ends the run) until --grace-seconds after it exits; "
+                    "SIGINT, SIGTERM and SIGHUP are forwarded to it; exits with its status.")
+    _add_config_flags(run, "serve", leave_out=("trainer_pid",))
+    run.add_argument("--grace-seconds", type=_seconds, default=30.0, metavar="S",
+                     help="how long /metrics is served after the trainer exits (0..86400; default: 30, "
+                          "two 15 s scrapes)")
+    run.add_argument("-v", "--verbose", action="store_true", help="debug logging (default: off)")
+    run.add_argument("trainer_command", nargs="*", metavar="COMMAND", help="the trainer's command, after --")
+
+
+def _wrap(args: argparse.Namespace, config: Config) -> int:
+    from exporter import serve, wrapper
+
+    config = config.replace(log=config.log or os.path.join(os.getcwd(), "train.log"))
+    return wrapper.run(args.trainer_command, config.log, args.grace_seconds,
+                       lambda stop, trainer: serve.run(config.replace(trainer_pid=trainer.pid), stop, trainer))
 
 
 def resolve_config(args: argparse.Namespace) -> Config:
@@ -92,6 +128,8 @@ def _run(args: argparse.Namespace) -> int:
         from exporter import report
 
         return report.run(config, as_json=args.json)
+    if args.command == "run":
+        return _wrap(args, config)
     from exporter import serve
 
     return serve.run(config)
@@ -99,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.INFO if args.command == "serve" else logging.WARNING
+    level = logging.INFO if args.command in ("serve", "run") else logging.WARNING
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -62,11 +62,15 @@ def gpu_settings(config: Config) -> GpuSettings:
                        sample_interval_seconds=config.gpu_sample_interval_seconds)
 
 
-def run(config: Config) -> int:
+def run(config: Config, stop: threading.Event | None = None, trainer: TrainerProcess | None = None) -> int:
+    """Serve until SIGTERM or SIGINT, or, when ``stop`` is given (``run`` wraps the trainer and
+    owns the signals), until it is set. ``trainer``: the trainer's process, when the caller knows
+    it better than ``--trainer-pid`` (its default)."""
     if not config.log:
         raise UsageError("no log to follow: pass --log PATH (or `log:` in the config file)")
     model = open_run(config)
-    trainer = TrainerProcess(config.trainer_pid) if config.trainer_pid else None
+    if trainer is None and config.trainer_pid:
+        trainer = TrainerProcess(config.trainer_pid)
     watcher = LogWatcher(model, LogFollower(config.log), config.poll_interval_seconds, trainer=trainer)
     telemetry = open_telemetry(gpu_settings(config))
     watcher.poll()  # the backfill first: it tells which run the energy state file must belong to
@@ -88,9 +92,10 @@ def run(config: Config) -> int:
     log.info("serving run %r from %s on http://%s:%d/metrics", model.run, config.log, config.listen_address,
              config.port)
 
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    if stop is None:
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
     watcher.start()
     telemetry.start()
     try:

@@ -1,0 +1,132 @@
+"""``training-exporter run -- COMMAND``: the trainer's exit status, signals and output bytes pass
+through the wrapper unchanged, the output is appended to the log, and /metrics is served until a
+grace period after the trainer ends, showing how it ended. Real processes, loopback only."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import requests
+
+from exporter_process import REPO, free_port
+from nanogpt_fixture import preamble, progress_lines
+
+TIMEOUT = 15  # seconds any one wrapper may take
+
+
+def _wrapper(tmp_path, code, *flags, grace="0", port=None):
+    """``python -m exporter run … -- python -c CODE`` in ``tmp_path``, its output piped."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("PYTHONUNBUFFERED", None)  # the wrapper must set it for the trainer itself
+    return subprocess.Popen(
+        [sys.executable, "-m", "exporter", "run", "--port", str(port or free_port()), "--grace-seconds", grace,
+         "--poll-interval-seconds", "0.1", *flags, "--", sys.executable, "-c", textwrap.dedent(code)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def _finish(process):
+    out, err = process.communicate(timeout=TIMEOUT)
+    return process.returncode, out, err
+
+
+@pytest.mark.parametrize(("code", "status"), [
+    ("import sys; sys.exit(0)", 0),
+    ("import sys; sys.exit(1)", 1),
+    ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", 128 + signal.SIGKILL),
+])
+def test_the_trainers_exit_status_is_the_wrappers(tmp_path, code, status):
+    returncode, _, err = _finish(_wrapper(tmp_path, code))
+    assert returncode == status, err
+    assert (tmp_path / "train.log").exists()  # the default log: train.log in the working directory
+
+
+def test_sigterm_reaches_the_trainer(tmp_path):
+    process = _wrapper(tmp_path, """
+        import pathlib, signal, sys, time
+        def stop(*_):
+            pathlib.Path("stopped").write_text("SIGTERM")
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, stop)
+        pathlib.Path("ready").write_text("")
+        time.sleep(30)
+        sys.exit(5)
+    """)
+    deadline = time.monotonic() + TIMEOUT
+    while not (tmp_path / "ready").exists():
+        assert time.monotonic() < deadline and process.poll() is None, "the trainer never started"
+        time.sleep(0.02)
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    returncode, _, err = _finish(process)
+    assert returncode == 0, err
+    assert (tmp_path / "stopped").read_text() == "SIGTERM"
+    assert time.monotonic() - started < 5
+
+
+PROGRESS = [b"loading\n", b"  0%|          | 0/3\r", b" 33%|###       | 1/3\r", b"100%|##########| 3/3\n",
+            b"\xe2\x9c\x93 done \xff\n", b"no newline at the end"]
+
+
+def test_output_passes_through_byte_for_byte_and_is_appended_to_the_log(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "train.log").write_bytes(b"an earlier run\n")
+    returncode, out, err = _finish(_wrapper(tmp_path, f"""
+        import os, sys, time
+        assert os.environ["PYTHONUNBUFFERED"] == "1"
+        sys.stderr.buffer.write(b"a warning\\n")
+        time.sleep(0.2)
+        for chunk in {PROGRESS!r}:
+            sys.stdout.buffer.write(chunk)
+            time.sleep(0.02)  # no flush: PYTHONUNBUFFERED=1 makes each write reach the pipe
+    """, "--log", "out/train.log"))
+    assert returncode == 0, err
+    assert out == b"".join(PROGRESS)
+    assert b"a warning\n" in err
+    assert (tmp_path / "out" / "train.log").read_bytes() == b"an earlier run\n" + b"a warning\n" + out
+
+
+def test_metrics_are_served_through_the_grace_period_and_show_the_run_finished(tmp_path):
+    config = "eval_interval = 50\neval_iters = 20\nlog_interval = 10\nmax_iters = 100\n"
+    lines = preamble(config) + progress_lines(0, 100, log_interval=10, eval_interval=50, checkpoint=False)
+    port = free_port()
+    process = _wrapper(tmp_path, f"""
+        import time
+        for line in {lines!r}:
+            print(line)
+            time.sleep(0.005)
+    """, "--run", "w", grace="3", port=port)
+    deadline, text = time.monotonic() + TIMEOUT, ""
+    while 'training_state{run="w",state="finished"} 1.0' not in text:
+        assert time.monotonic() < deadline and process.poll() is None, f"not finished before the exit:\n{text}"
+        try:
+            text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    assert 'training_iteration{run="w"} 100.0' in text
+    assert 'kind="process_gone"' not in text
+    assert process.poll() is None  # still serving, in the grace period
+    returncode, _, err = _finish(process)
+    assert returncode == 0, err
+    assert b"the trainer's process" in err  # its end was seen through its PID
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    (["no-such-trainer-program", "train.py"], b"cannot start 'no-such-trainer-program'"),
+    ([], b"no trainer command"),
+])
+def test_a_trainer_that_cannot_start_is_a_usage_error(tmp_path, command, message):
+    process = subprocess.run(
+        [sys.executable, "-m", "exporter", "run", "--port", str(free_port()), "--", *command],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, timeout=TIMEOUT,
+    )
+    assert process.returncode == 2
+    assert message in process.stderr
+    assert b"Traceback" not in process.stderr
