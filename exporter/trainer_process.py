@@ -12,6 +12,7 @@ class TrainerProcess:
         self._stat = Path(proc_root) / str(pid) / "stat"
         self._started: str | None = None  # the process's start time, once seen
         self.seen = False  # the process was seen running at least once
+        self.interrupted = False  # the user stopped it (set by the run wrapper when it forwards SIGINT/SIGTERM)
 
     def alive(self) -> bool:
         try:

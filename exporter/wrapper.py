@@ -145,11 +145,13 @@ class Tee:
 
 class Signals:
     """While the trainer runs, SIGINT, SIGTERM and SIGHUP go on to it (SIGINT and SIGHUP to its
-    process group, as a terminal sends them); once it has ended, they end the grace period."""
+    process group, as a terminal sends them), SIGINT and SIGTERM marking the run interrupted by the
+    user; once it has ended, they end the grace period."""
 
-    def __init__(self, child: subprocess.Popen, stop: threading.Event) -> None:
+    def __init__(self, child: subprocess.Popen, stop: threading.Event, trainer: TrainerProcess) -> None:
         self._child = child
         self._stop = stop
+        self._trainer = trainer
         self.child_ended = False
         self._previous = {signum: signal.signal(signum, self._handle) for signum in FORWARDED}
 
@@ -157,6 +159,8 @@ class Signals:
         if self.child_ended:
             self._stop.set()
             return
+        if signum in (signal.SIGINT, signal.SIGTERM):
+            self._trainer.interrupted = True  # the user stops the run: its end is no crash
         try:
             if signum in GROUP_SIGNALS:
                 os.killpg(self._child.pid, signum)
@@ -196,7 +200,7 @@ def run(command: Sequence[str], log_path: str, grace_seconds: float, serve: Serv
         os.close(log_fd)
         raise
     stop, trainer, failures = threading.Event(), ChildProcess(child.pid), []
-    signals, tee = Signals(child, stop), Tee(log_fd)
+    signals, tee = Signals(child, stop, trainer), Tee(log_fd)
     try:
         tee.start(child.stdout, 1)  # the terminal's stdout, whatever sys.stdout has become
         tee.start(child.stderr, 2)

@@ -260,3 +260,11 @@ def test_a_nan_run_whose_process_ends_stays_a_nan_crash_not_a_second_kind():
     model.trainer_ended()
     s = model.snapshot(clock + 2)
     assert s.state == "crashed" and not s.loss_finite and s.errors.get("process_gone", 0) == 0
+
+
+def test_a_run_the_user_stopped_is_interrupted_even_with_the_traceback_ctrl_c_prints():
+    model, clock = _printed_to_1000(5000)
+    model.feed_lines(["Traceback (most recent call last):", "KeyboardInterrupt"], clock + 1)
+    model.trainer_ended(interrupted=True)
+    s = model.snapshot(clock + 2)
+    assert s.state == "interrupted" and s.errors.get("process_gone", 0) == 0

@@ -118,6 +118,37 @@ def test_metrics_are_served_through_the_grace_period_and_show_the_run_finished(t
         requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
 
 
+def _metrics_until(port, process, wanted):
+    deadline, text = time.monotonic() + TIMEOUT, ""
+    while wanted not in text:
+        assert time.monotonic() < deadline and process.poll() is None, f"{wanted} never came:\n{text}"
+        try:
+            text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    return text
+
+
+def test_ctrl_c_is_an_interrupted_run_not_a_crash(tmp_path):
+    config = "eval_interval = 5000\neval_iters = 20\nlog_interval = 10\nmax_iters = 5000\n"
+    lines = preamble(config) + progress_lines(0, 200, log_interval=10, eval_interval=5000, checkpoint=False)
+    port = free_port()
+    process = _wrapper(tmp_path, f"""
+        import time
+        for line in {lines!r}:
+            print(line)
+        time.sleep(60)  # Ctrl-C raises KeyboardInterrupt here: a traceback in the log
+    """, "--run", "w", grace="3", port=port)
+    _metrics_until(port, process, 'training_iteration{run="w"} 200.0')
+    process.send_signal(signal.SIGINT)
+    text = _metrics_until(port, process, 'training_state{run="w",state="interrupted"} 1.0')
+    assert 'training_state{run="w",state="crashed"} 0.0' in text
+    assert 'kind="process_gone"' not in text
+    returncode, _, err = _finish(process)
+    assert returncode == 128 + signal.SIGINT and b"KeyboardInterrupt" in err  # as a shell reports Ctrl-C
+
+
 @pytest.mark.parametrize(("command", "message"), [
     (["no-such-trainer-program", "train.py"], b"cannot start 'no-such-trainer-program'"),
     ([], b"no trainer command"),

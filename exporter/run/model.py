@@ -62,7 +62,7 @@ class RunModel:
         self._new_segment = True
         self._max_from_log: int | None = None
         self.timing = IterationTiming()
-        self._crashed = self._ended = False
+        self._crashed = self._ended = self._interrupted = False
         self.losses = Losses()
         self._mfu: float | None = None
         self._tokens_per_second: float | None = None
@@ -190,7 +190,7 @@ class RunModel:
             self.generation += 1
             self._start_history()
         self._new_segment = True
-        self._crashed = self._ended = False
+        self._crashed = self._ended = self._interrupted = False
 
     def _on_error(self, e: TrainerError, arrived: float | None) -> None:
         self.counts.errors[e.kind] = self.counts.errors.get(e.kind, 0) + 1
@@ -202,17 +202,18 @@ class RunModel:
         if r.wall_seconds is not None:
             self.timing.elapsed = r.wall_seconds
 
-    def trainer_ended(self) -> None:
+    def trainer_ended(self, interrupted: bool = False) -> None:
         """The trainer's process is gone: at (or within a log interval of) its last iteration the
-        run finished; short of it, the run crashed (an error of kind ``process_gone``)."""
-        if self._crashed or not self.losses.latest_finite or self._ended:
-            return
+        run finished; stopped by the user (``interrupted``) it was interrupted, whatever its last
+        lines say (Ctrl-C prints a traceback); else short of it, the run crashed (``process_gone``)."""
         iteration = self._last.iteration if self._last else None
         max_iterations = self.settings.max_iterations(self._max_from_log)
         ahead = outlook(self.timing, self.settings, iteration, max_iterations and max_iterations.value, self._timeouts)
-        if ahead.at_end or ahead.near_end:
-            self._ended = True
-        else:
+        if self._ended or ahead.at_end or ahead.near_end:
+            self._ended = self._ended or (not self._crashed and self.losses.latest_finite)
+        elif interrupted:
+            self._interrupted = True
+        elif not self._crashed and self.losses.latest_finite:
             self._on_error(TrainerError("process_gone"), None)
 
     # ---- derived view ------------------------------------------------------------------------
@@ -237,6 +238,7 @@ class RunModel:
         state = decide_state(Signals(
             log_present=self.log_present and self.log_problem is None,
             started=self._last is not None,
+            interrupted=self._interrupted,
             crashed=self._crashed or not self.losses.latest_finite,
             ended=self._ended or ahead.at_end,
             near_end=ahead.near_end,

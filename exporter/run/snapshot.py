@@ -7,7 +7,7 @@ from typing import Any
 
 from exporter.run.settings import Setting
 
-STATES = ("waiting", "starting", "running", "stalled", "finished", "crashed")
+STATES = ("waiting", "starting", "running", "stalled", "finished", "crashed", "interrupted")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ class Signals:
 
     log_present: bool
     started: bool  # a progress line was seen
+    interrupted: bool  # the user stopped the trainer (Ctrl-C, SIGTERM through the run wrapper)
     crashed: bool  # a crash marker, or the latest loss is not finite
     ended: bool  # the trainer's end-of-run line, or the last iteration reached
     near_end: bool  # the last progress line was the last one the trainer prints before max_iters
@@ -30,6 +31,8 @@ class Signals:
 def decide_state(s: Signals) -> str:
     if not s.log_present:
         return "waiting"
+    if s.interrupted:
+        return "interrupted"
     if s.crashed:
         return "crashed"
     if s.ended:
