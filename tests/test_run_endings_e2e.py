@@ -1,0 +1,121 @@
+"""How a run ends, end to end: the trainer runs under ``training-exporter run``, a real Prometheus
+(the project's rules, ``for:`` capped at 2 s) scrapes it and a real Alertmanager posts to a local
+Slack sink. A clean finish between two log lines sends TrainingFinished and nothing else; a killed
+trainer pages TrainingCrashed once; Ctrl-C sends nothing at all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from exporter_process import REPO, free_port
+from test_alerting_e2e import SlackSink
+
+RUN = "ending"
+QUIET_SECONDS = 12  # after the end, how long no further message may come
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _binaries_installed(local_stack):
+    missing = local_stack.missing_binaries()
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)} (Debian: apt-get install prometheus prometheus-alertmanager)")
+
+
+TRAINER = """
+    import os, sys, time
+    open(sys.argv[1], "w").write(str(os.getpid()))
+    print("Overriding: eval_interval = 100000")
+    print("Overriding: log_interval = 5")
+    print(f"Overriding: max_iters = {sys.argv[2]}")
+    for i in range(0, int(sys.argv[3]) + 1, 5):
+        print(f"iter {i}: loss {4.0 - i / 1000:.4f}, time 40.00ms, mfu 30.00%")
+        time.sleep(0.05)
+    if sys.argv[4] == "wait":
+        time.sleep(120)
+"""
+
+
+def _start(tmp_path, port, max_iters, last, then):
+    pid_file = tmp_path / "trainer.pid"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    wrapper = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "run", "--port", str(port), "--run", RUN, "--grace-seconds", "60",
+         "--poll-interval-seconds", "0.1", "--log", str(tmp_path / "train.log"), "--",
+         sys.executable, "-c", textwrap.dedent(TRAINER), str(pid_file), str(max_iters), str(last), then],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    return wrapper, pid_file
+
+
+@pytest.fixture
+def ending(tmp_path, local_stack):
+    """``(start, sink, stack)``: ``start(max_iters, last, then)`` runs the wrapper under the stack."""
+    sink, port, started = SlackSink(), free_port(), []
+    webhook_file = tmp_path / "slack_webhook_url"
+    webhook_file.write_text(sink.url + "\n")
+    with local_stack.LocalStack(exporter_port=port, workdir=tmp_path / "stack", slack_url_file=webhook_file,
+                                scrape_interval="1s", for_cap="2s", group_wait="1s", group_interval="1s",
+                                alert_resend_delay="1s") as stack:
+        def start(max_iters, last, then):
+            wrapper, pid_file = _start(tmp_path, port, max_iters, last, then)
+            started.append(wrapper)
+            stack.wait_until(lambda: stack.query_value(f'training_state{{run="{RUN}",state="running"}}') == 1,
+                             timeout=30, what="the run is running in Prometheus")
+            return wrapper, int(pid_file.read_text())
+        yield start, sink, stack
+    for wrapper in started:
+        if wrapper.poll() is None:
+            wrapper.kill()
+        wrapper.wait(timeout=10)
+    sink.close()
+
+
+def _titles(sink):
+    return [m["json"]["attachments"][0]["title"] for m in sink.messages]
+
+
+def _until(stack, sink, predicate, what, timeout=40):
+    stack.wait_until(lambda: any(predicate(t) for t in _titles(sink)), timeout=timeout,
+                     what=f"{what}; Slack got {_titles(sink)}")
+
+
+def test_a_clean_finish_between_two_log_lines_sends_only_trainingfinished(ending):
+    start, sink, stack = ending
+    wrapper, _ = start(1003, 1000, "exit")  # nanoGPT prints iter 1000 last, then exits 0
+    _until(stack, sink, lambda t: "TrainingFinished" in t, "TrainingFinished")
+    time.sleep(QUIET_SECONDS)
+    assert [t for t in _titles(sink) if "TrainingFinished" not in t] == []
+    wrapper.send_signal(signal.SIGTERM)  # end the grace period
+    assert wrapper.wait(timeout=10) == 0
+
+
+def test_a_killed_trainer_pages_trainingcrashed_once(ending):
+    start, sink, stack = ending
+    wrapper, trainer = start(5000, 200, "wait")
+    os.kill(trainer, signal.SIGKILL)
+    _until(stack, sink, lambda t: t.startswith("CRITICAL") and "TrainingCrashed" in t, "TrainingCrashed")
+    time.sleep(QUIET_SECONDS)
+    titles = _titles(sink)
+    assert len(titles) == 1, titles  # one page: no TrainingStalled, no silent-crash repeat
+    assert "the trainer's process ended short of max_iters" in sink.messages[0]["json"]["attachments"][0]["text"]
+    wrapper.send_signal(signal.SIGTERM)
+    assert wrapper.wait(timeout=10) == 128 + signal.SIGKILL
+
+
+def test_ctrl_c_sends_nothing(ending):
+    start, sink, stack = ending
+    wrapper, _ = start(5000, 200, "wait")
+    wrapper.send_signal(signal.SIGINT)
+    stack.wait_until(lambda: stack.query_value(f'training_state{{run="{RUN}",state="interrupted"}}') == 1,
+                     timeout=20, what="the run is interrupted in Prometheus")
+    time.sleep(QUIET_SECONDS)
+    assert _titles(sink) == []
+    wrapper.send_signal(signal.SIGTERM)
+    assert wrapper.wait(timeout=10) == 128 + signal.SIGINT
