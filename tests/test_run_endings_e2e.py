@@ -1,7 +1,8 @@
 """How a run ends, end to end: the trainer runs under ``training-exporter run``, a real Prometheus
 (the project's rules, ``for:`` capped at 2 s) scrapes it and a real Alertmanager posts to a local
-Slack sink. A clean finish between two log lines sends TrainingFinished and nothing else; a killed
-trainer pages TrainingCrashed once; Ctrl-C sends nothing at all."""
+Slack sink. A clean finish between two log lines sends TrainingFinished and nothing else, and its
+energy is 1 kW × the trainer's lifetime within 2 %; a killed trainer pages TrainingCrashed once, a
+CUDA OOM once; a run that stays nan to its end never reads resolved; Ctrl-C sends nothing at all."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def _binaries_installed(local_stack):
 TRAINER = """
     import os, sys, time
     open(sys.argv[1], "w").write(str(os.getpid()))
+    started = time.time()
     print("Overriding: eval_interval = 100000")
     print("Overriding: log_interval = 5")
     print(f"Overriding: max_iters = {sys.argv[2]}")
@@ -39,6 +41,15 @@ TRAINER = """
         time.sleep(0.05)
     if sys.argv[4] == "wait":
         time.sleep(120)
+    if sys.argv[4] == "oom":
+        print("Traceback (most recent call last):")
+        print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB")
+        sys.exit(1)
+    if sys.argv[4] == "nan":
+        for i in range(int(sys.argv[3]) + 5, int(sys.argv[2]) + 1, 5):
+            print(f"iter {i}: loss nan, time 40.00ms, mfu 30.00%")
+            time.sleep(0.05)
+    open(sys.argv[1] + ".lifetime", "w").write(str(time.time() - started))
 """
 
 
@@ -47,6 +58,7 @@ def _start(tmp_path, port, max_iters, last, then):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     wrapper = subprocess.Popen(
         [sys.executable, "-m", "exporter", "run", "--port", str(port), "--run", RUN, "--grace-seconds", "60",
+         "--other-watts", "1000", "--gpu-sample-interval-seconds", "0.1",
          "--poll-interval-seconds", "0.1", "--log", str(tmp_path / "train.log"), "--",
          sys.executable, "-c", textwrap.dedent(TRAINER), str(pid_file), str(max_iters), str(last), then],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -66,9 +78,9 @@ def ending(tmp_path, local_stack):
         def start(max_iters, last, then):
             wrapper, pid_file = _start(tmp_path, port, max_iters, last, then)
             started.append(wrapper)
-            stack.wait_until(lambda: stack.query_value(f'training_state{{run="{RUN}",state="running"}}') == 1,
-                             timeout=30, what="the run is running in Prometheus")
-            return wrapper, int(pid_file.read_text())
+            stack.wait_until(lambda: stack.query_value(f'training_iteration{{run="{RUN}"}}') is not None,
+                             timeout=30, what="the run's progress in Prometheus")
+            return wrapper, int(pid_file.read_text()), pid_file
         yield start, sink, stack
     for wrapper in started:
         if wrapper.poll() is None:
@@ -88,17 +100,21 @@ def _until(stack, sink, predicate, what, timeout=40):
 
 def test_a_clean_finish_between_two_log_lines_sends_only_trainingfinished(ending):
     start, sink, stack = ending
-    wrapper, _ = start(1003, 1000, "exit")  # nanoGPT prints iter 1000 last, then exits 0
+    wrapper, _, pid_file = start(1003, 1000, "exit")  # nanoGPT prints iter 1000 last, then exits 0
     _until(stack, sink, lambda t: "TrainingFinished" in t, "TrainingFinished")
     time.sleep(QUIET_SECONDS)
     assert [t for t in _titles(sink) if "TrainingFinished" not in t] == []
+    # energy: 1 kW of other_watts for exactly the trainer's lifetime, nothing after its end
+    lifetime = float((pid_file.parent / (pid_file.name + ".lifetime")).read_text())
+    energy = stack.query_value(f'training_energy_joules_total{{run="{RUN}"}}')
+    assert energy == pytest.approx(1000 * lifetime, rel=0.02)
     wrapper.send_signal(signal.SIGTERM)  # end the grace period
     assert wrapper.wait(timeout=10) == 0
 
 
 def test_a_killed_trainer_pages_trainingcrashed_once(ending):
     start, sink, stack = ending
-    wrapper, trainer = start(5000, 200, "wait")
+    wrapper, trainer, _ = start(5000, 200, "wait")
     os.kill(trainer, signal.SIGKILL)
     _until(stack, sink, lambda t: t.startswith("CRITICAL") and "TrainingCrashed" in t, "TrainingCrashed")
     time.sleep(QUIET_SECONDS)
@@ -111,7 +127,7 @@ def test_a_killed_trainer_pages_trainingcrashed_once(ending):
 
 def test_ctrl_c_sends_nothing(ending):
     start, sink, stack = ending
-    wrapper, _ = start(5000, 200, "wait")
+    wrapper, _, _ = start(5000, 200, "wait")
     wrapper.send_signal(signal.SIGINT)
     stack.wait_until(lambda: stack.query_value(f'training_state{{run="{RUN}",state="interrupted"}}') == 1,
                      timeout=20, what="the run is interrupted in Prometheus")
@@ -119,3 +135,27 @@ def test_ctrl_c_sends_nothing(ending):
     assert _titles(sink) == []
     wrapper.send_signal(signal.SIGTERM)
     assert wrapper.wait(timeout=10) == 128 + signal.SIGINT
+
+
+def test_a_cuda_oom_pages_trainingcrashed_once_naming_it(ending):
+    start, sink, stack = ending
+    wrapper, _, _ = start(5000, 200, "oom")
+    _until(stack, sink, lambda t: t.startswith("CRITICAL") and "TrainingCrashed" in t, "TrainingCrashed")
+    time.sleep(QUIET_SECONDS)
+    assert len(sink.messages) == 1, _titles(sink)
+    assert "CUDA out of memory" in sink.messages[0]["json"]["attachments"][0]["text"] + _titles(sink)[0]
+    wrapper.send_signal(signal.SIGTERM)
+    assert wrapper.wait(timeout=10) == 1
+
+
+def test_a_run_that_stays_nan_to_its_end_never_reads_resolved(ending):
+    start, sink, stack = ending
+    wrapper, _, _ = start(400, 200, "nan")  # nan from iter 205 to 400, then exit 0
+    _until(stack, sink, lambda t: t.startswith("CRITICAL") and "TrainingLossNotFinite" in t, "TrainingLossNotFinite")
+    assert wrapper.poll() is None or wrapper.returncode == 0
+    time.sleep(QUIET_SECONDS)
+    titles = _titles(sink)
+    assert not any(t.startswith("RESOLVED") for t in titles), titles
+    assert not any("TrainingFinished" in t or "TrainingCrashed" in t for t in titles), titles
+    wrapper.send_signal(signal.SIGTERM)
+    assert wrapper.wait(timeout=10) == 0
