@@ -77,8 +77,9 @@ class RunStart:
 
 @dataclass(slots=True)
 class TrainerError:
-    """A crash marker: ``kind`` is ``oom`` or ``traceback`` (or ``process_gone``: the trainer's
-    watched process ended short of its last iteration)."""
+    """A crash marker: ``kind`` is ``oom`` or ``traceback``; or, when the trainer's watched process
+    ended short of its last iteration, ``killed`` (by a signal), ``exited`` (an error code) or
+    ``process_gone`` (its code not known)."""
 
     kind: str
 

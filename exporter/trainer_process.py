@@ -13,6 +13,7 @@ class TrainerProcess:
         self._started: str | None = None  # the process's start time, once seen
         self.seen = False  # the process was seen running at least once
         self.interrupted = False  # the user stopped it (set by the run wrapper when it forwards SIGINT/SIGTERM)
+        self.returncode: int | None = None  # known to the run wrapper only: the exit code, or -N for signal N
 
     def alive(self) -> bool:
         try:

@@ -79,7 +79,7 @@ class LogWatcher:
             return
         self._trainer_ended = True
         log.info("the trainer's process %d has ended", self._trainer.pid)
-        self.model.trainer_ended(interrupted=self._trainer.interrupted)
+        self.model.trainer_ended(interrupted=self._trainer.interrupted, returncode=self._trainer.returncode)
 
     def _publish(self) -> None:
         self._published = snapshot = self.model.snapshot(self._clock())  # a reference swap: readers need no lock

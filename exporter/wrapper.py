@@ -225,5 +225,6 @@ def _wait(child: subprocess.Popen, tee: Tee, trainer: ChildProcess, signals: Sig
     signals.child_ended = True
     if not tee.join(DRAIN_SECONDS):
         log.warning("the trainer has ended but something it started still holds its output; not waiting for it")
+    trainer.returncode = returncode
     trainer.end()
     return exit_status(returncode)

@@ -120,7 +120,7 @@ def test_a_killed_trainer_pages_trainingcrashed_once(ending):
     time.sleep(QUIET_SECONDS)
     titles = _titles(sink)
     assert len(titles) == 1, titles  # one page: no TrainingStalled, no silent-crash repeat
-    assert "the trainer's process ended short of max_iters" in sink.messages[0]["json"]["attachments"][0]["text"]
+    assert "the trainer's process ended short of max_iters (killed)" in sink.messages[0]["json"]["attachments"][0]["text"]
     wrapper.send_signal(signal.SIGTERM)
     assert wrapper.wait(timeout=10) == 128 + signal.SIGKILL
 

@@ -268,3 +268,14 @@ def test_a_run_the_user_stopped_is_interrupted_even_with_the_traceback_ctrl_c_pr
     model.trainer_ended(interrupted=True)
     s = model.snapshot(clock + 2)
     assert s.state == "interrupted" and s.errors.get("process_gone", 0) == 0
+
+
+@pytest.mark.parametrize(("returncode", "state", "kind"), [
+    (-9, "crashed", "killed"), (1, "crashed", "exited"), (None, "crashed", "process_gone"), (0, "finished", None),
+])
+def test_how_the_trainers_process_ended_short_of_max_iters(returncode, state, kind):
+    model, clock = _printed_to_1000(5000)
+    model.trainer_ended(returncode=returncode)
+    s = model.snapshot(clock + 1)
+    assert s.state == state
+    assert {k for k, n in s.errors.items() if n} == ({kind} if kind else set())

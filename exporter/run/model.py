@@ -202,19 +202,21 @@ class RunModel:
         if r.wall_seconds is not None:
             self.timing.elapsed = r.wall_seconds
 
-    def trainer_ended(self, interrupted: bool = False) -> None:
-        """The trainer's process is gone: at (or within a log interval of) its last iteration the
-        run finished; stopped by the user (``interrupted``) it was interrupted, whatever its last
-        lines say (Ctrl-C prints a traceback); else short of it, the run crashed (``process_gone``)."""
+    def trainer_ended(self, interrupted: bool = False, returncode: int | None = None) -> None:
+        """The trainer's process is gone: near its last iteration, or with exit code 0, the run
+        finished; stopped by the user it was interrupted, whatever its last lines say (Ctrl-C
+        prints a traceback); else it crashed: ``killed`` by a signal, ``exited`` with an error
+        code, or ``process_gone`` when the code is not known."""
         iteration = self._last.iteration if self._last else None
         max_iterations = self.settings.max_iterations(self._max_from_log)
         ahead = outlook(self.timing, self.settings, iteration, max_iterations and max_iterations.value, self._timeouts)
-        if self._ended or ahead.at_end or ahead.near_end:
+        if self._ended or ahead.at_end or ahead.near_end or (returncode == 0 and not interrupted):
             self._ended = self._ended or (not self._crashed and self.losses.latest_finite)
         elif interrupted:
             self._interrupted = True
         elif not self._crashed and self.losses.latest_finite:
-            self._on_error(TrainerError("process_gone"), None)
+            kind = "process_gone" if returncode is None else "killed" if returncode < 0 else "exited"
+            self._on_error(TrainerError(kind), None)
 
     # ---- derived view ------------------------------------------------------------------------
 
