@@ -69,7 +69,10 @@ class LogWatcher:
         return lines
 
     def _watch_trainer(self) -> None:
-        if self._trainer.alive() or self._trainer_ended:
+        if self._trainer.alive():
+            self.model.trainer_alive = True
+            return
+        if self._trainer_ended:
             return
         if not self._trainer.seen:
             if not self._announced_no_trainer:

@@ -200,3 +200,13 @@ def test_restart_counts_a_new_run_from_zero_and_keeps_gpu_baselines(tmp_path):
     saved = json.loads(state.read_text())
     assert saved["run"] == "r#1" and saved["finished"] is False
     assert EnergyAccount("r#1", state_file=str(state)).energy_joules() == 500.0
+
+
+def test_a_stalled_run_counts_energy_only_while_its_trainer_is_known_to_run():
+    running = RunSnapshot(run="run", format="nanogpt", log_path="train.log", state="running")
+    energy = RunEnergy.open(energy_settings(Config(other_watts=100)), running, now=0.0)
+    energy.tick(running, {}, now=0.0)
+    energy.tick(replace(running, state="stalled"), {}, now=10.0)  # silent: the trainer may be dead
+    assert energy.figures(running).joules == 0
+    energy.tick(replace(running, state="stalled", trainer_alive=True), {}, now=20.0)  # hung, still drawing power
+    assert energy.figures(running).joules == pytest.approx(1_000)

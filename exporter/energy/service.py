@@ -2,8 +2,9 @@
 
 :class:`RunEnergy` is the one place that decides which run the energy belongs to (the snapshot's
 ``energy_key``: a second training from scratch in the same log is a new run), when it counts (while
-the run is live), when it starts from zero (a new run, or a saved run that had already finished),
-and how the energy at the finish is projected. ``serve``, ``status`` and the collectors all ask it.
+the run is starting or running, and while stalled only if the trainer's process is known to run:
+a trainer that died is never charged for its silence), when it starts from zero (a new run, or a
+saved run that had already finished), and how the energy at the finish is projected. ``serve``, ``status`` and the collectors all ask it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from exporter.run import RunSnapshot
 
 log = logging.getLogger(__name__)
 
-LIVE_STATES = frozenset({"starting", "running", "stalled"})
+LIVE_STATES = frozenset({"starting", "running"})  # and "stalled" while the trainer's process still runs
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ class RunEnergy:
         """Count the GPUs' energy ``readings`` (cumulative joules by UUID) at ``now`` (Unix time)."""
         if snapshot.energy_key != self._account.run:
             self._account.restart(snapshot.energy_key, now)
-        self._account.update(readings, now, active=snapshot.state in LIVE_STATES,
+        live = snapshot.state in LIVE_STATES or (snapshot.state == "stalled" and snapshot.trainer_alive)
+        self._account.update(readings, now, active=live,
                              finished=snapshot.state == "finished")
 
     def flush(self) -> None:

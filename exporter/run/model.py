@@ -41,6 +41,7 @@ class RunModel:
         self._timeouts = timeouts
         self.log_present = False
         self.log_problem: str | None = None  # why a log that exists cannot be read
+        self.trainer_alive = False  # the trainer's watched process was running at the last read
         self._last_line_ts: float | None = None
         self._logged_tokens_per_iteration: int | None = None
         self.generation = 0  # trainings started from scratch in this log after the first one
@@ -210,6 +211,7 @@ class RunModel:
         iteration = self._last.iteration if self._last else None
         max_iterations = self.settings.max_iterations(self._max_from_log)
         ahead = outlook(self.timing, self.settings, iteration, max_iterations and max_iterations.value, self._timeouts)
+        self.trainer_alive = False
         if self._ended or ahead.at_end or ahead.near_end or (returncode == 0 and not interrupted):
             self._ended = self._ended or (not self._crashed and self.losses.latest_finite)
         elif interrupted:
@@ -253,6 +255,7 @@ class RunModel:
             format=self.format_name,
             log_path=self.log_path,
             log_problem=self.log_problem,
+            trainer_alive=self.trainer_alive,
             state=state,
             eta_seconds=eta.seconds if eta else None,
             eta_low_seconds=eta.low if eta else None,
