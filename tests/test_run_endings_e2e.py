@@ -1,8 +1,9 @@
 """How a run ends, end to end: the trainer runs under ``training-exporter run``, a real Prometheus
 (the project's rules, ``for:`` capped at 2 s) scrapes it and a real Alertmanager posts to a local
-Slack sink. A clean finish between two log lines sends TrainingFinished and nothing else, and its
-energy is 1 kW × the trainer's lifetime within 2 %; a killed trainer pages TrainingCrashed once, a
-CUDA OOM once; a run that stays nan to its end never reads resolved; Ctrl-C sends nothing at all."""
+Slack sink. A clean finish between two log lines, with or without evals, sends TrainingFinished and
+nothing else; a killed trainer pages TrainingCrashed once (energy in both: 1 kW × the trainer's
+lifetime within 2 %), a CUDA OOM once; a run that stays nan to its end never reads resolved; Ctrl-C
+sends nothing at all."""
 
 from __future__ import annotations
 
@@ -31,12 +32,16 @@ def _binaries_installed(local_stack):
 
 TRAINER = """
     import os, sys, time
-    open(sys.argv[1], "w").write(str(os.getpid()))
     started = time.time()
-    print("Overriding: eval_interval = 100000")
+    open(sys.argv[1] + ".started", "w").write(str(started))
+    open(sys.argv[1], "w").write(str(os.getpid()))
+    print(f"Overriding: eval_interval = {250 if sys.argv[4] == 'evals' else 100000}")
     print("Overriding: log_interval = 5")
     print(f"Overriding: max_iters = {sys.argv[2]}")
     for i in range(0, int(sys.argv[3]) + 1, 5):
+        if sys.argv[4] == "evals" and i % 250 == 0:
+            time.sleep(0.8)  # the eval's pause
+            print(f"step {i}: train loss 3.5000, val loss 3.6000")
         print(f"iter {i}: loss {4.0 - i / 1000:.4f}, time 40.00ms, mfu 30.00%")
         time.sleep(0.05)
     if sys.argv[4] == "wait":
@@ -98,9 +103,10 @@ def _until(stack, sink, predicate, what, timeout=40):
                      what=f"{what}; Slack got {_titles(sink)}")
 
 
-def test_a_clean_finish_between_two_log_lines_sends_only_trainingfinished(ending):
+@pytest.mark.parametrize("evals", ["exit", "evals"])
+def test_a_clean_finish_between_two_log_lines_sends_only_trainingfinished(ending, evals):
     start, sink, stack = ending
-    wrapper, _, pid_file = start(1003, 1000, "exit")  # nanoGPT prints iter 1000 last, then exits 0
+    wrapper, _, pid_file = start(1003, 1000, evals)  # nanoGPT prints iter 1000 last, then exits 0
     _until(stack, sink, lambda t: "TrainingFinished" in t, "TrainingFinished")
     time.sleep(QUIET_SECONDS)
     assert [t for t in _titles(sink) if "TrainingFinished" not in t] == []
@@ -114,13 +120,18 @@ def test_a_clean_finish_between_two_log_lines_sends_only_trainingfinished(ending
 
 def test_a_killed_trainer_pages_trainingcrashed_once(ending):
     start, sink, stack = ending
-    wrapper, trainer, _ = start(5000, 200, "wait")
+    wrapper, trainer, pid_file = start(5000, 200, "wait")
+    started = float((pid_file.parent / (pid_file.name + ".started")).read_text())
+    time.sleep(max(0.0, started + 8 - time.time()))  # a lifetime long enough to weigh the energy by
     os.kill(trainer, signal.SIGKILL)
+    lifetime = time.time() - started
     _until(stack, sink, lambda t: t.startswith("CRITICAL") and "TrainingCrashed" in t, "TrainingCrashed")
     time.sleep(QUIET_SECONDS)
     titles = _titles(sink)
     assert len(titles) == 1, titles  # one page: no TrainingStalled, no silent-crash repeat
     assert "the trainer's process ended short of max_iters (killed)" in sink.messages[0]["json"]["attachments"][0]["text"]
+    energy = stack.query_value(f'training_energy_joules_total{{run="{RUN}"}}')
+    assert energy == pytest.approx(1000 * lifetime, rel=0.02)  # 1 kW for the trainer's life, not its silence
     wrapper.send_signal(signal.SIGTERM)
     assert wrapper.wait(timeout=10) == 128 + signal.SIGKILL
 
