@@ -9,6 +9,7 @@ import pytest
 
 from exporter.config import Config
 from exporter.energy import EnergyAccount, RunEnergy, projected_joules
+from exporter.energy.service import trainer_running
 from exporter.run import RunSnapshot
 from exporter.serve import energy_settings
 
@@ -210,3 +211,12 @@ def test_a_stalled_run_counts_energy_only_while_its_trainer_is_known_to_run():
     assert energy.figures(running).joules == 0
     energy.tick(replace(running, state="stalled", trainer_alive=True), {}, now=20.0)  # hung, still drawing power
     assert energy.figures(running).joules == pytest.approx(1_000)
+
+
+def test_a_nan_loss_does_not_stop_the_count_while_the_trainer_goes_on():
+    nan = RunSnapshot(run="run", format="nanogpt", log_path="train.log", state="crashed", loss_finite=False,
+                      last_progress_timestamp=100.0, progress_timeout_seconds=30.0)
+    assert trainer_running(nan, now=120.0)  # nan lines still coming
+    assert not trainer_running(nan, now=140.0)  # silent past the timeout: the trainer has stopped
+    assert trainer_running(replace(nan, trainer_alive=True), now=500.0)  # its process still runs
+    assert not trainer_running(replace(nan, errors={"traceback": 1}), now=120.0)  # a real crash

@@ -1,9 +1,9 @@
 """How a run ends, end to end: the trainer runs under ``training-exporter run``, a real Prometheus
 (the project's rules, ``for:`` capped at 2 s) scrapes it and a real Alertmanager posts to a local
 Slack sink. A clean finish between two log lines, with or without evals, sends TrainingFinished and
-nothing else; a killed trainer pages TrainingCrashed once (energy in both: 1 kW × the trainer's
-lifetime within 2 %), a CUDA OOM once; a run that stays nan to its end never reads resolved; Ctrl-C
-sends nothing at all."""
+nothing else; a killed trainer pages TrainingCrashed once, a CUDA OOM once; a run that stays nan to
+its end never reads resolved; Ctrl-C sends nothing at all. In every ending the energy counted is
+1 kW (other_watts) × the trainer's lifetime within 2 %."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ TRAINER = """
     import os, sys, time
     started = time.time()
     open(sys.argv[1] + ".started", "w").write(str(started))
+    if sys.argv[4] in ("oom", "nan"):
+        time.sleep(3)  # a lifetime long enough to weigh the energy by
     open(sys.argv[1], "w").write(str(os.getpid()))
     print(f"Overriding: eval_interval = {250 if sys.argv[4] == 'evals' else 100000}")
     print("Overriding: log_interval = 5")
@@ -47,6 +49,7 @@ TRAINER = """
     if sys.argv[4] == "wait":
         time.sleep(120)
     if sys.argv[4] == "oom":
+        open(sys.argv[1] + ".lifetime", "w").write(str(time.time() - started))
         print("Traceback (most recent call last):")
         print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB")
         sys.exit(1)
@@ -94,6 +97,14 @@ def ending(tmp_path, local_stack):
     sink.close()
 
 
+def _assert_energy_of_lifetime(stack, pid_file, lifetime=None):
+    """1 kW of other_watts for exactly the trainer's lifetime (its own measure unless given)."""
+    if lifetime is None:
+        lifetime = float((pid_file.parent / (pid_file.name + ".lifetime")).read_text())
+    energy = stack.query_value(f'training_energy_joules_total{{run="{RUN}"}}')
+    assert energy == pytest.approx(1000 * lifetime, rel=0.02)
+
+
 def _titles(sink):
     return [m["json"]["attachments"][0]["title"] for m in sink.messages]
 
@@ -110,10 +121,7 @@ def test_a_clean_finish_between_two_log_lines_sends_only_trainingfinished(ending
     _until(stack, sink, lambda t: "TrainingFinished" in t, "TrainingFinished")
     time.sleep(QUIET_SECONDS)
     assert [t for t in _titles(sink) if "TrainingFinished" not in t] == []
-    # energy: 1 kW of other_watts for exactly the trainer's lifetime, nothing after its end
-    lifetime = float((pid_file.parent / (pid_file.name + ".lifetime")).read_text())
-    energy = stack.query_value(f'training_energy_joules_total{{run="{RUN}"}}')
-    assert energy == pytest.approx(1000 * lifetime, rel=0.02)
+    _assert_energy_of_lifetime(stack, pid_file)
     wrapper.send_signal(signal.SIGTERM)  # end the grace period
     assert wrapper.wait(timeout=10) == 0
 
@@ -130,43 +138,48 @@ def test_a_killed_trainer_pages_trainingcrashed_once(ending):
     titles = _titles(sink)
     assert len(titles) == 1, titles  # one page: no TrainingStalled, no silent-crash repeat
     assert "the trainer's process ended short of max_iters (killed)" in sink.messages[0]["json"]["attachments"][0]["text"]
-    energy = stack.query_value(f'training_energy_joules_total{{run="{RUN}"}}')
-    assert energy == pytest.approx(1000 * lifetime, rel=0.02)  # 1 kW for the trainer's life, not its silence
+    _assert_energy_of_lifetime(stack, pid_file, lifetime)  # its life, not its silence
     wrapper.send_signal(signal.SIGTERM)
     assert wrapper.wait(timeout=10) == 128 + signal.SIGKILL
 
 
 def test_ctrl_c_sends_nothing(ending):
     start, sink, stack = ending
-    wrapper, _, _ = start(5000, 200, "wait")
+    wrapper, _, pid_file = start(5000, 200, "wait")
+    started = float((pid_file.parent / (pid_file.name + ".started")).read_text())
+    time.sleep(max(0.0, started + 8 - time.time()))
     wrapper.send_signal(signal.SIGINT)
+    lifetime = time.time() - started
     stack.wait_until(lambda: stack.query_value(f'training_state{{run="{RUN}",state="interrupted"}}') == 1,
                      timeout=20, what="the run is interrupted in Prometheus")
     time.sleep(QUIET_SECONDS)
     assert _titles(sink) == []
+    _assert_energy_of_lifetime(stack, pid_file, lifetime)
     wrapper.send_signal(signal.SIGTERM)
     assert wrapper.wait(timeout=10) == 128 + signal.SIGINT
 
 
 def test_a_cuda_oom_pages_trainingcrashed_once_naming_it(ending):
     start, sink, stack = ending
-    wrapper, _, _ = start(5000, 200, "oom")
+    wrapper, _, pid_file = start(5000, 200, "oom")
     _until(stack, sink, lambda t: t.startswith("CRITICAL") and "TrainingCrashed" in t, "TrainingCrashed")
     time.sleep(QUIET_SECONDS)
     assert len(sink.messages) == 1, _titles(sink)
     assert "CUDA out of memory" in sink.messages[0]["json"]["attachments"][0]["text"] + _titles(sink)[0]
+    _assert_energy_of_lifetime(stack, pid_file)
     wrapper.send_signal(signal.SIGTERM)
     assert wrapper.wait(timeout=10) == 1
 
 
 def test_a_run_that_stays_nan_to_its_end_never_reads_resolved(ending):
     start, sink, stack = ending
-    wrapper, _, _ = start(400, 200, "nan")  # nan from iter 205 to 400, then exit 0
+    wrapper, _, pid_file = start(400, 200, "nan")  # nan from iter 205 to 400, then exit 0
     _until(stack, sink, lambda t: t.startswith("CRITICAL") and "TrainingLossNotFinite" in t, "TrainingLossNotFinite")
     assert wrapper.poll() is None or wrapper.returncode == 0
     time.sleep(QUIET_SECONDS)
     titles = _titles(sink)
     assert not any(t.startswith("RESOLVED") for t in titles), titles
     assert not any("TrainingFinished" in t or "TrainingCrashed" in t for t in titles), titles
+    _assert_energy_of_lifetime(stack, pid_file)  # counted to the end: a nan loss does not stop the trainer
     wrapper.send_signal(signal.SIGTERM)
     assert wrapper.wait(timeout=10) == 0

@@ -2,8 +2,8 @@
 
 :class:`RunEnergy` is the one place that decides which run the energy belongs to (the snapshot's
 ``energy_key``: a second training from scratch in the same log is a new run), when it counts (while
-the run is starting or running, and while stalled only if the trainer's process is known to run:
-a trainer that died is never charged for its silence), when it starts from zero (a new run, or a
+the trainer is at work: see :func:`trainer_running`; a trainer that died is never charged for its
+silence, and a nan loss does not stop the count), when it starts from zero (a new run, or a
 saved run that had already finished), and how the energy at the finish is projected. ``serve``, ``status`` and the collectors all ask it.
 """
 
@@ -30,6 +30,22 @@ class EnergySettings:
     price_per_kwh: float = 0.15
     currency: str = "USD"
     carbon_g_per_kwh: float | None = None
+
+
+def trainer_running(s: RunSnapshot, now: float) -> bool:
+    """Whether the trainer is at work, so that its energy counts: starting or running; stalled only
+    while its process is known to run (a hung trainer); crashed by a nan loss alone while its
+    process runs or its lines keep coming (a nan does not stop a trainer)."""
+    if s.state in LIVE_STATES:
+        return True
+    nan_only = s.state == "crashed" and not s.loss_finite and not any(s.errors.values())
+    if s.state != "stalled" and not nan_only:
+        return False
+    if s.trainer_alive is not None:  # its process is watched
+        return s.trainer_alive
+    if s.state == "stalled" or s.last_progress_timestamp is None or s.progress_timeout_seconds is None:
+        return False
+    return now - s.last_progress_timestamp <= s.progress_timeout_seconds
 
 
 def projected_joules(joules: float, watts: float | None, eta_seconds: float | None) -> float | None:
@@ -83,8 +99,7 @@ class RunEnergy:
         """Count the GPUs' energy ``readings`` (cumulative joules by UUID) at ``now`` (Unix time)."""
         if snapshot.energy_key != self._account.run:
             self._account.restart(snapshot.energy_key, now)
-        live = snapshot.state in LIVE_STATES or (snapshot.state == "stalled" and snapshot.trainer_alive)
-        self._account.update(readings, now, active=live,
+        self._account.update(readings, now, active=trainer_running(snapshot, now),
                              finished=snapshot.state == "finished")
 
     def flush(self) -> None:

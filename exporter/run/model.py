@@ -41,7 +41,7 @@ class RunModel:
         self._timeouts = timeouts
         self.log_present = False
         self.log_problem: str | None = None  # why a log that exists cannot be read
-        self.trainer_alive = False  # the trainer's watched process was running at the last read
+        self.trainer_alive: bool | None = None  # whether the trainer's watched process runs (None: not watched)
         self._last_line_ts: float | None = None
         self._logged_tokens_per_iteration: int | None = None
         self.generation = 0  # trainings started from scratch in this log after the first one

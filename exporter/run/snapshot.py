@@ -16,7 +16,7 @@ class RunSnapshot:
     format: str
     log_path: str
     state: str
-    trainer_alive: bool = False  # the trainer's process is watched (run wrapper, --trainer-pid) and running
+    trainer_alive: bool | None = None  # whether the trainer's watched process runs (None: not watched)
     log_problem: str | None = None  # why the log, which exists, cannot be read (the run then reads "waiting")
     iteration: int | None = None
     max_iterations: int | None = None
