@@ -100,14 +100,7 @@ def test_metrics_are_served_through_the_grace_period_and_show_the_run_finished(t
             print(line)
             time.sleep(0.005)
     """, "--run", "w", grace="3", port=port)
-    deadline, text = time.monotonic() + TIMEOUT, ""
-    while 'training_state{run="w",state="finished"} 1.0' not in text:
-        assert time.monotonic() < deadline and process.poll() is None, f"not finished before the exit:\n{text}"
-        try:
-            text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
+    text = _metrics_until(port, process, 'training_state{run="w",state="finished"} 1.0')
     assert 'training_iteration{run="w"} 100.0' in text
     assert 'kind="process_gone"' not in text
     assert process.poll() is None  # still serving, in the grace period
