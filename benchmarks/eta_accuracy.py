@@ -31,7 +31,6 @@ import argparse
 import dataclasses
 import json
 import math
-import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks import eta_logs  # noqa: E402
+from exporter import stamps  # noqa: E402
 from exporter.config import Config  # noqa: E402
 from exporter.events import ConfigValue, Eval, Progress  # noqa: E402
 from exporter.formats import FormatReader  # noqa: E402
@@ -53,7 +53,6 @@ CUTS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 POLL_SECONDS = Config().poll_interval_seconds
 TQDM_SMOOTHING = 0.3
 ESTIMATORS = ("exporter/status", "exporter/serve", "naive", "tqdm")
-_STAMP = re.compile(r"(\d{9,11}(?:\.\d*)?) (.*)\Z", re.S)
 
 
 @dataclass(frozen=True)
@@ -65,11 +64,12 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Trace:
-    """A log ready to measure: its lines without prefixes, each line's arrival time, and its
-    progress lines as ``(line index, iteration, truth clock seconds)``."""
+    """A log ready to measure: its lines as written and without prefixes, each line's arrival
+    time, and its progress lines as ``(line index, iteration, truth clock seconds)``."""
 
     name: str
     path: str
+    raw_lines: list[str]
     lines: list[str]
     arrivals: list[float]
     points: list[tuple[int, int, float]]
@@ -97,19 +97,18 @@ class Summary:
 
 # ---- reading a log -------------------------------------------------------------------------------
 
-def read_stamped(path: str | Path) -> tuple[list[str], list[float] | None]:
-    """The lines without their Unix-time prefixes, and the prefixes (None unless ≥ 99 % of the
-    lines carry one; a line without one takes the time of the line before)."""
+def read_stamped(path: str | Path) -> tuple[list[str], list[str], list[float] | None]:
+    """The lines as written, without their Unix-time prefixes, and the prefixes (None unless
+    ≥ 99 % of the lines carry one; a line without one takes the time of the line before)."""
     raw = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    matches = [_STAMP.match(line) for line in raw]
-    if not raw or sum(m is not None for m in matches) < 0.99 * len(raw):
-        return raw, None
-    first = next(float(m[1]) for m in matches if m)
-    lines, stamps = [], []
-    for line, m in zip(raw, matches):
-        lines.append(m[2] if m else line)
-        stamps.append(float(m[1]) if m else (stamps[-1] if stamps else first))
-    return lines, stamps
+    split = [stamps.split(line) for line in raw]
+    if not raw or sum(stamp is not None for stamp, _ in split) < 0.99 * len(raw):
+        return raw, raw, None
+    first = next(stamp for stamp, _ in split if stamp is not None)
+    times: list[float] = []
+    for stamp, _ in split:
+        times.append(stamp if stamp is not None else (times[-1] if times else first))
+    return raw, [text for _, text in split], times
 
 
 def line_events(lines: list[str]) -> list:
@@ -208,19 +207,19 @@ def synthetic_arrivals(count: int, indices: list[int], clock: list[float]) -> li
 
 def read_trace(path: str | Path, name: str | None = None) -> Trace | str:
     """The log at ``path`` ready to measure, or the reason it cannot be."""
-    lines, stamps = read_stamped(path)
+    raw_lines, lines, times_written = read_stamped(path)
     events = line_events(lines)
     indices, progress, after_eval = progress_points(events)
     if len(progress) < 10:
         return f"skipped: {len(progress)} progress lines, fewer than 10"
-    clock = truth_clock(progress, after_eval, indices, stamps)
+    clock = truth_clock(progress, after_eval, indices, times_written)
     if clock is None:
         return "skipped: no clock (no Unix-time prefixes, no cumulative or per-iteration time in its lines)"
     truth, times = clock
     max_iters, note = run_length(events, progress[-1].iteration)
-    arrivals = stamps or synthetic_arrivals(len(lines), indices, times)
+    arrivals = times_written or synthetic_arrivals(len(lines), indices, times)
     points = [(i, p.iteration, t) for i, p, t in zip(indices, progress, times)]
-    return Trace(name or Path(path).name, str(path), lines, arrivals, points, max_iters, truth, note)
+    return Trace(name or Path(path).name, str(path), raw_lines, lines, arrivals, points, max_iters, truth, note)
 
 
 # ---- estimating --------------------------------------------------------------------------------
@@ -257,9 +256,10 @@ def eta_of(snapshot) -> Estimate | None:
 
 
 def status_like(trace: Trace, index: int) -> Estimate | None:
-    """The ETA after reading the log up to line ``index`` as one backfill (no arrival times)."""
+    """The ETA after reading the log up to line ``index`` as one backfill: no arrival times, but
+    the lines' own Unix-time prefixes where they have them."""
     model = new_model(trace)
-    model.feed_lines(trace.lines[:index + 1], None)
+    stamps.feed(model, trace.raw_lines[:index + 1], None)
     now = trace.arrivals[index]
     model.mark_activity(now)
     return eta_of(model.snapshot(now))

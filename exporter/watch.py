@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from exporter import stamps
 from exporter.follow import LogFollower
 from exporter.run import RunModel, RunSnapshot
 from exporter.trainer_process import TrainerProcess
@@ -47,7 +48,7 @@ class LogWatcher:
         backfilled_until = None
         for batch in self._follower.poll():
             arrived = None if batch.backfill else self._clock()
-            self.model.feed_lines(batch.lines, arrived)
+            stamps.feed(self.model, batch.lines, arrived)
             if batch.dropped:
                 self.model.count_not_understood(batch.dropped)
             lines += len(batch.lines)
