@@ -1,8 +1,9 @@
 """A bounded history of a run for the page's charts, sampled from its snapshots.
 
-A point is kept when the run advanced (a new iteration or a new val loss). When the history is
-full, every other point is dropped: it keeps covering the whole run at half the resolution, so
-its size stays bounded however long the run."""
+A point is taken when the run advanced (a new iteration or a new val loss). Every ``stride``-th
+point is kept, and the latest one is always shown; when the kept points fill the history, every
+other one is dropped and the stride doubles. The history keeps covering the whole run, evenly, at
+a lower resolution: its size stays bounded however long the run."""
 
 from __future__ import annotations
 
@@ -19,9 +20,15 @@ class History:
         if max_points < 2:
             raise ValueError("a history needs room for at least two points")
         self._max_points = max_points
-        self._points: list[tuple] = []
-        self._run: str | None = None
         self._lock = threading.Lock()  # the sampling loop writes, HTTP workers read
+        self._start(None)
+
+    def _start(self, run: str | None) -> None:
+        self._run = run
+        self._kept: list[tuple] = []
+        self._latest: tuple | None = None  # the latest point, when it is not kept
+        self._stride = 1
+        self._since_kept = 0  # points taken since the latest kept one
 
     def record(self, s: RunSnapshot, power_watts: float | None, now: float) -> None:
         """Add ``s`` (and the GPUs' power) as a point at ``now`` if the run advanced. A new run
@@ -33,16 +40,30 @@ class History:
                  s.iteration_seconds, power_watts)
         with self._lock:
             if s.energy_key != self._run:
-                self._run, self._points = s.energy_key, []
-            while self._points and self._points[-1][1] > s.iteration:
-                self._points.pop()
-            if self._points and self._points[-1][1] == s.iteration and self._points[-1][3] == point[3]:
+                self._start(s.energy_key)
+            last = self._latest or (self._kept[-1] if self._kept else None)
+            if last is not None and last[1] > s.iteration:
+                self._latest, self._since_kept = None, 0
+                while self._kept and self._kept[-1][1] > s.iteration:
+                    self._kept.pop()
+            elif last is not None and last[1] == s.iteration and last[3] == point[3]:
                 return
-            self._points.append(point)
-            if len(self._points) > self._max_points:
-                self._points = self._points[(len(self._points) - 1) % 2::2]  # the latest point stays
+            self._take(point)
+
+    def _take(self, point: tuple) -> None:
+        self._since_kept += 1
+        if self._since_kept < self._stride:
+            self._latest = point
+            return
+        self._kept.append(point)
+        self._latest, self._since_kept = None, 0
+        if len(self._kept) > self._max_points - 1:  # room for the latest point besides
+            if (len(self._kept) - 1) % 2:  # the last kept point goes: its points count since
+                self._since_kept = self._stride
+            self._kept = self._kept[::2]
+            self._stride *= 2
 
     def points(self) -> list[tuple]:
         """The points, oldest first, each a tuple in the order of :data:`COLUMNS`."""
         with self._lock:
-            return list(self._points)
+            return self._kept + ([self._latest] if self._latest else [])
