@@ -137,10 +137,16 @@ class Browser:
 
     def open(self, url: str, width: int, height: int, mobile: bool = False) -> None:
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile)
+        loaded = len(self.events)
         self.call("Page.navigate", url=url)
+        while not any(e.get("method") == "Page.loadEventFired" for e in self.events[loaded:]):
+            self.events.append(json.loads(self.socket.receive()))  # the socket's timeout bounds the wait
 
-    def screenshot(self, path: Path) -> bytes:
-        data = base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
+    def screenshot(self, path: Path, scale: float = 1.0) -> bytes:
+        """The viewport as a PNG at ``path``, ``scale`` times its size."""
+        size = self.evaluate("[innerWidth, innerHeight]")
+        clip = {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": scale}
+        data = base64.b64decode(self.call("Page.captureScreenshot", format="png", clip=clip)["data"])
         path.write_bytes(data)
         return data
 
