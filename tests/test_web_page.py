@@ -90,3 +90,32 @@ def test_phone_layout_holds_at_390_by_844(live, browser, tmp_path):
     assert tops == sorted(tops)
     assert png_size(browser.screenshot(tmp_path / "page-390x844.png")) == (390, 844)
     only_the_exporter_was_asked(browser, live.url)
+
+
+@needs_chromium
+def test_alerts_and_a_hostile_run_name_are_shown_as_text(browser):
+    from prometheus_client import CollectorRegistry
+
+    from exporter import web
+    from exporter.http_server import MetricsServer
+    from exporter.run import RunSnapshot
+
+    hostile = '<img src="http://192.0.2.1/x.png" onerror="console.error(1)">'
+    crashed = RunSnapshot(run=hostile, format="nanogpt", log_path="train.log", state="crashed", iteration=5_000,
+                          max_iterations=20_000, progress_ratio=0.25, eta_seconds=3_000.0)
+    alerts = [{"name": "TrainingCrashed", "severity": "critical", "summary": "CUDA out of memory <b>x</b>",
+               "since": 1.0}]
+    api = web.RunApi(lambda: crashed, alerts=lambda: alerts, clock=lambda: 601.0)
+    server = MetricsServer(CollectorRegistry(), "127.0.0.1", 0, routes=web.routes(api)).start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/"
+        browser.open(url, 1920, 1080)
+        browser.wait_for(f"{TEXT.format('state')} === 'crashed'")
+        assert text(browser, "run") == hostile
+        assert text(browser, "alerts") == "TrainingCrashedCUDA out of memory <b>x</b>critical · for 10 min"
+        assert browser.evaluate("document.querySelector('#alerts li').className") == "critical"
+        assert browser.evaluate("getComputedStyle(document.getElementById('state')).backgroundColor") == "rgb(248, 81, 73)"
+        assert text(browser, "eta") == "crashed" and text(browser, "eta-range") == "at its last pace 50 min were left"
+        only_the_exporter_was_asked(browser, url)
+    finally:
+        server.stop()
