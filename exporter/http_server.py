@@ -50,8 +50,8 @@ INDEX_PAGE = (b'<!doctype html>\n<html><head><title>training-exporter</title></h
 HTML = "text/html; charset=utf-8"
 # a page may run its own inline script and style and fetch from this server, nothing else
 ROUTE_HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
-                 ("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                  "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'")]
+                 ("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; "
+                  "style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'")]
 BUSY = b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\n\r\n"
 FAILED = b"HTTP/1.0 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 _LISTENER, _WAKE = "listener", "wake"
@@ -130,7 +130,8 @@ class MetricsServer:
     :meth:`start`, until :meth:`stop`."""
 
     def __init__(self, registry: CollectorRegistry, address: str, port: int, *,
-                 routes: Mapping[str, Route] | None = None, timeout: float = 5.0, workers: int = 16, max_pending: int = 256, max_queued: int = 256) -> None:
+                 routes: Mapping[str, Route] | None = None, timeout: float = 5.0, workers: int = 16,
+                 max_pending: int = 256, max_queued: int = 256) -> None:
         self.expositions = SharedExpositions(registry)
         self.routes = dict(routes) if routes is not None else {"/": lambda: (INDEX_PAGE, HTML)}
         self.timeout = timeout

@@ -44,8 +44,12 @@ class WebSocket:
     def send(self, text: str) -> None:
         payload, mask = text.encode(), os.urandom(4)
         size = len(payload)
-        head = struct.pack("!BB", 0x81, 0x80 | size) if size < 126 else (
-            struct.pack("!BBH", 0x81, 0x80 | 126, size) if size < 1 << 16 else struct.pack("!BBQ", 0x81, 0x80 | 127, size))
+        if size < 126:
+            head = struct.pack("!BB", 0x81, 0x80 | size)
+        elif size < 1 << 16:
+            head = struct.pack("!BBH", 0x81, 0x80 | 126, size)
+        else:
+            head = struct.pack("!BBQ", 0x81, 0x80 | 127, size)
         self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
 
     def receive(self) -> str:

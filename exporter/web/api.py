@@ -85,7 +85,8 @@ class RunApi:
         projected = figures.projected_joules
         return {
             "joules": figures.joules, "power_watts": figures.power_watts, "projected_joules": projected,
-            "cost": energy.cost(figures.joules), "projected_cost": None if projected is None else energy.cost(projected),
+            "cost": energy.cost(figures.joules),
+            "projected_cost": None if projected is None else energy.cost(projected),
             "currency": energy.settings.currency, "price_per_kwh": energy.settings.price_per_kwh,
             "emissions_grams": energy.emissions_grams(figures.joules),
             "projected_emissions_grams": None if projected is None else energy.emissions_grams(projected),
