@@ -94,10 +94,11 @@ def test_phone_layout_holds_at_390_by_844(live, browser, tmp_path):
 
 
 @needs_chromium
-def test_alerts_and_a_hostile_run_name_are_shown_as_text(browser):
+def test_alerts_a_lost_gpu_and_a_hostile_run_name_are_shown_as_text(browser):
     from prometheus_client import CollectorRegistry
 
     from exporter import web
+    from exporter.gpu import GpuReading
     from exporter.http_server import MetricsServer
     from exporter.run import RunSnapshot
 
@@ -106,7 +107,8 @@ def test_alerts_and_a_hostile_run_name_are_shown_as_text(browser):
                           max_iterations=20_000, progress_ratio=0.25, eta_seconds=3_000.0)
     alerts = [{"name": "TrainingCrashed", "severity": "critical", "summary": "CUDA out of memory <b>x</b>",
                "since": 1.0}]
-    api = web.RunApi(lambda: crashed, alerts=lambda: alerts, clock=lambda: 601.0)
+    lost = GpuReading(index=0, uuid="GPU-1", name="NVIDIA A100-SXM4-80GB", up=False)  # every reading unknown
+    api = web.RunApi(lambda: crashed, alerts=lambda: alerts, readings=lambda: [lost], clock=lambda: 601.0)
     server = MetricsServer(CollectorRegistry(), "127.0.0.1", 0, routes=web.routes(api)).start()
     try:
         url = f"http://127.0.0.1:{server.port}/"
@@ -117,6 +119,7 @@ def test_alerts_and_a_hostile_run_name_are_shown_as_text(browser):
         assert browser.evaluate("document.querySelector('#alerts li').className") == "critical"
         red = browser.evaluate("getComputedStyle(document.getElementById('state')).backgroundColor")
         assert red == "rgb(248, 81, 73)"
+        assert text(browser, "gpus").startswith("GPU 0 · NVIDIA A100-SXM4-80GB · LOSTbusy–power– / – W")
         assert text(browser, "eta") == "crashed" and text(browser, "eta-range") == "at its last pace 50 min were left"
         only_the_exporter_was_asked(browser, url)
     finally:
