@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from exporter import __version__, overrides
@@ -64,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("log", metavar="LOG", help="the trainer's log file")
     _add_config_flags(status, "status")
     status.add_argument("--json", action="store_true", help="print JSON instead of text (default: text)")
+    status.add_argument("--watch", action="store_true",
+                        help="follow the log and redraw the report in place until Ctrl-C (default: once)")
+    status.add_argument("--interval", type=_seconds_in(0.1, 3600), default=2.0, metavar="S",
+                        help="seconds between redraws with --watch (0.1..3600; default: 2)")
 
     plan = commands.add_parser("plan", help="estimate a nanoGPT run before it starts")
     from exporter import plan_report
@@ -72,14 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
-    return value
+def _seconds_in(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: seconds between ``low`` and ``high``."""
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected seconds between {low:g} and {high:g}, got {text!r}")
+        return value
+    return seconds
 
 
 def _add_run_parser(commands: argparse._SubParsersAction) -> None:
@@ -90,7 +98,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
                     "it to --log, serve /metrics (its PID ends the run) until --grace-seconds after it exits; "
                     "SIGINT, SIGTERM and SIGHUP are forwarded to it; exits with its status.")
     _add_config_flags(run, "serve", leave_out=("trainer_pid",))
-    run.add_argument("--grace-seconds", type=_seconds, default=30.0, metavar="S",
+    run.add_argument("--grace-seconds", type=_seconds_in(0, 86400), default=30.0, metavar="S",
                      help="how long /metrics is served after the trainer exits (0..86400; default: 30, "
                           "two 15 s scrapes)")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging (default: off)")
@@ -127,7 +135,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "status":
         from exporter import report
 
-        return report.run(config, as_json=args.json)
+        return report.run(config, as_json=args.json,
+                          watch_seconds=args.interval if args.watch else None)
     if args.command == "run":
         return _wrap(args, config)
     from exporter import serve

@@ -1,6 +1,8 @@
-"""The HTTP endpoint: ``/metrics`` (a query string is ignored) and ``/`` (a page linking to it), for
-GET and HEAD; other paths 404, other methods 405, nothing logged per request. Unlike prometheus_client's ``start_http_server``
-(a backlog of 5, a thread per connection, no read timeout, metrics on every path):
+"""The HTTP endpoint: ``/metrics`` and a small table of other routes (``/``: by default a page linking
+to /metrics), a query string ignored, for GET and HEAD; other paths 404, other methods 405,
+nothing logged per request. The routes are read-only; their replies say ``no-store`` and carry a
+content security policy that lets a page load nothing from elsewhere. Unlike prometheus_client's
+``start_http_server`` (a backlog of 5, a thread per connection, no read timeout, metrics on every path):
 
 - the listen backlog is ``BACKLOG`` (Linux caps it at ``net.core.somaxconn``): a burst of scrapers
   waits in the kernel instead of losing SYNs to a 1 s retry;
@@ -11,14 +13,14 @@ GET and HEAD; other paths 404, other methods 405, nothing logged per request. Un
   already, a request is answered 503 at once: the selector must keep accepting (else idle
   connections would starve real scrapers), and a quick 503 says more than a time-out;
 - the exposition is CPU work under one interpreter lock (a few ms for a few hundred samples), so
-  requests for the same one that arrive while it is being generated share the next one;
+  requests for the same one that arrive while it is being generated share the next one
+  (:class:`~exporter.expositions.SharedExpositions`);
 - one request per connection (HTTP/1.0): scrapes come seconds apart, keep-alive would only hold a
   descriptor. The reply goes out in one send with TCP_NODELAY: no Nagle wait for a delayed ACK.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 import logging
 import queue
@@ -26,9 +28,9 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
@@ -37,6 +39,7 @@ from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import CollectorRegistry
 
 from exporter.errors import LogOnce
+from exporter.expositions import SharedExpositions
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +47,16 @@ BACKLOG = 1024
 HEAD_LIMIT = 16 * 1024  # bytes of request line and headers; a longer head closes the connection
 INDEX_PAGE = (b'<!doctype html>\n<html><head><title>training-exporter</title></head>\n'
               b'<body><h1>training-exporter</h1><p><a href="/metrics">/metrics</a></p></body></html>\n')
+HTML = "text/html; charset=utf-8"
+# a page may run its own inline script and style and fetch from this server, nothing else
+ROUTE_HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
+                 ("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; "
+                  "style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'")]
 BUSY = b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\n\r\n"
 FAILED = b"HTTP/1.0 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 _LISTENER, _WAKE = "listener", "wake"
+
+Route = Callable[[], tuple[bytes, str]]  # the body and its content type, made per request
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -72,13 +82,16 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        if url.path == "/metrics":
+        path = urlsplit(self.path).path
+        route = self.server.routes.get(path)
+        if path == "/metrics":
             self._metrics()
-        elif url.path == "/":
-            self._reply(HTTPStatus.OK, INDEX_PAGE, "text/html; charset=utf-8")
+        elif route is not None:
+            body, content_type = route()
+            self._reply(HTTPStatus.OK, body, content_type, ROUTE_HEADERS)
         else:
-            self._reply(HTTPStatus.NOT_FOUND, b"not found: only /metrics is served\n")
+            served = ", ".join(["/metrics", *self.server.routes])
+            self._reply(HTTPStatus.NOT_FOUND, f"not found: served are {served}\n".encode())
 
     do_HEAD = do_GET
 
@@ -111,56 +124,16 @@ class _Pending:
     head: bytes = b""
 
 
-@dataclass(slots=True)
-class _Batch:
-    """The requests that will share the next exposition of one variant."""
-    done: threading.Event = field(default_factory=threading.Event)
-    body: bytes = b""
-    error: Exception | None = None
-
-
-class _Expositions:
-    """One exposition generated at a time. Requests for the same variant (format, gzip) that
-    arrive meanwhile wait together for the next one, begun after they all arrived: an
-    exposition is never older than its request, and a burst of scrapers costs a few, not one each."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._registry = registry
-        self._generating = threading.Lock()
-        self._lock = threading.Lock()  # guards _open
-        self._open: dict[tuple, _Batch] = {}  # per variant, the batch not begun yet
-
-    def get(self, encoder: Callable[[CollectorRegistry], bytes], content_type: str, gzipped: bool) -> bytes:
-        key = (content_type, gzipped)
-        with self._lock:
-            batch = self._open.get(key)
-            leading = batch is None
-            if leading:
-                batch = self._open[key] = _Batch()
-        if leading:
-            with self._generating:
-                with self._lock:
-                    del self._open[key]  # who comes now waits for the next batch
-                try:
-                    body = encoder(self._registry)
-                    batch.body = gzip.compress(body) if gzipped else body
-                except Exception as exc:  # every request of the batch fails the same way
-                    batch.error = exc
-                finally:
-                    batch.done.set()
-        batch.done.wait()
-        if batch.error is not None:
-            raise batch.error
-        return batch.body
-
-
 class MetricsServer:
-    """Serves ``registry`` on ``address``:``port`` (see the module docstring); binds on creation
-    (``OSError`` when it cannot), serves after :meth:`start`, until :meth:`stop`."""
+    """Serves ``registry`` on ``address``:``port`` and ``routes`` by path (default: ``/``, a link
+    page; see the module docstring); binds on creation (``OSError`` when it cannot), serves after
+    :meth:`start`, until :meth:`stop`."""
 
-    def __init__(self, registry: CollectorRegistry, address: str, port: int, *, timeout: float = 5.0,
-                 workers: int = 16, max_pending: int = 256, max_queued: int = 256) -> None:
-        self.expositions = _Expositions(registry)
+    def __init__(self, registry: CollectorRegistry, address: str, port: int, *,
+                 routes: Mapping[str, Route] | None = None, timeout: float = 5.0, workers: int = 16,
+                 max_pending: int = 256, max_queued: int = 256) -> None:
+        self.expositions = SharedExpositions(registry)
+        self.routes = dict(routes) if routes is not None else {"/": lambda: (INDEX_PAGE, HTML)}
         self.timeout = timeout
         self.max_pending = max_pending
         self.max_queued = max_queued
@@ -294,6 +267,7 @@ def _listen(address: str, port: int) -> socket.socket:
     return sock
 
 
-def start(registry: CollectorRegistry, address: str, port: int) -> MetricsServer:
-    """Bind (``OSError`` when that fails) and serve ``registry`` on daemon threads."""
-    return MetricsServer(registry, address, port).start()
+def start(registry: CollectorRegistry, address: str, port: int,
+          routes: Mapping[str, Route] | None = None) -> MetricsServer:
+    """Bind (``OSError`` when that fails) and serve ``registry`` and ``routes`` on daemon threads."""
+    return MetricsServer(registry, address, port, routes=routes).start()

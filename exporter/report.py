@@ -1,11 +1,14 @@
-"""The ``status`` command: read a log once and report progress, ETA and state for a person."""
+"""The ``status`` command: read a log and report progress, ETA and state for a person, once or
+(``--watch``) redrawn in place as the log grows."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import sys
 import time
+from typing import TextIO
 
 from exporter import units
 from exporter.config import Config
@@ -17,6 +20,8 @@ from exporter.run import RunSnapshot
 from exporter.serve import energy_settings, open_run
 from exporter.units import duration
 from exporter.watch import LogWatcher
+
+REDRAW = "\x1b[H\x1b[2J"  # cursor home, clear the screen
 
 
 def energy_line(s: RunSnapshot, energy: RunEnergy) -> str:
@@ -100,9 +105,12 @@ def _results(s: RunSnapshot, now: float) -> list[str]:
     return lines
 
 
-def run(config: Config, as_json: bool) -> int:
+def run(config: Config, as_json: bool, watch_seconds: float | None = None) -> int:
+    """One report, or with ``watch_seconds`` one redrawn in place at that interval until Ctrl-C."""
     if not config.log or not os.path.isfile(config.log):
         raise UsageError(f"no log file at {config.log!r}; pass the path of the trainer's log")
+    if as_json and watch_seconds is not None:
+        raise UsageError("--watch redraws the text report: leave out --json (or --watch)")
     watcher = LogWatcher(open_run(config), LogFollower(config.log))
     watcher.poll()
     snapshot = watcher.snapshot()
@@ -112,18 +120,43 @@ def run(config: Config, as_json: bool) -> int:
         raise UsageError(f"none of the {snapshot.lines_read:,} lines of {config.log} was recognised as a training "
                          f"log (formats tried: {', '.join(DETECTABLE)}); if it is one, name its format with "
                          "--format (or describe it with --format custom --custom-format-file FILE)")
-    energy = RunEnergy.saved(energy_settings(config), snapshot)
+    if watch_seconds is not None:
+        return watch(watcher, config, watch_seconds)
     if as_json:
-        report = dataclasses.asdict(snapshot)
-        if energy is not None:
-            joules = energy.figures(snapshot).joules
-            report["energy_joules"] = joules
-            report["electricity_cost"] = energy.cost(joules)
-            report["currency"] = energy.settings.currency
-        print(json.dumps(report, indent=2, sort_keys=True))
+        print(json.dumps(_json_report(snapshot, config), indent=2, sort_keys=True))
     else:
-        text = render(snapshot, time.time())
-        if energy is not None:
-            text += "\n" + energy_line(snapshot, energy)
-        print(text)
+        print(_text_report(snapshot, config))
     return 0
+
+
+def _json_report(snapshot: RunSnapshot, config: Config) -> dict:
+    report = dataclasses.asdict(snapshot)
+    energy = RunEnergy.saved(energy_settings(config), snapshot)
+    if energy is not None:
+        joules = energy.figures(snapshot).joules
+        report["energy_joules"] = joules
+        report["electricity_cost"] = energy.cost(joules)
+        report["currency"] = energy.settings.currency
+    return report
+
+
+def _text_report(snapshot: RunSnapshot, config: Config) -> str:
+    """The report, with the energy the serving exporter's state file holds (read again each time)."""
+    text = render(snapshot, time.time())
+    energy = RunEnergy.saved(energy_settings(config), snapshot)
+    return text if energy is None else text + "\n" + energy_line(snapshot, energy)
+
+
+def watch(watcher: LogWatcher, config: Config, interval: float, out: TextIO | None = None) -> int:
+    """Read what is new in the log and redraw the report in place every ``interval`` seconds, like
+    ``watch``; Ctrl-C ends it with status 0, the last report left on the screen."""
+    out = out or sys.stdout
+    try:
+        while True:
+            header = f"every {interval:g} s, {time.strftime('%H:%M:%S')}; Ctrl-C quits"
+            out.write(f"{REDRAW}{header}\n\n{_text_report(watcher.snapshot(), config)}\n")
+            out.flush()
+            time.sleep(interval)
+            watcher.poll()
+    except KeyboardInterrupt:
+        return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from exporter import http_server
+from exporter import http_server, web
 from exporter.collectors.base import CollectorStats, SnapshotCollectors
 from exporter.collectors.energy import EnergyCollector
 from exporter.collectors.exporter_self import ExporterCollector
@@ -84,8 +84,9 @@ def run(config: Config, stop: threading.Event | None = None, trainer: TrainerPro
     ], stats))
     registry.register(GpuCollector(telemetry, stats))
     registry.register(ExporterCollector(stats))
+    page = web.RunApi(watcher.snapshot, energy=energy, readings=telemetry.readings, gpu_error=telemetry.error)
     try:
-        server = http_server.start(registry, config.listen_address, config.port)
+        server = http_server.start(registry, config.listen_address, config.port, web.routes(page))
     except OSError as exc:
         raise UsageError(f"cannot listen on {config.listen_address}:{config.port}: {exc.strerror or exc}; "
                          "pass another --port or --listen-address") from exc
@@ -101,6 +102,7 @@ def run(config: Config, stop: threading.Event | None = None, trainer: TrainerPro
     try:
         while not stop.wait(config.gpu_sample_interval_seconds):
             energy.tick(watcher.snapshot(), telemetry.energy_joules(), time.time())
+            page.sample()
     finally:
         log.info("stopping")
         watcher.stop()

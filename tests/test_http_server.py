@@ -374,3 +374,26 @@ def serve_until_stdin_closes() -> None:
 
 if __name__ == "__main__":
     serve_until_stdin_closes()
+
+
+def test_routes_serve_their_body_read_only_with_no_store_and_a_content_security_policy():
+    calls = []
+
+    def page():
+        calls.append(1)
+        return b'{"n": %d}' % len(calls), "application/json"
+
+    server = MetricsServer(realistic_registry(), LOOPBACK, 0, routes={"/api/run": page}, timeout=1.0).start()
+    try:
+        response, body = get(server.port, "/api/run?x=1")
+        assert response.status == 200 and body == b'{"n": 1}'
+        assert response.getheader("Content-Type") == "application/json"
+        assert response.getheader("Cache-Control") == "no-store"
+        assert "default-src 'none'" in response.getheader("Content-Security-Policy")
+        assert get(server.port, "/api/run")[1] == b'{"n": 2}'  # made per request
+        assert get(server.port, "/api/run", method="POST", body=b"x")[0].status == 405
+        response, body = get(server.port, "/")  # the routes replace the link page
+        assert response.status == 404 and b"/metrics, /api/run" in body
+        assert b"\ntraining_gpu_up{" in get(server.port)[1]
+    finally:
+        server.stop()
