@@ -4,7 +4,6 @@ inhibit rules of ``prometheus/alertmanager.yml`` do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
@@ -61,7 +60,8 @@ class Active:
         return dict(self.labels).get(name)
 
 
-def _silenced(alert: Active, firing: list[Active]) -> bool:
+def silenced(alert: Active, firing: list[Active]) -> bool:
+    """Whether a firing alert in ``firing`` silences ``alert`` (its resolution too, as in Alertmanager)."""
     names = {other.name for other in firing}
     gpu = alert.label("gpu")
     same_gpu = {other.name for other in firing if gpu is not None and other.label("gpu") == gpu}
@@ -72,9 +72,3 @@ def _silenced(alert: Active, firing: list[Active]) -> bool:
         or (alert.name == "GpuHardwareSlowdown" and alert.label("reason") == "hw_slowdown"
             and "GpuThermalThrottling" in same_gpu)
     )
-
-
-def inhibited(firing: Iterable[Active]) -> set[tuple]:
-    """Keys of the firing alerts another firing alert silences (one exporter: one run)."""
-    firing = list(firing)
-    return {alert.key for alert in firing if _silenced(alert, firing)}

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from exporter.alerts.alert import INFO, Active, inhibited
+from exporter.alerts.alert import INFO, Active, silenced
 from exporter.alerts.gpu_rules import gpu_alerts
 from exporter.alerts.history import Recent
 from exporter.alerts.run_rules import Spend, run_alerts
@@ -61,6 +61,7 @@ class AlertEngine:
         self._spend_of = spend_of
         self._recent = Recent()
         self._tracked: dict[tuple, _Tracked] = {}
+        self._held: list[_Tracked] = []  # resolutions a pending alert may yet silence
         self._snapshot: RunSnapshot | None = None
         self._firing: tuple[dict[str, Any], ...] = ()
         self._lock = threading.Lock()  # one tick at a time (the serve loop; finish at exit)
@@ -103,12 +104,7 @@ class AlertEngine:
         return alert.for_seconds if self._for_cap is None else min(alert.for_seconds, self._for_cap)
 
     def _update(self, active: dict[tuple, Active], now: float) -> None:
-        for key in [key for key in self._tracked if key not in active]:
-            tracked = self._tracked.pop(key)
-            if tracked.fired_at is not None:
-                log.info("alert %s resolved: %s", tracked.alert.name, tracked.alert.summary)
-                if tracked.sent_at is not None and tracked.alert.rule.severity != INFO:
-                    self._notify(RESOLVED, tracked, now)
+        ended = [self._tracked.pop(key) for key in [key for key in self._tracked if key not in active]]
         for key, alert in active.items():
             tracked = self._tracked.setdefault(key, _Tracked(alert, now))
             tracked.alert = alert
@@ -116,14 +112,32 @@ class AlertEngine:
                 tracked.fired_at = now
                 log.warning("alert %s firing: %s", alert.name, alert.summary)
         firing = [tracked for tracked in self._tracked.values() if tracked.fired_at is not None]
-        silenced = inhibited(tracked.alert for tracked in firing)
-        shown = [tracked for tracked in firing if tracked.alert.key not in silenced]
+        firing_alerts = [tracked.alert for tracked in firing]
+        for tracked in ended:
+            if tracked.fired_at is not None:
+                log.info("alert %s resolved: %s", tracked.alert.name, tracked.alert.summary)
+        self._resolve([*self._held, *ended], firing_alerts, now)
+        shown = [tracked for tracked in firing if not silenced(tracked.alert, firing_alerts)]
         for tracked in shown:
             if self._due(tracked, now):
                 tracked.sent_at = now
                 self._notify(FIRING, tracked, now)
         self._firing = tuple({"name": t.alert.name, "severity": t.alert.rule.severity, "summary": t.alert.summary,
                               "since": t.fired_at} for t in shown)
+
+    def _resolve(self, ended: list[_Tracked], firing: list[Active], now: float) -> None:
+        """Announce the end of alerts that were announced, unless a firing alert silences it; an
+        alert still pending that would silence it holds the resolution until it fires (the
+        resolution is then dropped) or ends (it is sent)."""
+        pending = [tracked.alert for tracked in self._tracked.values() if tracked.fired_at is None]
+        self._held = []
+        for tracked in ended:
+            if tracked.sent_at is None or tracked.alert.rule.severity == INFO or silenced(tracked.alert, firing):
+                continue
+            if silenced(tracked.alert, pending):
+                self._held.append(tracked)
+            else:
+                self._notify(RESOLVED, tracked, now)
 
     def _due(self, tracked: _Tracked, now: float) -> bool:
         if tracked.sent_at is None:
