@@ -12,15 +12,21 @@ from email.utils import formatdate
 
 import pytest
 
-from exporter.alerts.alert import Active
+from exporter.alerts import AlertEngine
+from exporter.alerts.alert import RULES, Active
 from exporter.alerts.engine import FIRING, RESOLVED, Notification
 from exporter.alerts.messages import payload
+from exporter.alerts.service import SlackNotifier
 from exporter.alerts.slack import Reply, SlackSender, retry_after_seconds
+from exporter.collectors.alerts import AlertsCollector
+from exporter.collectors.base import CollectorStats
 from exporter.alerts.webhook import read_webhook_url
 from exporter.config import ConfigError, load
 from exporter.errors import UsageError
 from exporter_process import REPO
 from slack_sink import PATH, SlackSink
+from test_alerts_engine import NAN, T0
+from test_training_collector import exposition
 
 URL = "https://hooks.slack.com/services/T000/B000/SeCrEt0123456789"
 STALLED = Active("TrainingStalled", (), "Run gpt2 has printed no progress for 3 min",
@@ -172,3 +178,18 @@ def test_slack_test_says_whether_slack_accepted_its_message(tmp_path):
         assert not any(PATH in text for run in (accepted, refused, missing) for text in (run.stdout, run.stderr))
     finally:
         sink.close()
+
+
+def test_the_collector_shows_what_fires_and_the_slack_counts_only_when_slack_is_on(webhook):
+    quiet = exposition(AlertsCollector(AlertEngine(), CollectorStats()))
+    assert "training_exporter_slack" not in quiet
+    assert quiet.count("training_exporter_alerts_firing{") == len(RULES)
+    sender = SlackSender(webhook, Answers())
+    alerts = AlertEngine(notifier=SlackNotifier(sender, "http://box:9842/"))
+    alerts.tick(NAN, (), T0)
+    sender.stop(drain_seconds=0)  # never started: the queued message is given up
+    text = exposition(AlertsCollector(alerts, CollectorStats()))
+    assert 'training_exporter_alerts_firing{alertname="TrainingLossNotFinite"} 1.0' in text
+    assert 'training_exporter_alerts_firing{alertname="TrainingStalled"} 0.0' in text
+    assert "training_exporter_slack_messages_sent_total 0.0" in text
+    assert "training_exporter_slack_send_failures_total 1.0" in text
