@@ -197,12 +197,23 @@ def test_a_finish_is_said_once_with_its_figures_never_repeated_nor_resolved():
     done = replace(RUN, state="finished", iteration=5000, eta_seconds=0.0, eval_losses={"val": 3.28125},
                    elapsed_seconds=7380.0)
     alerts, heard = engine(repeat_seconds=60, spend_of=lambda snapshot: Spend(3.6e6 * 1.234, 0.185, "USD"))
+    alerts.tick(RUN, (), T0 - 1)
     walk(alerts, done, T0, T0 + 3600, step=30)
     alerts.tick(replace(done, state="running", iteration=0, generation=1), (), T0 + 3601)
     assert heard.said() == [(FIRING, "TrainingFinished")]
     description = heard.notifications[0].alert.description
     assert ("reached iteration 5000. Final val loss 3.2812, wall time 2 h 03 min, energy 1.23 kWh, cost 0.18 USD"
             in description)
+
+
+def test_a_log_that_had_finished_before_the_exporter_started_is_no_news():
+    done = replace(RUN, state="finished", iteration=5000)
+    alerts, heard = engine()
+    walk(alerts, done, T0, T0 + 60)
+    assert heard.said() == [] and [a["name"] for a in alerts.firing()] == ["TrainingFinished"]
+    walk(alerts, replace(RUN, last_progress_timestamp=T0 + 61, generation=1), T0 + 61, T0 + 70)
+    walk(alerts, replace(done, generation=1), T0 + 71, T0 + 80)  # a new run in the same log, finished
+    assert heard.said() == [(FIRING, "TrainingFinished")]
 
 
 def test_an_unreadable_log_fires_after_two_minutes():

@@ -162,6 +162,18 @@ def _slack_test(*flags):
                           env=env, timeout=60)
 
 
+def test_a_missing_webhook_file_stops_serve_and_run_before_the_trainer_starts(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    flags = ["--log", str(tmp_path / "train.log"), "--slack-webhook-file", str(tmp_path / "hook")]
+    trainer = ["--", sys.executable, "-c", "open('started', 'w')"]
+    for command in (["serve", *flags], ["run", *flags, *trainer]):
+        done = subprocess.run([sys.executable, "-m", "exporter", *command], capture_output=True, text=True, env=env,
+                              timeout=60, cwd=tmp_path)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert f"slack_webhook_file: cannot read the Slack webhook file {tmp_path / 'hook'}" in done.stderr
+    assert not (tmp_path / "started").exists()
+
+
 def test_slack_test_says_whether_slack_accepted_its_message(tmp_path):
     sink = SlackSink(200, (404, None))
     try:

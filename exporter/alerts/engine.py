@@ -77,12 +77,12 @@ class AlertEngine:
     def tick(self, snapshot: RunSnapshot, readings: Iterable[GpuReading], now: float) -> None:
         readings = tuple(readings)
         with self._lock:
-            self._snapshot = snapshot
+            first, self._snapshot = self._snapshot is None, snapshot
             self._recent.observe(snapshot, readings, now)
             spend = self._spend_of(snapshot)
             active = run_alerts(snapshot, self._recent, now, spend) + gpu_alerts(readings, self._recent,
                                                                                  snapshot.run, now)
-            self._update({alert.key: alert for alert in active}, now)
+            self._update({alert.key: alert for alert in active}, now, old_news=first)
 
     def finish(self, now: float) -> None:
         """At exit: once the trainer's process has ended the run's state is final, so a training
@@ -103,7 +103,9 @@ class AlertEngine:
     def _delay(self, alert: Active) -> float:
         return alert.for_seconds if self._for_cap is None else min(alert.for_seconds, self._for_cap)
 
-    def _update(self, active: dict[tuple, Active], now: float) -> None:
+    def _update(self, active: dict[tuple, Active], now: float, old_news: bool = False) -> None:
+        """``old_news``: the first evaluation, where an info alert that holds was already true
+        before the exporter started (a finished log read again) and is not sent."""
         ended = [self._tracked.pop(key) for key in [key for key in self._tracked if key not in active]]
         for key, alert in active.items():
             tracked = self._tracked.setdefault(key, _Tracked(alert, now))
@@ -119,7 +121,9 @@ class AlertEngine:
         self._resolve([*self._held, *ended], firing_alerts, now)
         shown = [tracked for tracked in firing if not silenced(tracked.alert, firing_alerts)]
         for tracked in shown:
-            if self._due(tracked, now):
+            if old_news and tracked.alert.rule.severity == INFO:
+                tracked.sent_at = now
+            elif self._due(tracked, now):
                 tracked.sent_at = now
                 self._notify(FIRING, tracked, now)
         self._firing = tuple({"name": t.alert.name, "severity": t.alert.rule.severity, "summary": t.alert.summary,
