@@ -2,7 +2,8 @@
 --slack-webhook-file`` and a local sink stands in for Slack. One message per alert for a stall
 (with its resolution), an OOM crash, a nan loss and a clean finish; repeats at the repeat
 interval; a 429 with Retry-After delivered once after the wait; a sink that hangs slows neither
-the scrapes nor the log follower; the webhook URL shows in no log line and no metric."""
+the scrapes nor the log follower; the webhook URL shows in no log line and no metric. GPU alerts
+come from a stand-in NVML library (tests/fake_nvml.py) in a real ``serve``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import time
 import pytest
 import requests
 
-from exporter_process import REPO, free_port
+from exporter_process import REPO, ExporterProcess, free_port
 from slack_sink import PATH, SlackSink
 
 RUN = "e2e"
@@ -194,3 +195,42 @@ def test_a_refused_message_is_counted_and_the_url_is_in_no_log_line_even_verbose
     returncode, err = wrapped.finish()
     assert returncode == 0 and sink.titles() == []
     assert f"Slack message 'INFO: TrainingFinished · run {RUN}' not sent: HTTP 404 no_service" in err
+
+
+# Stands in for pynvml in the exporter process: GPU 0 runs 1 °C from its slowdown threshold (92 °C);
+# GPU 1 falls off the bus once the file LOSE exists.
+FAKE_PYNVML = """import os, sys, threading, time
+sys.path.insert(0, {tests!r})
+from fake_nvml import FakeNvml, fake_gpus
+_gpus = fake_gpus(2)
+_gpus[0].temperature = 91
+def _lose():
+    while not os.path.exists({lose!r}):
+        time.sleep(0.05)
+    _gpus[1].lost = True
+threading.Thread(target=_lose, daemon=True).start()
+sys.modules[__name__] = FakeNvml(_gpus)
+"""
+
+
+def test_a_hot_gpu_and_a_lost_gpu_each_send_their_alert(tmp_path, sink_factory):
+    sink = sink_factory()
+    shim, lose = tmp_path / "fake-nvml", tmp_path / "lose"
+    shim.mkdir()
+    (shim / "pynvml.py").write_text(FAKE_PYNVML.format(tests=str(REPO / "tests"), lose=str(lose)))
+    log = tmp_path / "train.log"
+    log.write_text("".join(f"iter {i}: loss 3.5000, time 20.00ms, mfu 30.00%\n" for i in range(20)))
+    flags = ("--log", str(log), "--run", RUN, "--gpu-sample-interval-seconds", "0.1", "--alert-for-cap-seconds", "1",
+             "--slack-webhook-file", sink.write_webhook_file(tmp_path / "hook"))
+    with ExporterProcess(*flags, import_first=shim) as exporter:
+        sink.wait_for(lambda s: s.titles(), timeout=30, what="no thermal alert")
+        lose.write_text("")
+        sink.wait_for(lambda s: len(s.titles()) == 2, timeout=30, what="no GPU lost alert")
+        time.sleep(2)
+        assert "sinksecret" not in exporter.scrape()
+    assert sink.titles() == ["WARNING: GpuThermalThrottling · GPU 0", "CRITICAL: GpuLost · GPU 1"]
+    hot, lost = _texts(sink)
+    assert hot.startswith("*GPU 0 is slowing down for heat (91 °C)*\nGPU 0 is at 91 °C (slowdown at 92 °C)")
+    assert f"• Run: {RUN}\n• GPU: NVIDIA GeForce RTX 4090\n" in hot
+    assert lost.startswith("*GPU 1 stopped answering (lost from the driver)*\nNVML no longer answers for GPU 1 (GPU-")
+    assert "sinksecret" not in exporter.output()
