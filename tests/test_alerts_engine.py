@@ -103,7 +103,8 @@ def test_an_oom_crash_fires_after_30_s_naming_the_oom_with_cost_so_far():
     assert heard.said() == [(FIRING, "TrainingCrashed")]
     alert = heard.notifications[0].alert
     assert alert.summary == "Run gpt2-small crashed (CUDA out of memory)" and alert.label("cause") == "error"
-    assert "the log ends with a CUDA out-of-memory error" in alert.description and "lower batch_size" in alert.description
+    assert "the log ends with a CUDA out-of-memory error" in alert.description
+    assert "lower batch_size" in alert.description
     assert dict(alert.details)["Cost so far"] == "0.072 EUR"
 
 

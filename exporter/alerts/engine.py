@@ -112,7 +112,8 @@ class AlertEngine:
             tracked.alert = alert
             if tracked.fired_at is None and now - tracked.active_since >= self._delay(alert):
                 tracked.fired_at = now
-                log.warning("alert %s firing: %s", alert.name, alert.summary)
+                log.log(logging.INFO if alert.rule.severity == INFO else logging.WARNING, "alert %s firing: %s",
+                        alert.name, alert.summary)
         firing = [tracked for tracked in self._tracked.values() if tracked.fired_at is not None]
         firing_alerts = [tracked.alert for tracked in firing]
         for tracked in ended:
@@ -136,7 +137,8 @@ class AlertEngine:
         pending = [tracked.alert for tracked in self._tracked.values() if tracked.fired_at is None]
         self._held = []
         for tracked in ended:
-            if tracked.sent_at is None or tracked.alert.rule.severity == INFO or silenced(tracked.alert, firing):
+            if (tracked.sent_at is None or tracked.alert.rule.severity == INFO or silenced(tracked.alert, firing)
+                    or tracked.alert.key in self._tracked):  # it holds again: no end to announce
                 continue
             if silenced(tracked.alert, pending):
                 self._held.append(tracked)
