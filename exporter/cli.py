@@ -1,5 +1,5 @@
 """Command line: ``serve`` (follow a log, serve /metrics), ``run`` (start the trainer and serve its
-metrics), ``status`` (one report), ``plan``."""
+metrics), ``status`` (one report), ``plan``, ``slack-test`` (one message to the Slack webhook)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def _flag_help(field: dataclasses.Field) -> str:
     return f"{field.metadata['help']} ({allowed}default: {_shown(field)})"
 
 
-def _add_config_flags(parser: argparse.ArgumentParser, command: str, leave_out: tuple[str, ...] = ()) -> None:
+def _add_config_flags(parser: argparse.ArgumentParser, command: str, leave_out: tuple[str, ...] = (),
+                      trainer_overrides: bool = True) -> None:
     """One ``--kebab-case`` flag per Config field of ``command`` (but those in ``leave_out``), from
     the field's metadata. Its text is read by the key's kind and checked with the file's values by
     config.py; default None (not given), so a flag left out keeps the file's value."""
@@ -45,9 +46,10 @@ def _add_config_flags(parser: argparse.ArgumentParser, command: str, leave_out: 
         parser.add_argument("--" + field.name.replace("_", "-"), dest=field.name, choices=choices,
                             type=field.metadata["kind"].from_text, help=_flag_help(field),
                             metavar=None if choices else field.metadata["metavar"])
-    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                        help="trainer setting that wins over the log (e.g. max_iters=5000 or max_iters=5k); "
-                             "repeatable (default: none)")
+    if trainer_overrides:
+        parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                            help="trainer setting that wins over the log (e.g. max_iters=5000 or max_iters=5k); "
+                                 "repeatable (default: none)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="follow the log and redraw the report in place until Ctrl-C (default: once)")
     status.add_argument("--interval", type=_seconds_in(0.1, 3600), default=2.0, metavar="S",
                         help="seconds between redraws with --watch (0.1..3600; default: 2)")
+
+    slack = commands.add_parser("slack-test", help="send one test message to the Slack webhook and say whether "
+                                                   "Slack accepted it")
+    _add_config_flags(slack, "slack-test", trainer_overrides=False)
 
     plan = commands.add_parser("plan", help="estimate a nanoGPT run before it starts")
     from exporter import plan_report
@@ -120,7 +126,7 @@ def resolve_config(args: argparse.Namespace) -> Config:
         for field in dataclasses.fields(Config)
         if getattr(args, field.name, None) is not None
     }
-    good, problems = overrides.from_flags(args.override)
+    good, problems = overrides.from_flags(getattr(args, "override", []))
     if good:
         flags["overrides"] = good
     return load(args.config, flags, problems)
@@ -139,6 +145,10 @@ def _run(args: argparse.Namespace) -> int:
                           watch_seconds=args.interval if args.watch else None)
     if args.command == "run":
         return _wrap(args, config)
+    if args.command == "slack-test":
+        from exporter.alerts import slack_test
+
+        return slack_test(config.slack_webhook_file, config.slack_link)
     from exporter import serve
 
     return serve.run(config)

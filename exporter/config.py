@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter import overrides as trainer_overrides
+from exporter.alerts.webhook import webhook_problem
 from exporter.errors import UsageError
 from exporter.formats import FORMAT_NAMES
 from exporter.yaml_file import read_yaml
@@ -76,6 +77,7 @@ GPU_LIST = Kind(
 # The commands whose flags a key becomes.
 EVERYWHERE = ("serve", "status")
 SERVE = ("serve",)
+SLACK = ("serve", "slack-test")
 
 
 def _key(default: Any, kind: Kind, help: str, *, commands: tuple[str, ...] = EVERYWHERE,
@@ -136,6 +138,18 @@ class Config:
     carbon_g_per_kwh: float | None = _key(None, NUMBER, "grid carbon intensity, g CO2 per kWh", commands=SERVE,
                                           limits=(0, 10_000))
     state_file: str | None = _key(None, TEXT, "where energy so far survives restarts", metavar="PATH")
+    # alerts sent by the exporter itself (without Prometheus and Alertmanager)
+    slack_webhook_file: str | None = _key(None, TEXT, "file holding the Slack incoming-webhook URL: the exporter "
+                                          "sends the alerts to Slack itself (off: no Slack)", commands=SLACK,
+                                          metavar="PATH")
+    slack_repeat_interval_seconds: float = _key(4 * 3600.0, NUMBER, "how often a critical or warning alert is "
+                                                "sent to Slack again while it lasts, in seconds (0: never)",
+                                                commands=SERVE, limits=(0, 30 * _DAY))
+    slack_link: str | None = _key(None, TEXT, "the link in each Slack message (a dashboard or page URL)",
+                                  commands=SLACK, metavar="URL", default_text="this exporter's http://ADDRESS:PORT/")
+    alert_for_cap_seconds: float | None = _key(None, NUMBER, "cap every alert's for: delay at this many seconds, "
+                                               "to try the alerts quickly", commands=SERVE, limits=(0, 3600),
+                                               default_text="the rules' delays")
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -178,6 +192,8 @@ def validate(values: Mapping[str, Any], source: str, earlier: Sequence[str] = ()
         problems.append("custom_format_file: required when format is 'custom'")
     if isinstance(known.get("currency"), str) and not known["currency"].strip():
         problems.append("currency: must not be empty")
+    if isinstance(known.get("slack_webhook_file"), str) and (problem := webhook_problem(known["slack_webhook_file"])):
+        problems.append(f"slack_webhook_file: {problem}")
     if problems:
         raise ConfigError(source, problems)
     return Config(**{

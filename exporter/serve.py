@@ -13,6 +13,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from exporter import http_server, web
+from exporter.alerts import AlertEngine, AlertSettings, open_alerts, page_url
+from exporter.collectors.alerts import AlertsCollector
 from exporter.collectors.base import CollectorStats, SnapshotCollectors
 from exporter.collectors.energy import EnergyCollector
 from exporter.collectors.exporter_self import ExporterCollector
@@ -23,8 +25,8 @@ from exporter.energy import EnergySettings, RunEnergy
 from exporter.errors import UsageError
 from exporter.follow import LogFollower
 from exporter.formats import FormatReader
-from exporter.gpu import GpuSettings, open_telemetry
-from exporter.run import RunModel, StallTimeouts, TrainerSettings
+from exporter.gpu import GpuSettings, GpuTelemetry, open_telemetry
+from exporter.run import RunModel, RunSnapshot, StallTimeouts, TrainerSettings
 from exporter.trainer_process import TrainerProcess
 from exporter.trainer_config import read_config_file
 from exporter.watch import LogWatcher
@@ -62,6 +64,33 @@ def gpu_settings(config: Config) -> GpuSettings:
                        sample_interval_seconds=config.gpu_sample_interval_seconds)
 
 
+def alert_settings(config: Config) -> AlertSettings:
+    return AlertSettings(webhook_file=config.slack_webhook_file,
+                         repeat_interval_seconds=config.slack_repeat_interval_seconds,
+                         link=config.slack_link or page_url(config.listen_address, config.port),
+                         for_cap_seconds=config.alert_for_cap_seconds)
+
+
+def _tick(snapshot: RunSnapshot, now: float, telemetry: GpuTelemetry, energy: RunEnergy, alerts: AlertEngine) -> None:
+    """One pass of the serve loop: the energy counted and the alerts evaluated on one snapshot."""
+    energy.tick(snapshot, telemetry.energy_joules(), now)
+    alerts.tick(snapshot, telemetry.readings(), now)
+
+
+def _registry(watcher: LogWatcher, telemetry: GpuTelemetry, energy: RunEnergy, alerts: AlertEngine) -> CollectorRegistry:
+    """Every collector of the exposition, on a registry of its own."""
+    registry = CollectorRegistry(auto_describe=False)
+    stats = CollectorStats()
+    registry.register(SnapshotCollectors(watcher.snapshot, [
+        TrainingCollector(stats, telemetry.peak_flops),
+        EnergyCollector(energy, stats),
+    ], stats))
+    registry.register(GpuCollector(telemetry, stats))
+    registry.register(AlertsCollector(alerts, stats))
+    registry.register(ExporterCollector(stats))
+    return registry
+
+
 def run(config: Config, stop: threading.Event | None = None, trainer: TrainerProcess | None = None) -> int:
     """Serve until SIGTERM or SIGINT, or, when ``stop`` is given (``run`` wraps the trainer and
     owns the signals), until it is set. ``trainer``: the trainer's process, when the caller knows
@@ -75,16 +104,11 @@ def run(config: Config, stop: threading.Event | None = None, trainer: TrainerPro
     telemetry = open_telemetry(gpu_settings(config))
     watcher.poll()  # the backfill first: it tells which run the energy state file must belong to
     energy = RunEnergy.open(energy_settings(config), watcher.snapshot(), time.time())
+    alerts = open_alerts(alert_settings(config), energy)
 
-    registry = CollectorRegistry(auto_describe=False)
-    stats = CollectorStats()
-    registry.register(SnapshotCollectors(watcher.snapshot, [
-        TrainingCollector(stats, telemetry.peak_flops),
-        EnergyCollector(energy, stats),
-    ], stats))
-    registry.register(GpuCollector(telemetry, stats))
-    registry.register(ExporterCollector(stats))
-    page = web.RunApi(watcher.snapshot, energy=energy, readings=telemetry.readings, gpu_error=telemetry.error)
+    registry = _registry(watcher, telemetry, energy, alerts)
+    page = web.RunApi(watcher.snapshot, energy=energy, readings=telemetry.readings, gpu_error=telemetry.error,
+                      alerts=alerts.firing)
     try:
         server = http_server.start(registry, config.listen_address, config.port, web.routes(page))
     except OSError as exc:
@@ -101,10 +125,11 @@ def run(config: Config, stop: threading.Event | None = None, trainer: TrainerPro
     telemetry.start()
     try:
         while not stop.wait(config.gpu_sample_interval_seconds):
-            energy.tick(watcher.snapshot(), telemetry.energy_joules(), time.time())
+            _tick(watcher.snapshot(), time.time(), telemetry, energy, alerts)
             page.sample()
     finally:
         log.info("stopping")
+        alerts.stop(time.time())
         watcher.stop()
         telemetry.stop()
         energy.flush()

@@ -295,6 +295,13 @@ def test_exporter_command_uses_only_flags_the_cli_knows(compose):
     assert args.state_file.startswith("/var/lib/training-exporter/")
 
 
+def test_the_stack_leaves_slack_to_alertmanager(compose):
+    from exporter.cli import build_parser
+
+    args = build_parser().parse_args(compose["services"]["exporter"]["command"])
+    assert args.slack_webhook_file is None  # the exporter's own Slack messages would come twice
+
+
 def test_dockerfile_runs_as_non_root_with_a_metrics_healthcheck():
     dockerfile = (ROOT / "exporter/Dockerfile").read_text()
     assert re.search(r"^FROM python:\d+\.\d+\.\d+-slim", dockerfile, re.M)

@@ -86,7 +86,7 @@ def test_unreadable_flag_text_is_reported_with_the_others():
 def test_every_field_has_flag_metadata_and_errors_are_usage_errors():
     for field in dataclasses.fields(Config):
         assert field.metadata["help"] and field.metadata["metavar"], field.name
-        assert set(field.metadata["commands"]) <= {"serve", "status"}
+        assert set(field.metadata["commands"]) <= {"serve", "status", "slack-test"}
     assert RANGES["psu_efficiency"] == (0.05, 1.0) and RANGES["port"] == (1, 65535)
     assert issubclass(ConfigError, UsageError)
 
@@ -115,7 +115,7 @@ def test_an_unknown_key_is_answered_with_the_closest_one():
     with pytest.raises(ConfigError) as error:
         load(None, {"prot": 1, "zzz": 2})
     assert error.value.problems[0] == "prot: unknown key; did you mean port?"
-    assert error.value.problems[1].startswith("zzz: unknown key (known: carbon_g_per_kwh, currency,")
+    assert error.value.problems[1].startswith("zzz: unknown key (known: alert_for_cap_seconds, carbon_g_per_kwh,")
 
 
 def test_the_command_lines_problems_come_with_the_files(tmp_path):

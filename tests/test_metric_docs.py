@@ -5,6 +5,10 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from exporter.alerts import AlertEngine
+from exporter.alerts.service import SlackNotifier
+from exporter.alerts.slack import SlackSender
+from exporter.collectors.alerts import AlertsCollector
 from exporter.collectors.base import CollectorStats
 from exporter.collectors.exporter_self import ExporterCollector
 from exporter.config import Config
@@ -30,6 +34,7 @@ def all_exported():
     stats = CollectorStats()
     config = Config(carbon_g_per_kwh=400.0)
     text += exposition(energy_collector(account_at_200_watts(), running_snapshot, config, stats))
+    text += exposition(AlertsCollector(AlertEngine(notifier=SlackNotifier(SlackSender("webhook"), "link")), stats))
     text += exposition(ExporterCollector(stats))
     return exported_names(text)
 

@@ -1,0 +1,74 @@
+"""The alerts the exporter evaluates itself: each rule's name, severity and ``for:`` delay as in
+``prometheus/rules/*.yml``, an alert that holds now, and which firing alerts silence others as the
+inhibit rules of ``prometheus/alertmanager.yml`` do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CRITICAL, WARNING, INFO = "critical", "warning", "info"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    severity: str
+    for_seconds: float
+
+
+RULES = {rule.name: rule for rule in (
+    Rule("TrainingStalled", CRITICAL, 60),
+    Rule("TrainingCrashed", CRITICAL, 30),  # cause="error"; the silent crash waits 1 min (SILENT_CRASH_FOR)
+    Rule("TrainingLossNotFinite", CRITICAL, 0),
+    Rule("TrainingFinished", INFO, 0),
+    Rule("TrainingLogUnreadable", WARNING, 120),
+    Rule("GpuMemoryNearlyFull", WARNING, 300),
+    Rule("GpuThermalThrottling", WARNING, 120),
+    Rule("GpuHardwareSlowdown", WARNING, 120),
+    Rule("GpuLost", CRITICAL, 60),
+)}
+SILENT_CRASH_FOR = 60.0
+GPU_WARNINGS = frozenset({"GpuMemoryNearlyFull", "GpuThermalThrottling", "GpuHardwareSlowdown"})
+
+
+@dataclass(frozen=True)
+class Active:
+    """An alert whose condition holds now. ``labels`` tell it from others of its name (gpu,
+    reason, cause); ``details`` are its message's own lines (run, GPU); ``run_context`` adds the
+    iteration, ETA and cost lines of a training alert."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    summary: str
+    description: str
+    details: tuple[tuple[str, str], ...] = ()
+    run_context: bool = False
+
+    @property
+    def key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return self.name, self.labels
+
+    @property
+    def rule(self) -> Rule:
+        return RULES[self.name]
+
+    @property
+    def for_seconds(self) -> float:
+        return SILENT_CRASH_FOR if self.label("cause") == "silent" else self.rule.for_seconds
+
+    def label(self, name: str) -> str | None:
+        return dict(self.labels).get(name)
+
+
+def silenced(alert: Active, firing: list[Active]) -> bool:
+    """Whether a firing alert in ``firing`` silences ``alert`` (its resolution too, as in Alertmanager)."""
+    names = {other.name for other in firing}
+    gpu = alert.label("gpu")
+    same_gpu = {other.name for other in firing if gpu is not None and other.label("gpu") == gpu}
+    return (
+        (alert.name in ("TrainingStalled", "TrainingCrashed") and "TrainingFinished" in names)
+        or (alert.name == "TrainingStalled" and "TrainingCrashed" in names)
+        or (alert.name in GPU_WARNINGS and ("TrainingCrashed" in names or "GpuLost" in same_gpu))
+        or (alert.name == "GpuHardwareSlowdown" and alert.label("reason") == "hw_slowdown"
+            and "GpuThermalThrottling" in same_gpu)
+    )
