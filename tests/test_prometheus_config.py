@@ -57,7 +57,8 @@ RECORDS = [
     # run-totals.yml: a run across its nodes
     "node:training_energy_joules:last", "node:training_electricity_cost:last",
     "run:training_energy_joules:sum", "run:training_electricity_cost:sum", "run:training_power_watts:sum",
-    "run:training_nodes:count", "run:training_progress_ratio:max", "run:training_eta_seconds:max",
+    "run:training_nodes:count", "run:training_gpus:count", "run:training_gpu_throttled_seconds:rate5m",
+    "run:training_progress_ratio:max", "run:training_eta_seconds:max",
     "run:training_energy_projected_joules:sum", "run:training_electricity_cost_projected:sum",
     "run:training_plan_energy_joules:sum",
     "run:training_energy_kwh:total", "run:training_energy_projected_kwh:total", "run:training_plan_energy_kwh:total",
@@ -107,7 +108,7 @@ def test_shipped_rules_are_the_documented_alerts_and_recordings():
         assert alerts == ALERTS[path.name], path.name
     assert [r["record"] for r in load_rules() if "record" in r] == RECORDS
     assert all(("alert" in r) != ("record" in r) for r in load_rules())
-    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "recording.yml": 9, "run-totals.yml": 14,
+    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "recording.yml": 9, "run-totals.yml": 16,
                                        "training-alerts.yml": 9}
 
 
