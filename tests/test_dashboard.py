@@ -379,6 +379,7 @@ def test_metric_name_extraction():
 
 
 RUN = "wall-screen"
+NODE = "wall-node"
 PRICE_PER_KWH = 0.30
 
 # Stands in for the pynvml module in the exporter process (first on its PYTHONPATH): two busy
@@ -408,7 +409,7 @@ def live_stack(tmp_path_factory, local_stack):
     shim = work / "fake-nvml"
     shim.mkdir()
     (shim / "pynvml.py").write_text(FAKE_PYNVML.format(tests=str(ROOT / "tests"), pid=os.getpid()))
-    flags = ("--log", str(log), "--run", RUN, "--gpu-sample-interval-seconds", "0.2", "--other-watts", "80",
+    flags = ("--log", str(log), "--run", RUN, "--node", NODE, "--gpu-sample-interval-seconds", "0.2", "--other-watts", "80",
              "--price-per-kwh", str(PRICE_PER_KWH), "--currency", "EUR", "--state-file", str(work / "state.json"))
     with ExporterProcess(*flags, import_first=shim) as exporter:
         with local_stack.LocalStack(exporter.port, work / "stack", alertmanager=False, scrape_interval="1s") as stack:
@@ -446,7 +447,7 @@ def test_every_query_returns_data_from_prometheus_fed_by_the_exporter(live_stack
     variables = stack.wait_until(
         lambda: (v := _variable_values(stack, dashboard))["gpu"] and v, timeout=30, what="dashboard variables"
     )
-    assert variables == {"run": [RUN], "gpu": ["0", "1"]}
+    assert variables == {"run": [RUN], "node": [NODE], "gpu": ["0", "1"]}
     queries = [(panel["title"], _as_grafana_sends_it(t["expr"], variables)) for panel, t in all_targets(dashboard)]
 
     def empty() -> list[str]:
@@ -462,7 +463,8 @@ def test_every_query_returns_data_from_prometheus_fed_by_the_exporter(live_stack
             labels = series["metric"]
             assert labels.get("run", RUN) == RUN, (title, labels)
         if any(_is_gpu_metric(name) for name in metric_names(expr)):
-            assert {s["metric"]["gpu"] for s in stack.query(expr)} == {"0", "1"}, f"{title}: {expr}"
+            assert {(s["metric"]["node"], s["metric"]["gpu"]) for s in stack.query(expr)} == {
+                (NODE, "0"), (NODE, "1")}, f"{title}: {expr}"
 
 
 def test_planned_cost_is_the_planned_energy_at_the_configured_price(live_stack, dashboard):
