@@ -1,4 +1,4 @@
-"""The ``serve`` command: wire the run, the GPUs and the energy to one registry, serve /metrics,
+"""The ``serve`` command: wire the runs, the GPUs and the energy to one registry, serve /metrics,
 stop cleanly. This is where the configuration is handed out, each part getting only its own
 settings."""
 
@@ -6,37 +6,40 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from exporter import http_server
-from exporter.collectors.base import CollectorStats, SnapshotCollectors
-from exporter.collectors.energy import EnergyCollector
+from exporter.collectors.base import CollectorStats, Labelled
 from exporter.collectors.exporter_self import ExporterCollector
 from exporter.collectors.gpu import GpuCollector
-from exporter.collectors.training import TrainingCollector
+from exporter.collectors.runs import RunsCollector
 from exporter.config import Config
-from exporter.energy import EnergySettings, RunEnergy
+from exporter.energy import EnergySettings
+from exporter.energy.store import StateStore
 from exporter.errors import UsageError
-from exporter.follow import LogFollower
 from exporter.formats import FormatReader
 from exporter.gpu import GpuSettings, open_telemetry
 from exporter.run import RunModel, StallTimeouts, TrainerSettings
+from exporter.runs.entry import RunFactory
+from exporter.runs.registry import RunSet
 from exporter.trainer_process import TrainerProcess
 from exporter.trainer_config import read_config_file
-from exporter.watch import LogWatcher
 
 log = logging.getLogger(__name__)
 
 
-def open_run(config: Config) -> RunModel:
-    """The model of ``config``'s log, with its format, trainer config file and flags applied."""
-    log_path = config.log or ""
+def open_run(config: Config, log_path: str | None = None, run: str | None = None) -> RunModel:
+    """The model of a log (default: ``config``'s one log) with its format, trainer config file and
+    flags applied."""
+    log_path = log_path or config.single_log or ""
     return RunModel(
-        config.run or Path(log_path).stem or "train",
+        run or config.run or Path(log_path).stem or "train",
         log_path,
         reader=FormatReader.open(config.format, custom_format_file=config.custom_format_file,
                                  jsonl_fields=config.jsonl_fields),
@@ -62,49 +65,59 @@ def gpu_settings(config: Config) -> GpuSettings:
                        sample_interval_seconds=config.gpu_sample_interval_seconds)
 
 
+def open_runs(config: Config, trainer: TrainerProcess | None) -> RunSet:
+    """The runs of ``config``'s logs (a plain log's run named by ``run``), or, without a log, the
+    GPU-only run ``run``; opened, their watchers not started."""
+    store = StateStore(config.state_file) if config.state_file else None
+    logs = tuple(replace(source, run=source.run or config.run) for source in config.logs)
+    factory = RunFactory(lambda path, name: open_run(config, path, name), energy_settings(config), store,
+                         config.poll_interval_seconds, trainer, config.trainer_cmdline_match)
+    runs = RunSet(factory, logs, gpu_only_run=None if logs else config.run,
+                  missing_log_grace_seconds=config.missing_log_grace_seconds)
+    runs.open(time.time())
+    return runs
+
+
 def run(config: Config, stop: threading.Event | None = None, trainer: TrainerProcess | None = None) -> int:
     """Serve until SIGTERM or SIGINT, or, when ``stop`` is given (``run`` wraps the trainer and
     owns the signals), until it is set. ``trainer``: the trainer's process, when the caller knows
     it better than ``--trainer-pid`` (its default)."""
-    if not config.log:
-        raise UsageError("no log to follow: pass --log PATH (or `log:` in the config file)")
-    model = open_run(config)
+    if not config.logs and not config.run:
+        raise UsageError("no log to follow: pass --log PATH (or `log:` in the config file), or, on a node that "
+                         "only reports the GPUs of a run whose log another node follows, --run NAME")
     if trainer is None and config.trainer_pid:
         trainer = TrainerProcess(config.trainer_pid)
-    watcher = LogWatcher(model, LogFollower(config.log), config.poll_interval_seconds, trainer=trainer)
     telemetry = open_telemetry(gpu_settings(config))
-    watcher.poll()  # the backfill first: it tells which run the energy state file must belong to
-    energy = RunEnergy.open(energy_settings(config), watcher.snapshot(), time.time())
+    runs = open_runs(config, trainer)
+    node = config.node or socket.gethostname()
 
     registry = CollectorRegistry(auto_describe=False)
     stats = CollectorStats()
-    registry.register(SnapshotCollectors(watcher.snapshot, [
-        TrainingCollector(stats, telemetry.peak_flops),
-        EnergyCollector(energy, stats),
-    ], stats))
-    registry.register(GpuCollector(telemetry, stats))
+    registry.register(RunsCollector(runs, stats, node))
+    registry.register(Labelled(GpuCollector(telemetry, stats), {"node": node}))
     registry.register(ExporterCollector(stats))
     try:
         server = http_server.start(registry, config.listen_address, config.port)
     except OSError as exc:
+        runs.stop()
         raise UsageError(f"cannot listen on {config.listen_address}:{config.port}: {exc.strerror or exc}; "
                          "pass another --port or --listen-address") from exc
-    log.info("serving run %r from %s on http://%s:%d/metrics", model.run, config.log, config.listen_address,
-             config.port)
+    log.info("serving %s on node %s on http://%s:%d/metrics", ", ".join(repr(e.name) for e in runs.entries())
+             or "the logs to come", node, config.listen_address, config.port)
 
     if stop is None:
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-    watcher.start()
+    runs.start()
     telemetry.start()
     try:
         while not stop.wait(config.gpu_sample_interval_seconds):
-            energy.tick(watcher.snapshot(), telemetry.energy_joules(), time.time())
+            runs.refresh(time.time())
+            runs.tick(telemetry.readings(), time.time())
     finally:
         log.info("stopping")
-        watcher.stop()
+        runs.stop()
         telemetry.stop()
-        energy.flush()
         server.stop()
     return 0

@@ -33,7 +33,7 @@ class ProcFs:
             return None
 
 
-def _descends_from(pid: int, ancestor: int, table: ProcessTable) -> bool:
+def descends_from(pid: int, ancestor: int, table: ProcessTable) -> bool:
     for _ in range(64):
         if pid == ancestor:
             return True
@@ -51,7 +51,7 @@ def trainer_pids(
     those whose command line contains ``cmdline_match``, else (nothing matched) all of them."""
     pids = set(pids)
     if trainer_pid is not None:
-        matched = {p for p in pids if _descends_from(p, trainer_pid, table)}
+        matched = {p for p in pids if descends_from(p, trainer_pid, table)}
         if matched:
             return matched
     if cmdline_match:
