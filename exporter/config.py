@@ -110,7 +110,7 @@ class Config:
                            metavar="NAME", default_text="the log file's name")
     node: str | None = _key(None, TEXT, "the node label of the GPU and energy series", commands=SERVE,
                             metavar="NAME", default_text="the host name")
-    missing_log_grace_seconds: float = _key(600.0, NUMBER, "a glob's run whose log is gone is dropped after "
+    missing_log_grace_seconds: float = _key(300.0, NUMBER, "a glob's run whose log is gone is dropped after "
                                             "this, in seconds", commands=SERVE, limits=(0, 30 * _DAY))
     format: str = _key("auto", TEXT, "log format", choices=FORMAT_NAMES)
     custom_format_file: str | None = _key(None, TEXT, "YAML file of patterns for --format custom", metavar="PATH")

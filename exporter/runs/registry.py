@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 class RunSet:
     def __init__(self, factory: RunFactory, sources: Sequence[LogSource], *, gpu_only_run: str | None = None,
-                 missing_log_grace_seconds: float = 600.0, processes: ProcessTable | None = None,
+                 missing_log_grace_seconds: float = 300.0, processes: ProcessTable | None = None,
                  discovery: LogDiscovery | None = None) -> None:
         """``sources``: the logs to follow; ``gpu_only_run`` (without sources): the run whose GPUs
         this node reports while another node follows its log."""
