@@ -6,24 +6,43 @@ import pytest
 from exporter.energy import EnergyAccount
 from exporter.energy.split import EnergySplit
 from exporter.runs.attribution import RunMatch, owners, shares
-from test_gpu_telemetry import FakeProcesses
 
 GIB = 2**30
+
+
+class FakeProcesses:
+    """pid -> (command line, parent pid, where its output goes)."""
+
+    def __init__(self, table: dict[int, tuple[str, int, set[str]]]) -> None:
+        self.table = table
+
+    def cmdline(self, pid):
+        return self.table[pid][0] if pid in self.table else None
+
+    def parent(self, pid):
+        return self.table[pid][1] if pid in self.table else None
+
+    def outputs(self, pid):
+        return self.table[pid][2] if pid in self.table else set()
+
+
 TABLE = FakeProcesses({
-    101: ("python train.py --out_dir=runs/alpha", 1),
-    102: ("python train.py --out_dir=runs/beta", 1),
-    103: ("python train.py --out_dir=runs/alpha-long", 1),
-    200: ("bash run.sh", 1),
-    201: ("python worker.py", 200),  # a child of the wrapper PID 200
-    300: ("jupyter-kernel", 1),
+    101: ("python train.py --out_dir=runs/alpha", 1, {"/dev/pts/0"}),
+    102: ("python train.py --out_dir=runs/beta", 1, set()),
+    103: ("python train.py --out_dir=runs/alpha-long", 1, set()),
+    104: ("python train.py --out_dir=runs/alpha", 1, {"/sweep/gamma/train.log"}),  # its output: gamma's log
+    200: ("bash run.sh", 1, set()),
+    201: ("python worker.py", 200, set()),  # a child of the wrapper PID 200
+    300: ("jupyter-kernel", 1, set()),
 })
 ALPHA, BETA = RunMatch("alpha", cmdline_match="alpha"), RunMatch("beta", cmdline_match="beta")
 
 
-def test_processes_are_matched_by_the_trainer_tree_then_the_longest_command_line_match():
-    runs = [ALPHA, BETA, RunMatch("alpha-long", cmdline_match="alpha-long"), RunMatch("wrapped", trainer_pid=200)]
-    assert owners([101, 102, 103, 201, 300], runs, TABLE) == {
-        101: "alpha", 102: "beta", 103: "alpha-long", 201: "wrapped"}
+def test_processes_are_matched_by_the_trainer_tree_their_output_then_the_longest_command_line_match():
+    runs = [ALPHA, BETA, RunMatch("alpha-long", cmdline_match="alpha-long"), RunMatch("wrapped", trainer_pid=200),
+            RunMatch("gamma", cmdline_match="gamma", log_path="/sweep/gamma/train.log")]
+    assert owners([101, 102, 103, 104, 201, 300], runs, TABLE) == {
+        101: "alpha", 102: "beta", 103: "alpha-long", 104: "gamma", 201: "wrapped"}
 
 
 def test_a_run_whose_trainer_tree_is_found_is_not_also_matched_by_command_line():
@@ -39,6 +58,12 @@ def test_two_runs_on_their_own_gpus_and_one_shared_by_memory():
                              "GPU-2": {"alpha": 0.75, "beta": 0.25}}  # GPU-3, GPU-4: no run's
     assert result.memory["GPU-2"] == {"alpha": 3 * GIB, "beta": 1 * GIB}
     assert result.uuids_of("alpha") == {"GPU-0", "GPU-2"}
+
+
+def test_the_part_of_processes_that_are_no_runs_stays_no_runs():
+    result = shares({"GPU-0": [(101, 6 * GIB), (300, 2 * GIB)], "GPU-1": [(102, 3 * GIB), (101, 1 * GIB), (300, 4 * GIB)]},
+                    [ALPHA, BETA], TABLE)
+    assert result.shares == {"GPU-0": {"alpha": 0.75}, "GPU-1": {"beta": 0.375, "alpha": 0.125}}
 
 
 def test_a_gpu_that_does_not_say_its_processes_memory_is_split_equally():

@@ -2,11 +2,13 @@
 third created later by the sweep — and a real Prometheus scrapes it: three runs with their own
 progress; a deleted log's run leaves the exposition after the grace period; the GPUs' energy is
 split by run with the NVML library faked (tests/fake_nvml.py): alpha's and beta's trainers (real
-processes) each on a GPU of their own and both on a third, one GPU used by no run.
+processes; alpha's named by its command line, beta's by its output going to beta's log) each on
+a GPU of their own and both on a third, one GPU used by no run.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
@@ -49,9 +51,13 @@ def write_run(path, last: int, seconds_per_iteration: float) -> threading.Thread
 
 @pytest.fixture
 def trainers(tmp_path):
-    """Stand-ins for alpha's and beta's trainers: processes whose command lines name their runs."""
-    processes = {run: subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)",
-                                        f"--out_dir={tmp_path}/runs/{run}"]) for run in ("alpha", "beta")}
+    """Stand-ins for alpha's and beta's trainers: alpha's command line names its run; beta's does
+    not, but it prints to beta's log (``python train.py > runs/beta/train.log``)."""
+    sleep = [sys.executable, "-c", "import time; time.sleep(300)"]
+    (tmp_path / "runs" / "beta").mkdir(parents=True)
+    with open(tmp_path / "runs" / "beta" / "train.log", "a") as beta_log:
+        processes = {"alpha": subprocess.Popen([*sleep, f"--out_dir={tmp_path}/runs/alpha"]),
+                     "beta": subprocess.Popen([*sleep, "--out_dir=out"], stdout=beta_log)}
     yield {run: process.pid for run, process in processes.items()}
     for process in processes.values():
         process.kill()
@@ -147,3 +153,22 @@ def _settled(power: dict[str, float]) -> dict[str, float] | None:
     if set(power) == {"alpha", "beta", "gamma"} and power["alpha"] > 170 and power["beta"] > 120:
         return power
     return None
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (Debian package prometheus)")
+def test_the_exposition_of_several_runs_passes_promtool(tmp_path):
+    for run, last in (("a", 300), ("b", 200)):
+        (tmp_path / run).mkdir()
+        write_log(tmp_path / run / "train.log", [*preamble(), *(f"iter {i}: loss 4.0, time 50.00ms, mfu 30.00%"
+                                                                for i in range(last + 1))])
+    gpus = [FakeGpu(uuid="GPU-0", processes=[(4_000_000, GIB)], energy_watts=WATTS)]
+    shim = tmp_path / "fake-nvml"
+    shim.mkdir()
+    (shim / "pynvml.py").write_text(pynvml_source(gpus))
+    with ExporterProcess("--log", str(tmp_path / "*" / "train.log"), import_first=shim) as exporter:
+        exporter.wait_for('training_iteration{run="a"} 300.0')
+        exporter.wait_for('training_iteration{run="b"} 200.0')
+        text = exporter.wait_for("training_energy_unattributed_joules_total{")
+    assert text.count("# TYPE training_iteration gauge") == 1
+    result = subprocess.run(["promtool", "check", "metrics"], input=text, text=True, capture_output=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

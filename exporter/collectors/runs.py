@@ -17,9 +17,9 @@ from exporter.collectors.training import TrainingCollector
 from exporter.runs.entry import RunEntry
 from exporter.runs.registry import RunSet
 
-SHARE_HELP = ("The run's share of this GPU, 0-1, by which the GPU's energy is split: a GPU used by several "
-              "runs at once is split by their shares of the memory their processes use on it (equally where "
-              "the GPU does not say).")
+SHARE_HELP = ("The run's share of this GPU, 0-1, by which the GPU's energy is split: the memory its processes "
+              "use on it over that of all compute processes there (runs on it share equally where the GPU does "
+              "not say); what no run takes is training_energy_unattributed_joules_total.")
 UNATTRIBUTED_HELP = ("Energy of the watched GPUs that no counted run took (no run's process on them), at the GPUs, "
                      "since the exporter started; never added to a run.")
 
@@ -68,15 +68,17 @@ class RunsCollector:
         return SnapshotCollectors(entry.snapshot, [training, energy], self._stats)
 
     def _gpu_families(self) -> Iterator[Metric]:
-        runs, index = self._runs, {r.uuid: str(r.index) for r in self._runs.readings}
+        shares, readings = self._runs.latest()
+        index = {r.uuid: str(r.index) for r in readings}
         share = GaugeMetricFamily("training_run_gpu_share_ratio", SHARE_HELP, labels=["run", "node", "gpu", "uuid"])
-        for uuid, by_run in sorted(runs.shares.shares.items()):
+        for uuid, by_run in sorted(shares.shares.items()):
             for run, value in sorted(by_run.items()):
                 share.add_metric([run, self._node["node"], index.get(uuid, ""), uuid], value)
         if share.samples:
             yield share
-        if runs.split.has_readings:
+        split = self._runs.split
+        if split.has_readings:
             unattributed = CounterMetricFamily("training_energy_unattributed_joules", UNATTRIBUTED_HELP,
                                                labels=["node"])
-            unattributed.add_metric([self._node["node"]], runs.split.unattributed_joules)
+            unattributed.add_metric([self._node["node"]], split.unattributed_joules)
             yield unattributed

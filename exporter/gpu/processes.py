@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -31,6 +32,16 @@ class ProcFs:
             return int(stat.rsplit(")", 1)[1].split()[1])  # fields after "(comm)": state, ppid
         except (OSError, IndexError, ValueError):
             return None
+
+    def outputs(self, pid: int) -> set[str]:
+        """The files the process's standard output and error go to (none that cannot be read)."""
+        found = set()
+        for fd in (1, 2):
+            try:
+                found.add(os.readlink(f"{self._root}/{pid}/fd/{fd}"))
+            except OSError:
+                pass
+        return found
 
 
 def descends_from(pid: int, ancestor: int, table: ProcessTable) -> bool:

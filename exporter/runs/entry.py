@@ -56,7 +56,7 @@ class RunFactory:
         watcher = LogWatcher(self.open_model(path, name), LogFollower(path), self.poll_interval_seconds,
                              trainer=trainer)
         watcher.poll()
-        return RunEntry(name, self._match(name, source.trainer_cmdline_match, alone),
+        return RunEntry(name, self._match(name, source.trainer_cmdline_match, alone, path),
                         RunEnergy.open(self.energy, watcher.snapshot(), now, self.store), watcher, source)
 
     def gpu_run(self, name: str, now: float) -> RunEntry:
@@ -64,8 +64,8 @@ class RunFactory:
         return RunEntry(name, self._match(name, None, alone=True),
                         RunEnergy.open(self.energy, gpu_only_snapshot(name, False), now, self.store))
 
-    def _match(self, name: str, cmdline_match: str | None, alone: bool) -> RunMatch:
+    def _match(self, name: str, cmdline_match: str | None, alone: bool, log_path: str | None = None) -> RunMatch:
         if alone:
             return RunMatch(name, self.trainer.pid if self.trainer else None,
-                            cmdline_match or self.trainer_cmdline_match)
-        return RunMatch(name, None, cmdline_match or name)
+                            cmdline_match or self.trainer_cmdline_match, log_path)
+        return RunMatch(name, None, cmdline_match or name, log_path)

@@ -2,7 +2,7 @@
 glob's log is gone, and the GPUs' energy split among them at each tick of the sampler loop.
 
 The serve loop is the only writer (:meth:`RunSet.refresh`, :meth:`RunSet.tick`); scrapes read
-:meth:`RunSet.entries`, an immutable tuple swapped by reference.
+:meth:`RunSet.entries` and :meth:`RunSet.latest`, immutable tuples swapped by reference.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from exporter.energy.service import trainer_running
 from exporter.energy.split import EnergySplit
 from exporter.gpu import GpuReading
-from exporter.gpu.processes import ProcessTable, ProcFs
+from exporter.gpu.processes import ProcFs
 from exporter.runs import attribution
 from exporter.runs.discovery import LogDiscovery
 from exporter.runs.entry import RunEntry, RunFactory
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 class RunSet:
     def __init__(self, factory: RunFactory, sources: Sequence[LogSource], *, gpu_only_run: str | None = None,
-                 missing_log_grace_seconds: float = 300.0, processes: ProcessTable | None = None,
+                 missing_log_grace_seconds: float = 300.0, processes: attribution.RunProcessTable | None = None,
                  discovery: LogDiscovery | None = None) -> None:
         """``sources``: the logs to follow; ``gpu_only_run`` (without sources): the run whose GPUs
         this node reports while another node follows its log."""
@@ -37,11 +37,14 @@ class RunSet:
         self._entries: tuple[RunEntry, ...] = ()
         self._paths: dict[str, RunEntry] = {}  # the followed log of each run that has one
         self.split = EnergySplit()
-        self.shares = attribution.GpuShares({}, {})
-        self.readings: tuple[GpuReading, ...] = ()
+        self._latest: tuple[attribution.GpuShares, tuple[GpuReading, ...]] = (attribution.GpuShares({}, {}), ())
 
     def entries(self) -> tuple[RunEntry, ...]:
         return self._entries
+
+    def latest(self) -> tuple[attribution.GpuShares, tuple[GpuReading, ...]]:
+        """The shares of the latest tick and the GPU readings they came from, read together."""
+        return self._latest
 
     # ---- which runs ------------------------------------------------------------------------------
 
@@ -110,12 +113,13 @@ class RunSet:
         for entry in entries:
             entry.energy.tick(snapshots[entry.name], self.split.readings(entry.name), now,
                               other_share=1.0 / max(len(counting), 1))
-        self.shares, self.readings = shares, readings
+        self._latest = (shares, readings)  # one reference swap: scrapes read both together
 
     def peak_flops(self, run: str) -> float | None:
         """The summed dense bf16 peak of the GPUs ``run`` uses; None if one is not a known model."""
-        used = self.shares.uuids_of(run)
-        peaks = [r.peak_flops for r in self.readings if r.uuid in used]
+        shares, readings = self._latest
+        used = shares.uuids_of(run)
+        peaks = [r.peak_flops for r in readings if r.uuid in used]
         return None if not peaks or None in peaks else sum(peaks)
 
     # ---- the threads -----------------------------------------------------------------------------
