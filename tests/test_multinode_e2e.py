@@ -11,16 +11,20 @@ a node that goes down keeps its energy in the run's total.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
+import requests
+import yaml
 
-from conftest import PROMETHEUS_DIR
+from conftest import PROMETHEUS_DIR, ROOT
 from exporter_process import ExporterProcess
 from fake_nvml import FakeGpu, pynvml_source
 from nanogpt_fixture import scenario_two
 from test_dashboard import _as_grafana_sends_it, _is_gpu_metric, _variable_values, all_targets, metric_names
+from test_prometheus_config import _uncommented
 
 RUN = "three-nodes"
 OTHER_WATTS = 100.0
@@ -180,6 +184,66 @@ def test_every_dashboard_query_returns_data_for_the_run_and_for_each_node(cluste
                 assert {g for _, g in shown} == {str(i) for i in range(len(gpus))}, f"{title}: {shown}"
 
 
+# Series written by Prometheus rather than scraped: recorded (level:metric:operation) and per target.
+FROM_PROMETHEUS = '__name__=~".+:.+|up|scrape_.+"'
+FROM_EXPORTER = '__name__!~".+:.+|up|scrape_.+|ALERTS.*"'
+
+
+def _readme_series_table() -> dict[str, tuple[int, int, int]]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### How many series a run costs"):readme.index("### Retention")]
+    return {label: tuple(map(int, numbers)) for label, *numbers in
+            re.findall(r"^\| ([^|]+?) \| (\d+) \| (\d+) \| (\d+) \|$", section, re.M)}
+
+
+def test_the_readme_series_figures_are_the_measured_ones(cluster):
+    """README's "How many series a run costs", counted in the real Prometheus that scrapes the
+    three exporters: by node (instance), with or without a run, GPU series by their uuid."""
+    stack, exporters = cluster
+    stack.wait_until(lambda: stack.query(f'run:training_plan_energy_kwh:total{{run="{RUN}"}}'), timeout=40,
+                     what="every recorded series of the run")
+    head, other, gpus = (f'instance="127.0.0.1:{exporters[n].port}"' for n in ("head", "node-2", "node-3"))
+
+    def count(selector: str) -> int:
+        return int(stack.query_value(f"count({{{selector}}})") or 0)
+
+    def split(selector: str, per: int = 1) -> tuple[int, int, int]:
+        scraped, written = count(f"{selector}, {FROM_EXPORTER}") // per, count(f"{selector}, {FROM_PROMETHEUS}") // per
+        return scraped, written, scraped + written
+
+    # a node's share of the run: its own series of the run, and the per-node readings kept for it
+    scraped, written, _ = split(f'{other}, run="{RUN}", uuid=""')
+    written += count(f'__name__=~"node:.+", node="node-2", run="{RUN}"')
+    # what the head node has besides that: the series of the log
+    log_node = [a - b for a, b in zip(split(f'{head}, run="{RUN}", uuid=""'), split(f'{other}, run="{RUN}", uuid=""'))]
+    measured = {
+        "per run, once: its totals": split(f'__name__=~"run:.+", run="{RUN}", instance=""'),
+        "per run and node: energy, power, cost": (scraped, written, scraped + written),
+        "per run, on the node that follows its log: progress, loss, ETA, tokens, …": tuple(log_node),
+        "per GPU, with its share of one run": split(f'{gpus}, uuid!=""', per=len(NODES["node-3"])),
+        "per exporter that follows a log": split(f'{head}, run="", uuid=""'),
+        "per exporter without a log": split(f'{other}, run="", uuid=""'),
+    }
+    assert _readme_series_table() == measured
+
+    # the README's example: 3 nodes with 8 GPUs, and what it costs in samples
+    once, per_node, log, gpu = (measured[k][2] for k in list(measured)[:4])
+    total = once + 3 * per_node + log + 24 * gpu + measured["per exporter that follows a log"][2] \
+        + 2 * measured["per exporter without a log"][2]
+    readme = (ROOT / "README.md").read_text()
+    assert f"= {total} series" in readme and f"{round(total / 15)} samples a second" in readme
+
+    # federation: what /federate answers to the example job's match[] (26 + 3 per node + 1 per GPU)
+    config = yaml.safe_load(_uncommented((PROMETHEUS_DIR / "prometheus.yml").read_text(), {"federation"}))
+    (job,) = [job for job in config["scrape_configs"] if job.get("metrics_path") == "/federate"]
+    answer = requests.get(f"{stack.prometheus_url}/federate", params={"match[]": job["params"]["match[]"]},
+                          timeout=10).text
+    federated = [line for line in answer.splitlines() if line and not line.startswith("#")]
+    gpu_count = sum(map(len, NODES.values()))
+    assert len(federated) == 26 + 3 * len(NODES) + gpu_count, answer
+    assert "26 + 3 per node + 1 per GPU" in readme
+
+
 def test_a_node_that_goes_down_keeps_its_energy_in_the_run_total(cluster):
     stack, exporters = cluster
     gone = exporters["node-3"]
@@ -202,5 +266,5 @@ def test_a_node_that_goes_down_keeps_its_energy_in_the_run_total(cluster):
 
 @pytest.fixture(scope="module")
 def dashboard() -> dict:
-    return json.loads((PROMETHEUS_DIR.parent / "grafana/dashboards/training.json").read_text())
+    return json.loads((ROOT / "grafana/dashboards/training.json").read_text())
 
