@@ -178,6 +178,9 @@ NOTIFICATIONS = {
         "firing", {"alertname": "GpuThermalThrottling", "severity": "warning", "gpu": "1"},
         {"summary": "GPU 1 is slowing down for heat (88 °C)", "description": "Check first: fans.",
          "gpu_name": "NVIDIA GeForce RTX 4090", "run": "gpt2 small"}),
+    "gpu-warning-node": _notification(
+        "firing", {"alertname": "GpuThermalThrottling", "severity": "warning", "gpu": "1", "node": "node-2"},
+        {"summary": "GPU 1 is slowing down for heat (88 °C)", "description": "Check first: fans."}),
     "finished": _notification(
         "firing", {"alertname": "TrainingFinished", "severity": "info", "run": "gpt2 small"},
         {"summary": "Run gpt2 small finished", "description": "Nothing to fix.", "iteration": "20000 / 20000"}),
@@ -220,6 +223,8 @@ NOTIFICATIONS["finished-small"] = _notification(
     # A GPU alert has no run label: the run and the GPU's name come from its annotations.
     ("gpu-warning", "training.slack.title", "WARNING: GpuThermalThrottling · GPU 1"),
     ("gpu-warning", "training.slack.color", "warning"),
+    # on a run with several nodes: which node's GPU
+    ("gpu-warning-node", "training.slack.title", "WARNING: GpuThermalThrottling · GPU 1 on node-2"),
     ("gpu-warning", "training.dashboard_url", DASHBOARD),
     ("gpu-warning", "training.slack.text",
      "*GPU 1 is slowing down for heat (88 °C)*\n"
