@@ -238,7 +238,7 @@ def test_kiosk_refresh_and_variables(dashboard):
         names = metric_names(target["expr"])
         if panel["title"] == ALL_RUNS:
             assert "$" not in target["expr"], f"{ALL_RUNS} lists every run: {target['expr']}"
-        elif any(_is_gpu_metric(n) for n in names):
+        elif any(is_gpu_metric(n) for n in names):
             assert 'node=~"$node", gpu=~"$gpu"' in target["expr"], target["expr"]
             assert "{{node}}" in target["legendFormat"], f"{panel['title']}: which node's GPU"
         else:
@@ -336,7 +336,7 @@ def exporter_metric_names(name: str, seen: frozenset[str] = frozenset()) -> set[
     return {name}
 
 
-def _is_gpu_metric(name: str) -> bool:
+def is_gpu_metric(name: str) -> bool:
     return any(n.startswith("training_gpu_") for n in exporter_metric_names(name))
 
 
@@ -420,20 +420,20 @@ def live_stack(tmp_path_factory, local_stack):
             yield stack
 
 
-def _variable_values(stack, dashboard: dict) -> dict[str, list[str]]:
+def variable_values(stack, dashboard: dict) -> dict[str, list[str]]:
     """What the dashboard's variables offer, read from Prometheus, each variable with the values of
     those before it (all of them, as on a first load with "All"): label_values(selector, label)
     sorted, query_result(expr) in the query's order."""
     values: dict[str, list[str]] = {}
     for variable in dashboard["templating"]["list"]:
         expr, label = variable_expression(variable)
-        result = stack.query(_as_grafana_sends_it(expr, values))
+        result = stack.query(as_grafana_sends_it(expr, values))
         found = [series["metric"][label] for series in result if label in series["metric"]]
         values[variable["name"]] = list(dict.fromkeys(found)) if variable["sort"] == 0 else sorted(set(found))
     return values
 
 
-def _as_grafana_sends_it(expr: str, variables: dict[str, list[str]]) -> str:
+def as_grafana_sends_it(expr: str, variables: dict[str, list[str]]) -> str:
     for macro, value in GRAFANA_MACROS.items():
         expr = expr.replace(macro, value)
     for name, values in variables.items():
@@ -445,10 +445,10 @@ def _as_grafana_sends_it(expr: str, variables: dict[str, list[str]]) -> str:
 def test_every_query_returns_data_from_prometheus_fed_by_the_exporter(live_stack, dashboard):
     stack = live_stack
     variables = stack.wait_until(
-        lambda: (v := _variable_values(stack, dashboard))["gpu"] and v, timeout=30, what="dashboard variables"
+        lambda: (v := variable_values(stack, dashboard))["gpu"] and v, timeout=30, what="dashboard variables"
     )
     assert variables == {"run": [RUN], "node": [NODE], "gpu": ["0", "1"]}
-    queries = [(panel["title"], _as_grafana_sends_it(t["expr"], variables)) for panel, t in all_targets(dashboard)]
+    queries = [(panel["title"], as_grafana_sends_it(t["expr"], variables)) for panel, t in all_targets(dashboard)]
 
     def empty() -> list[str]:
         return [f"{title}: {expr}" for title, expr in queries if not stack.query(expr)]
@@ -462,7 +462,7 @@ def test_every_query_returns_data_from_prometheus_fed_by_the_exporter(live_stack
         for series in stack.query(expr):
             labels = series["metric"]
             assert labels.get("run", RUN) == RUN, (title, labels)
-        if any(_is_gpu_metric(name) for name in metric_names(expr)):
+        if any(is_gpu_metric(name) for name in metric_names(expr)):
             assert {(s["metric"]["node"], s["metric"]["gpu"]) for s in stack.query(expr)} == {
                 (NODE, "0"), (NODE, "1")}, f"{title}: {expr}"
 
@@ -471,7 +471,7 @@ def test_planned_cost_is_the_planned_energy_at_the_configured_price(live_stack, 
     (cost,) = [p for p in dashboard["panels"] if p["title"] == "Cost"]
     (planned,) = [t["expr"] for t in cost["targets"] if t["legendFormat"].startswith("planned")]
     stack = live_stack
-    expr = _as_grafana_sends_it(planned, {"run": [RUN]})
+    expr = as_grafana_sends_it(planned, {"run": [RUN]})
     value = stack.wait_until(lambda: stack.query_value(expr), timeout=30, what="planned cost")
     plan_kwh = stack.query_value(f'training_plan_energy_joules{{run="{RUN}"}}') / 3.6e6
     assert value == pytest.approx(plan_kwh * PRICE_PER_KWH, rel=0.02)

@@ -4,8 +4,10 @@
 set power). A real Prometheus with the project's rules finds the head node's exporter in its
 static config and the two others through file_sd_configs, in a targets file made from
 prometheus/targets/nodes.json.example. The run's recorded totals add up the nodes, its progress
-comes from the head node, every dashboard query returns data for the run and for each node, and
-a node that goes down keeps its energy in the run's total.
+comes from the head node, every dashboard query returns data for the run and for each node, the
+series counts README gives per run, node and GPU are the ones Prometheus holds (and /federate
+answers the example job with the count README gives), and a node that goes down keeps its energy
+in the run's total.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from conftest import PROMETHEUS_DIR, ROOT
 from exporter_process import ExporterProcess
 from fake_nvml import FakeGpu, pynvml_source
 from nanogpt_fixture import scenario_two
-from test_dashboard import _as_grafana_sends_it, _is_gpu_metric, _variable_values, all_targets, metric_names
-from test_prometheus_config import _uncommented
+from test_dashboard import all_targets, as_grafana_sends_it, is_gpu_metric, metric_names, variable_values
+from test_prometheus_config import uncommented
 
 RUN = "three-nodes"
 OTHER_WATTS = 100.0
@@ -158,14 +160,14 @@ def test_the_run_totals_add_up_every_node_and_progress_comes_from_the_log_node(c
 
 def test_every_dashboard_query_returns_data_for_the_run_and_for_each_node(cluster, dashboard):
     stack, _ = cluster
-    variables = stack.wait_until(lambda: (v := _variable_values(stack, dashboard))["gpu"] and v, timeout=30,
+    variables = stack.wait_until(lambda: (v := variable_values(stack, dashboard))["gpu"] and v, timeout=30,
                                  what="dashboard variables")
     assert variables["run"] == [RUN]
     assert variables["node"] == sorted(NODES)
     assert variables["gpu"] == ["0", "1", "2"]
     for node, gpus in NODES.items():
         chosen = {"run": [RUN], "node": [node], "gpu": [".*"]}
-        queries = [(panel["title"], _as_grafana_sends_it(t["expr"], chosen), t["expr"])
+        queries = [(panel["title"], as_grafana_sends_it(t["expr"], chosen), t["expr"])
                    for panel, t in all_targets(dashboard)]
 
         def empty() -> list[str]:
@@ -178,7 +180,7 @@ def test_every_dashboard_query_returns_data_for_the_run_and_for_each_node(cluste
         for title, expr, template in queries:
             series = stack.query(expr)
             assert all(s["metric"].get("run", RUN) == RUN for s in series if title != "All runs"), (title, series)
-            if any(_is_gpu_metric(name) for name in metric_names(template)):
+            if any(is_gpu_metric(name) for name in metric_names(template)):
                 shown = {(s["metric"]["node"], s["metric"]["gpu"]) for s in series}
                 assert {n for n, _ in shown} == {node}, f"{title} with node {node}: {shown}"
                 assert {g for _, g in shown} == {str(i) for i in range(len(gpus))}, f"{title}: {shown}"
@@ -234,7 +236,7 @@ def test_the_readme_series_figures_are_the_measured_ones(cluster):
     assert f"= {total} series" in readme and f"{round(total / 15)} samples a second" in readme
 
     # federation: what /federate answers to the example job's match[] (26 + 3 per node + 1 per GPU)
-    config = yaml.safe_load(_uncommented((PROMETHEUS_DIR / "prometheus.yml").read_text(), {"federation"}))
+    config = yaml.safe_load(uncommented((PROMETHEUS_DIR / "prometheus.yml").read_text(), {"federation"}))
     (job,) = [job for job in config["scrape_configs"] if job.get("metrics_path") == "/federate"]
     answer = requests.get(f"{stack.prometheus_url}/federate", params={"match[]": job["params"]["match[]"]},
                           timeout=10).text

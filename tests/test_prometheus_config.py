@@ -362,7 +362,7 @@ def test_alertmanager_keeps_notifications_longer_than_any_repeat_interval_in_bot
 EXAMPLE_BLOCK = re.compile(r"^ *# ---- (\S+) example .*?\n(.*?)^ *# ---- end of \1 example ----$", re.M | re.S)
 
 
-def _uncommented(text: str, names: set[str]) -> str:
+def uncommented(text: str, names: set[str]) -> str:
     """prometheus.yml with the named commented examples switched on."""
     def uncomment(match: re.Match) -> str:
         if match.group(1) not in names:
@@ -384,7 +384,7 @@ def test_the_examples_are_all_there_and_valid_once_uncommented(tmp_path):
     text = (CONFIG / "prometheus.yml").read_text()
     names = [match.group(1) for match in EXAMPLE_BLOCK.finditer(text)]
     assert names == ["external_labels", "federation", "remote_write"]
-    config = _check_config_copy(tmp_path, _uncommented(text, set(names)))
+    config = _check_config_copy(tmp_path, uncommented(text, set(names)))
     assert config["global"]["external_labels"] == {"lab": "lab-a"}
     (remote,) = config["remote_write"]
     assert remote["url"] == "http://victoriametrics:8428/api/v1/write"
@@ -403,7 +403,7 @@ def test_the_examples_are_all_there_and_valid_once_uncommented(tmp_path):
 
 @pytest.mark.parametrize("url", ["http://mimir:8080/api/v1/push", "http://thanos-receive:19291/api/v1/receive"])
 def test_each_remote_write_alternative_is_a_valid_url_line(tmp_path, url):
-    text = _uncommented((CONFIG / "prometheus.yml").read_text(), {"remote_write"})
+    text = uncommented((CONFIG / "prometheus.yml").read_text(), {"remote_write"})
     alternative = re.search(rf"^( *)# url: {re.escape(url)} .*$", text, re.M)
     assert alternative, f"{url} is not offered in the remote_write example"
     text = re.sub(r"^( *)- url: \S+", rf"\1- url: {url}", text, flags=re.M)
