@@ -102,6 +102,8 @@ def _results(s: RunSnapshot, now: float) -> list[str]:
 
 def run(config: Config, as_json: bool) -> int:
     log_path = config.single_log
+    if config.logs and not log_path:
+        raise UsageError("status reads one log: pass its path, not a glob")
     if not log_path or not os.path.isfile(log_path):
         raise UsageError(f"no log file at {log_path!r}; pass the path of the trainer's log")
     watcher = LogWatcher(open_run(config), LogFollower(log_path))

@@ -158,3 +158,8 @@ def test_each_run_keeps_its_own_state_and_a_single_run_file_is_taken_over(tmp_pa
     again.open(10.0)
     assert {e.name: e.energy.figures(e.snapshot()).joules for e in again.entries()} == pytest.approx(energy)
     again.stop()
+
+
+def test_status_reads_one_log(capsys):
+    assert main(["status", "runs/*/train.log"]) == 2
+    assert "status reads one log" in capsys.readouterr().err

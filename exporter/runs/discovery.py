@@ -28,5 +28,5 @@ class LogDiscovery:
             paths = sorted(p for p in self._match(source.pattern) if os.path.isfile(p)) if source.is_glob \
                 else [source.pattern]
             for path in paths:
-                found.setdefault(os.path.abspath(path), source)
+                found.setdefault(os.path.normpath(path), source)
         return found

@@ -4,7 +4,7 @@ energy, how its GPU processes are recognised; and the factory that opens one."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from exporter.energy import EnergySettings, RunEnergy
 from exporter.energy.store import StateStore
@@ -24,7 +24,7 @@ class RunEntry:
     watcher: LogWatcher | None = None  # None: GPU-only, the log is on another node
     source: LogSource | None = None
     missing_since: float | None = None  # when its glob stopped matching its log
-    gpus_in_use: bool = field(default=False)  # GPU-only: whether its processes are on the GPUs
+    gpus_in_use: bool = False  # GPU-only: whether its processes are on the GPUs
 
     def snapshot(self) -> RunSnapshot:
         """The latest snapshot of the run; GPU-only: running while its processes are on the GPUs."""
