@@ -5,9 +5,14 @@ per run in the state file (a single-run file taken over)."""
 import json
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import write_log
 from exporter.cli import main
+from exporter.collectors.base import CollectorStats
+from exporter.collectors.exporter_self import ExporterCollector
+from exporter.collectors.runs import RunsCollector
 from exporter.config import ConfigError, load
 from exporter.energy import EnergySettings
 from exporter.energy.store import StateStore
@@ -163,3 +168,26 @@ def test_each_run_keeps_its_own_state_and_a_single_run_file_is_taken_over(tmp_pa
 def test_status_reads_one_log(capsys):
     assert main(["status", "runs/*/train.log"]) == 2
     assert "status reads one log" in capsys.readouterr().err
+
+
+def test_one_exposition_holds_every_run_once_per_family_and_a_collector_succeeds_only_for_all(tmp_path):
+    write_log(tmp_path / "a.log", preamble() + progress_lines(0, 100))
+    runs = run_set([str(tmp_path / "a.log"), str(tmp_path / "b.log")])  # b.log not there yet
+    runs.open(0.0)
+    registry, stats = CollectorRegistry(auto_describe=False), CollectorStats()
+    registry.register(RunsCollector(runs, stats, "box"))
+    registry.register(ExporterCollector(stats))
+    families = {f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())}
+    assert sorted(s.labels["run"] for s in families["training_info"].samples) == ["a", "b"]
+    assert {s.labels["run"] for s in families["training_state"].samples} == {"a", "b"}
+    assert [s.labels["run"] for s in families["training_iteration"].samples] == ["a"]  # b is waiting
+    success = {s.labels["collector"]: s.value for s in families["training_exporter_collector_success"].samples}
+    assert success["training_log"] == 0.0  # not every run's log could be read
+    write_log(tmp_path / "b.log", preamble() + progress_lines(0, 50))
+    for entry in runs.entries():
+        entry.watcher.poll()
+    families = {f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())}
+    assert {s.labels["run"]: s.value for s in families["training_iteration"].samples} == {"a": 100, "b": 50}
+    success = {s.labels["collector"]: s.value for s in families["training_exporter_collector_success"].samples}
+    assert success["training_log"] == 1.0
+    runs.stop()
