@@ -101,7 +101,8 @@ def test_a_glob_picks_up_files_as_they_appear_and_drops_a_gone_one_after_the_gra
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         write_log(tmp_path / name / "train.log", preamble() + progress_lines(0, 100))
-    runs, now = run_set([str(tmp_path / "*" / "train.log")]), 1_000_000.0
+    state = tmp_path / "state.json"
+    runs, now = run_set([str(tmp_path / "*" / "train.log")], state_file=state), 1_000_000.0
     runs.open(now)
     assert names(runs) == ["a", "b"]
     (tmp_path / "c").mkdir()
@@ -114,8 +115,11 @@ def test_a_glob_picks_up_files_as_they_appear_and_drops_a_gone_one_after_the_gra
     runs.refresh(now + 2, start=False)
     runs.refresh(now + 2 + GRACE - 1, start=False)
     assert names(runs) == ["a", "b", "c"]  # within the grace period
+    runs.tick((), now + 3)
+    assert {s["run"] for s in json.loads(state.read_text())["runs"]} == {"a", "b", "c"}
     runs.refresh(now + 2 + GRACE, start=False)
     assert names(runs) == ["a", "c"]
+    assert {s["run"] for s in json.loads(state.read_text())["runs"]} == {"a", "c"}  # b's state goes with it
     runs.stop()
 
 
