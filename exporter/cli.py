@@ -14,6 +14,7 @@ from typing import Any
 from exporter import __version__, overrides
 from exporter.config import Config, load
 from exporter.errors import UsageError
+from exporter.runs.sources import LogSource
 
 
 def _shown(field: dataclasses.Field) -> str:
@@ -42,9 +43,9 @@ def _add_config_flags(parser: argparse.ArgumentParser, command: str, leave_out: 
     for field in dataclasses.fields(Config):
         if command not in field.metadata["commands"] or field.name in leave_out:
             continue
-        choices = field.metadata["choices"]
+        choices, kind = field.metadata["choices"], field.metadata["kind"]
         parser.add_argument("--" + field.name.replace("_", "-"), dest=field.name, choices=choices,
-                            type=field.metadata["kind"].from_text, help=_flag_help(field),
+                            type=kind.from_text, help=_flag_help(field), action="append" if kind.repeatable else None,
                             metavar=None if choices else field.metadata["metavar"])
     if trainer_overrides:
         parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
@@ -114,8 +115,11 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
 def _wrap(args: argparse.Namespace, config: Config) -> int:
     from exporter import serve, wrapper
 
-    config = config.replace(log=config.log or os.path.join(os.getcwd(), "train.log"))
-    return wrapper.run(args.trainer_command, config.log, args.grace_seconds,
+    if config.log and not config.single_log:
+        raise UsageError("`run` writes one log: pass one --log PATH (not a glob)")
+    log_path = config.single_log or os.path.join(os.getcwd(), "train.log")
+    config = config.replace(log=(LogSource(log_path, config.logs[0].run if config.logs else None),))
+    return wrapper.run(args.trainer_command, log_path, args.grace_seconds,
                        lambda stop, trainer: serve.run(config.replace(trainer_pid=trainer.pid), stop, trainer))
 
 

@@ -13,6 +13,7 @@ from exporter import overrides as trainer_overrides
 from exporter.alerts.webhook import webhook_problem
 from exporter.errors import UsageError
 from exporter.formats import FORMAT_NAMES
+from exporter.runs import sources as log_sources
 from exporter.yaml_file import read_yaml
 
 
@@ -47,6 +48,7 @@ class Kind:
     from_text: Callable[[str], Any] = str
     metavar: str = "TEXT"
     canonical: Callable[[Any], Any] = lambda value: value
+    repeatable: bool = False  # its flag may be given several times, each adding one value
 
 
 def _is_number(value: Any) -> bool:
@@ -73,6 +75,11 @@ GPU_LIST = Kind(
     "LIST",
     lambda gpus: [str(g) for g in gpus],
 )
+# A path or glob, or a list of paths, globs and {path, run, trainer_cmdline_match} mappings.
+# One path stays a plain string; read them through Config.logs.
+LOGS = Kind("a path or glob, or a list of them or of {path, run, trainer_cmdline_match} mappings",
+            log_sources.accepts, metavar="PATH", repeatable=True,
+            canonical=lambda v: v[0] if isinstance(v, list) and len(v) == 1 and isinstance(v[0], str) else v)
 
 # The commands whose flags a key becomes.
 EVERYWHERE = ("serve", "status")
@@ -98,9 +105,15 @@ _DAY = 86400
 @dataclass(frozen=True)
 class Config:
     # what to follow
-    log: str | None = _key(None, TEXT, "the trainer's log file (may not exist yet)", commands=SERVE,
-                           metavar="PATH")
-    run: str | None = _key(None, TEXT, "the run label", metavar="NAME", default_text="the log file's name")
+    log: str | list[str | dict[str, str]] | None = _key(
+        None, LOGS, "a trainer's log file (may not exist yet) or a glob of them ('runs/*/train.log', quoted); "
+        "repeatable, each log is its own run", commands=SERVE, metavar="PATH")
+    run: str | None = _key(None, TEXT, "the run label; without --log: the run whose GPUs this node reports",
+                           metavar="NAME", default_text="the log file's name")
+    node: str | None = _key(None, TEXT, "the node label of the GPU and energy series", commands=SERVE,
+                            metavar="NAME", default_text="the host name")
+    missing_log_grace_seconds: float = _key(300.0, NUMBER, "a glob's run whose log is gone is dropped after "
+                                            "this, in seconds", commands=SERVE, limits=(0, 30 * _DAY))
     format: str = _key("auto", TEXT, "log format", choices=FORMAT_NAMES)
     custom_format_file: str | None = _key(None, TEXT, "YAML file of patterns for --format custom", metavar="PATH")
     jsonl_fields: dict[str, str] = _key({}, MAPPING, "JSON keys of the event fields for format jsonl", commands=())
@@ -154,6 +167,17 @@ class Config:
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
+    @property
+    def logs(self) -> tuple[log_sources.LogSource, ...]:
+        """The ``log`` entries (none without ``log``)."""
+        return log_sources.sources(self.log) if self.log else ()
+
+    @property
+    def single_log(self) -> str | None:
+        """The path of the one log followed, when ``log`` is one path (not a glob), else None."""
+        logs = self.logs
+        return logs[0].pattern if len(logs) == 1 and not logs[0].is_glob else None
+
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 
@@ -194,6 +218,10 @@ def validate(values: Mapping[str, Any], source: str, earlier: Sequence[str] = ()
         problems.append("currency: must not be empty")
     if isinstance(known.get("slack_webhook_file"), str) and (problem := webhook_problem(known["slack_webhook_file"])):
         problems.append(f"slack_webhook_file: {problem}")
+    if isinstance(known.get("node"), str) and not known["node"].strip():
+        problems.append("node: must not be empty")
+    if known.get("log") is not None and log_sources.accepts(known["log"]):
+        problems += log_sources.problems(log_sources.sources(known["log"]), known.get("run"), known.get("trainer_pid"))
     if problems:
         raise ConfigError(source, problems)
     return Config(**{

@@ -1,5 +1,5 @@
 """The HTTP endpoint: ``/metrics`` and a small table of other routes (``/``: by default a page linking
-to /metrics), a query string ignored, for GET and HEAD; other paths 404, other methods 405,
+to /metrics; a route is given the query string, /metrics ignores it), for GET and HEAD; other paths 404, other methods 405,
 nothing logged per request. The routes are read-only; their replies say ``no-store`` and carry a
 content security policy that lets a page load nothing from elsewhere. Unlike prometheus_client's
 ``start_http_server`` (a backlog of 5, a thread per connection, no read timeout, metrics on every path):
@@ -56,7 +56,7 @@ BUSY = b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1
 FAILED = b"HTTP/1.0 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 _LISTENER, _WAKE = "listener", "wake"
 
-Route = Callable[[], tuple[bytes, str]]  # the body and its content type, made per request
+Route = Callable[[str], tuple[bytes, str]]  # given the query string: the body and its content type, made per request
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -82,12 +82,12 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def do_GET(self) -> None:
-        path = urlsplit(self.path).path
+        path, query = urlsplit(self.path)[2:4]
         route = self.server.routes.get(path)
         if path == "/metrics":
             self._metrics()
         elif route is not None:
-            body, content_type = route()
+            body, content_type = route(query)
             self._reply(HTTPStatus.OK, body, content_type, ROUTE_HEADERS)
         else:
             served = ", ".join(["/metrics", *self.server.routes])
@@ -133,7 +133,7 @@ class MetricsServer:
                  routes: Mapping[str, Route] | None = None, timeout: float = 5.0, workers: int = 16,
                  max_pending: int = 256, max_queued: int = 256) -> None:
         self.expositions = SharedExpositions(registry)
-        self.routes = dict(routes) if routes is not None else {"/": lambda: (INDEX_PAGE, HTML)}
+        self.routes = dict(routes) if routes is not None else {"/": lambda query: (INDEX_PAGE, HTML)}
         self.timeout = timeout
         self.max_pending = max_pending
         self.max_queued = max_queued

@@ -107,17 +107,20 @@ def _results(s: RunSnapshot, now: float) -> list[str]:
 
 def run(config: Config, as_json: bool, watch_seconds: float | None = None) -> int:
     """One report, or with ``watch_seconds`` one redrawn in place at that interval until Ctrl-C."""
-    if not config.log or not os.path.isfile(config.log):
-        raise UsageError(f"no log file at {config.log!r}; pass the path of the trainer's log")
+    log_path = config.single_log
+    if config.logs and not log_path:
+        raise UsageError("status reads one log: pass its path, not a glob")
+    if not log_path or not os.path.isfile(log_path):
+        raise UsageError(f"no log file at {log_path!r}; pass the path of the trainer's log")
     if as_json and watch_seconds is not None:
         raise UsageError("--watch redraws the text report: leave out --json (or --watch)")
-    watcher = LogWatcher(open_run(config), LogFollower(config.log))
+    watcher = LogWatcher(open_run(config), LogFollower(log_path))
     watcher.poll()
     snapshot = watcher.snapshot()
     if snapshot.log_problem is not None:
         raise UsageError(snapshot.log_problem)
     if not snapshot.log_recognised and snapshot.lines_read:
-        raise UsageError(f"none of the {snapshot.lines_read:,} lines of {config.log} was recognised as a training "
+        raise UsageError(f"none of the {snapshot.lines_read:,} lines of {log_path} was recognised as a training "
                          f"log (formats tried: {', '.join(DETECTABLE)}); if it is one, name its format with "
                          "--format (or describe it with --format custom --custom-format-file FILE)")
     if watch_seconds is not None:

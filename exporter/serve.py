@@ -1,4 +1,4 @@
-"""The ``serve`` command: wire the run, the GPUs and the energy to one registry, serve /metrics,
+"""The ``serve`` command: wire the runs, the GPUs and the energy to one registry, serve /metrics,
 stop cleanly. This is where the configuration is handed out, each part getting only its own
 settings."""
 
@@ -6,39 +6,43 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from exporter import http_server, web
-from exporter.alerts import AlertEngine, AlertSettings, open_alerts, page_url
+from exporter.alerts import AlertSettings, open_notifier, page_url
+from exporter.alerts.runs import RunAlerts
 from exporter.collectors.alerts import AlertsCollector
-from exporter.collectors.base import CollectorStats, SnapshotCollectors
-from exporter.collectors.energy import EnergyCollector
+from exporter.collectors.base import CollectorStats, Labelled
 from exporter.collectors.exporter_self import ExporterCollector
 from exporter.collectors.gpu import GpuCollector
-from exporter.collectors.training import TrainingCollector
+from exporter.collectors.runs import RunsCollector
 from exporter.config import Config
-from exporter.energy import EnergySettings, RunEnergy
+from exporter.energy import EnergySettings
+from exporter.energy.store import StateStore
 from exporter.errors import UsageError
-from exporter.follow import LogFollower
 from exporter.formats import FormatReader
 from exporter.gpu import GpuSettings, GpuTelemetry, open_telemetry
-from exporter.run import RunModel, RunSnapshot, StallTimeouts, TrainerSettings
+from exporter.run import RunModel, StallTimeouts, TrainerSettings
+from exporter.runs.entry import RunFactory
+from exporter.runs.registry import RunSet
 from exporter.trainer_process import TrainerProcess
 from exporter.trainer_config import read_config_file
-from exporter.watch import LogWatcher
 
 log = logging.getLogger(__name__)
 
 
-def open_run(config: Config) -> RunModel:
-    """The model of ``config``'s log, with its format, trainer config file and flags applied."""
-    log_path = config.log or ""
+def open_run(config: Config, log_path: str | None = None, run: str | None = None) -> RunModel:
+    """The model of a log (default: ``config``'s one log) with its format, trainer config file and
+    flags applied."""
+    log_path = log_path or config.single_log or ""
     return RunModel(
-        config.run or Path(log_path).stem or "train",
+        run or config.run or Path(log_path).stem or "train",
         log_path,
         reader=FormatReader.open(config.format, custom_format_file=config.custom_format_file,
                                  jsonl_fields=config.jsonl_fields),
@@ -71,67 +75,79 @@ def alert_settings(config: Config) -> AlertSettings:
                          for_cap_seconds=config.alert_for_cap_seconds)
 
 
-def _tick(snapshot: RunSnapshot, now: float, telemetry: GpuTelemetry, energy: RunEnergy, alerts: AlertEngine) -> None:
-    """One pass of the serve loop: the energy counted and the alerts evaluated on one snapshot."""
-    energy.tick(snapshot, telemetry.energy_joules(), now)
-    alerts.tick(snapshot, telemetry.readings(), now)
+def open_runs(config: Config, trainer: TrainerProcess | None) -> RunSet:
+    """The runs of ``config``'s logs (a plain log's run named by ``run``), or, without a log, the
+    GPU-only run ``run``; opened, their watchers not started."""
+    store = StateStore(config.state_file) if config.state_file else None
+    logs = tuple(replace(source, run=source.run or config.run) for source in config.logs)
+    factory = RunFactory(lambda path, name: open_run(config, path, name), energy_settings(config), store,
+                         config.poll_interval_seconds, trainer, config.trainer_cmdline_match)
+    runs = RunSet(factory, logs, gpu_only_run=None if logs else config.run,
+                  missing_log_grace_seconds=config.missing_log_grace_seconds)
+    runs.open(time.time())
+    return runs
 
 
-def _registry(watcher: LogWatcher, telemetry: GpuTelemetry, energy: RunEnergy, alerts: AlertEngine) -> CollectorRegistry:
+def _registry(runs: RunSet, telemetry: GpuTelemetry, alerts: RunAlerts, node: str) -> CollectorRegistry:
     """Every collector of the exposition, on a registry of its own."""
     registry = CollectorRegistry(auto_describe=False)
     stats = CollectorStats()
-    registry.register(SnapshotCollectors(watcher.snapshot, [
-        TrainingCollector(stats, telemetry.peak_flops),
-        EnergyCollector(energy, stats),
-    ], stats))
-    registry.register(GpuCollector(telemetry, stats))
+    registry.register(RunsCollector(runs, stats, node))
+    registry.register(Labelled(GpuCollector(telemetry, stats), {"node": node}))
     registry.register(AlertsCollector(alerts, stats))
     registry.register(ExporterCollector(stats))
     return registry
+
+
+def _tick(runs: RunSet, telemetry: GpuTelemetry, alerts: RunAlerts, pages: web.RunPages) -> None:
+    """One pass of the serve loop: runs picked up or dropped, the energy split and counted, the
+    alerts evaluated, the page's charts sampled."""
+    runs.refresh(time.time())
+    runs.tick(telemetry.readings(), time.time())
+    shares, readings = runs.latest()
+    alerts.tick(runs.entries(), shares, readings, time.time())
+    pages.sample()
 
 
 def run(config: Config, stop: threading.Event | None = None, trainer: TrainerProcess | None = None) -> int:
     """Serve until SIGTERM or SIGINT, or, when ``stop`` is given (``run`` wraps the trainer and
     owns the signals), until it is set. ``trainer``: the trainer's process, when the caller knows
     it better than ``--trainer-pid`` (its default)."""
-    if not config.log:
-        raise UsageError("no log to follow: pass --log PATH (or `log:` in the config file)")
-    model = open_run(config)
+    if not config.logs and not config.run:
+        raise UsageError("no log to follow: pass --log PATH (or `log:` in the config file), or, on a node that "
+                         "only reports the GPUs of a run whose log another node follows, --run NAME")
     if trainer is None and config.trainer_pid:
         trainer = TrainerProcess(config.trainer_pid)
-    watcher = LogWatcher(model, LogFollower(config.log), config.poll_interval_seconds, trainer=trainer)
     telemetry = open_telemetry(gpu_settings(config))
-    watcher.poll()  # the backfill first: it tells which run the energy state file must belong to
-    energy = RunEnergy.open(energy_settings(config), watcher.snapshot(), time.time())
-    alerts = open_alerts(alert_settings(config), energy)
-
-    registry = _registry(watcher, telemetry, energy, alerts)
-    page = web.RunApi(watcher.snapshot, energy=energy, readings=telemetry.readings, gpu_error=telemetry.error,
-                      alerts=alerts.firing)
+    alerts = RunAlerts(alert_settings(config), open_notifier(alert_settings(config)))
+    runs = open_runs(config, trainer)
+    node = config.node or socket.gethostname()
+    registry = _registry(runs, telemetry, alerts, node)
+    pages = web.RunPages(runs.entries, readings=telemetry.readings, gpu_error=telemetry.error,
+                         alerts=lambda run: lambda: alerts.firing(run))
     try:
-        server = http_server.start(registry, config.listen_address, config.port, web.routes(page))
+        server = http_server.start(registry, config.listen_address, config.port, web.routes(pages))
     except OSError as exc:
+        alerts.stop(time.time())
+        runs.stop()
         raise UsageError(f"cannot listen on {config.listen_address}:{config.port}: {exc.strerror or exc}; "
                          "pass another --port or --listen-address") from exc
-    log.info("serving run %r from %s on http://%s:%d/metrics", model.run, config.log, config.listen_address,
-             config.port)
+    log.info("serving %s on node %s on http://%s:%d/metrics", ", ".join(repr(e.name) for e in runs.entries())
+             or "the logs to come", node, config.listen_address, config.port)
 
     if stop is None:
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-    watcher.start()
+    runs.start()
     telemetry.start()
     try:
         while not stop.wait(config.gpu_sample_interval_seconds):
-            _tick(watcher.snapshot(), time.time(), telemetry, energy, alerts)
-            page.sample()
+            _tick(runs, telemetry, alerts, pages)
     finally:
         log.info("stopping")
         alerts.stop(time.time())
-        watcher.stop()
+        runs.stop()
         telemetry.stop()
-        energy.flush()
         server.stop()
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from pathlib import Path
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -62,6 +63,8 @@ class FakeGpu:
     # NVML function names answered with FunctionNotFound (an older driver)
     missing: set[str] = field(default_factory=set)
     lost: bool = False
+    # a steady draw, in watts, that the energy counter adds up from the library's start
+    energy_watts: float = 0.0
 
 
 def pascal_gpu(uuid: str) -> FakeGpu:
@@ -119,6 +122,7 @@ class FakeNvml:
         self.call_delay = call_delay
         self.calls: Counter[str] = Counter()
         self.initialised = False
+        self._started = time.monotonic()
 
     def _count(self, function: str) -> None:
         self.calls[function] += 1
@@ -180,7 +184,8 @@ class FakeNvml:
         return self._device(handle, "nvmlDeviceGetEnforcedPowerLimit").power_limit_mw
 
     def nvmlDeviceGetTotalEnergyConsumption(self, handle: FakeGpu) -> int:
-        return self._device(handle, "nvmlDeviceGetTotalEnergyConsumption").energy_mj
+        gpu = self._device(handle, "nvmlDeviceGetTotalEnergyConsumption")
+        return gpu.energy_mj + int(gpu.energy_watts * 1000 * (time.monotonic() - self._started))
 
     def nvmlDeviceGetFieldValues(self, handle: FakeGpu, field_ids: list[int]) -> list[SimpleNamespace]:
         gpu = self._device(handle, "nvmlDeviceGetFieldValues")
@@ -249,3 +254,10 @@ class FakeNvml:
 def fake_gpus(count: int) -> list[FakeGpu]:
     """``count`` busy RTX 4090s with distinct UUIDs."""
     return [FakeGpu(uuid=f"GPU-{i:08x}-1111-2222-3333-444455556666") for i in range(count)]
+
+
+def pynvml_source(gpus: list[FakeGpu]) -> str:
+    """The text of a ``pynvml.py`` that stands in for the library in another process (put its
+    folder first on that process's PYTHONPATH): a :class:`FakeNvml` of ``gpus``."""
+    return (f"import sys\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+            f"from fake_nvml import FakeGpu, FakeNvml\nsys.modules[__name__] = FakeNvml({gpus!r})\n")

@@ -19,6 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 NOGPU = ROOT / "docker-compose.nogpu.yml"
+NODE = ROOT / "docker-compose.node.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 SERVICES = {"exporter", "prometheus", "alertmanager", "grafana"}
 
@@ -82,8 +83,8 @@ def compose() -> dict:
     return _interpolate(_load(COMPOSE), _env_example())
 
 
-def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+def _run(command: list[str], env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("COMPOSE_")}
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, **kwargs)
 
 
@@ -321,10 +322,15 @@ def test_dockerignore_keeps_what_the_dockerfile_copies():
     assert copied and copied <= kept, f"copied but ignored: {sorted(copied - kept)}"
 
 
+def _env_example_mentions() -> set[str]:
+    """Variables .env.example sets or shows commented out (``# NAME=value``: optional ones)."""
+    return set(re.findall(r"^(?:# )?([A-Z_]+)=", ENV_EXAMPLE.read_text(), re.M))
+
+
 def test_env_example_documents_every_variable_the_compose_file_reads():
-    used = set(_VARIABLE.findall(COMPOSE.read_text()))
+    used = set(_VARIABLE.findall(COMPOSE.read_text()) + _VARIABLE.findall(NODE.read_text()))
     names = {name for name, _, _ in used}
-    documented = set(_env_example())
+    documented = _env_example_mentions()
     assert names <= documented, f"not in .env.example: {sorted(names - documented)}"
     for name in ("TRAIN_LOG_DIR", "TRAIN_LOG_FILE", "RUN_NAME", "PRICE_PER_KWH", "CURRENCY", "GRAFANA_ANONYMOUS"):
         assert name in documented
@@ -337,3 +343,61 @@ def test_interpolation_follows_compose_rules():
         _interpolate("${B:?set B}", env)
     original = {"k": ["${A}"]}
     assert _interpolate(copy.deepcopy(original), env) == {"k": ["x"]}
+
+
+# --- docker-compose.node.yml: the exporter alone, on the other nodes of a multi-node run -----------
+
+NODE_ENV = {"EXPORTER_BIND": "10.0.0.12", "NODE_NAME": "gpu-node-2"}
+
+
+def test_the_node_file_passes_both_validators():
+    result = _run(["check-jsonschema", "--builtin-schema", "vendor.compose-spec", str(NODE)]) \
+        if shutil.which("check-jsonschema") else None
+    assert result is None or result.returncode == 0, result.stdout + result.stderr
+    tool = _need("docker-compose")
+    result = _run([tool, "--env-file", str(ENV_EXAMPLE), "-f", str(NODE), "config", "-q"],
+                  env={**os.environ, **NODE_ENV})
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("missing", sorted(NODE_ENV))
+def test_the_node_file_names_what_a_node_must_set(missing):
+    """No default node name (two nodes with one name would count as one) and no default address
+    (the exporter must be reachable from the head node, on a network the user picks)."""
+    tool = _need("docker-compose")
+    env = {k: v for k, v in {**os.environ, **NODE_ENV}.items() if k != missing}
+    result = _run([tool, "--env-file", str(ENV_EXAMPLE), "-f", str(NODE), "config", "-q"], env=env)
+    assert result.returncode != 0
+    assert f"set {missing} in .env" in result.stderr
+
+
+def test_the_node_file_runs_the_exporter_alone_in_gpu_only_mode():
+    from exporter.cli import build_parser
+
+    node = _interpolate(_load(NODE), {**_env_example(), **NODE_ENV})
+    assert set(node["services"]) == {"exporter"}
+    exporter = node["services"]["exporter"]
+    args = build_parser().parse_args(exporter["command"])
+    assert args.log is None, "the head node follows the log; the others report their GPUs only"
+    assert args.run == _env_example()["RUN_NAME"] and args.node == "gpu-node-2"
+    assert args.listen_address == "0.0.0.0" and args.port == 9842
+    assert args.state_file.startswith("/var/lib/training-exporter/")
+    head = _interpolate(_load(COMPOSE), _env_example())["services"]["exporter"]
+    for key in ("build", "image", "restart", "pid", "deploy"):
+        assert exporter[key] == head[key], key
+    assert exporter["ports"] == ["10.0.0.12:9842:9842"]
+    assert [v.split(":")[0] for v in exporter["volumes"]] == ["exporter-state"], "no log to mount"
+
+
+def test_the_head_exporter_has_a_fixed_node_name_and_prometheus_reads_the_node_list(compose):
+    from exporter.cli import build_parser
+
+    args = build_parser().parse_args(compose["services"]["exporter"]["command"])
+    assert args.node == "head"
+    mounts = dict((t, s) for s, t in _bind_mounts(compose["services"]["prometheus"]))
+    assert mounts["/etc/prometheus/targets"] == "./prometheus/targets"
+    config = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "training-exporter"]
+    for sd in job["file_sd_configs"]:
+        for pattern in sd["files"]:
+            assert str(Path("/etc/prometheus") / Path(pattern).parent) in mounts

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -209,7 +211,7 @@ def test_everything_fits_one_1080p_screen_without_scrolling(dashboard):
 
 def test_rows_in_the_documented_order(dashboard):
     rows = [p["title"] for p in dashboard["panels"] if p["type"] == "row"]
-    assert rows == ["Loss and speed", "GPU", "Plan vs actual"]
+    assert rows == ["Loss and speed", "GPU", "Plan vs actual · all runs"]
     top = sorted((p for p in dashboard["panels"] if p["gridPos"]["y"] == 0), key=lambda p: p["gridPos"]["x"])
     assert [p["title"] for p in top] == ["Progress", "ETA", "Energy", "Electricity cost", "Val loss",
                                          "GPU temperature", "VRAM used", "Firing alerts"]
@@ -225,15 +227,58 @@ def test_vram_gauge_turns_orange_at_90_and_red_at_95_percent(dashboard):
 def test_kiosk_refresh_and_variables(dashboard):
     assert dashboard["refresh"]
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
-    assert set(variables) == {"run", "gpu"}
-    assert "training_info" in variables["run"]["query"]["query"]
-    assert "training_gpu_info" in variables["gpu"]["query"]["query"]
+    assert list(variables) == ["run", "node", "gpu"], "each variable after the ones it reads"
+    assert variables["run"]["sort"] == 0 and not variables["run"]["multi"], "the query's order: newest first"
+    assert variable_expression(variables["run"])[0].startswith("sort_desc(")
+    assert variable_expression(variables["node"]) == ('training_energy_joules_total{run=~"$run"}', "node")
+    assert variable_expression(variables["gpu"]) == ('training_gpu_info{node=~"$node"}', "gpu")
+    for name in ("node", "gpu"):
+        assert variables[name]["multi"] and variables[name]["includeAll"] and variables[name]["allValue"] == ".*"
     for panel, target in all_targets(dashboard):
         names = metric_names(target["expr"])
-        if any(_is_gpu_metric(n) for n in names):
-            assert 'gpu=~"$gpu"' in target["expr"], target["expr"]
+        if panel["title"] == ALL_RUNS:
+            assert "$" not in target["expr"], f"{ALL_RUNS} lists every run: {target['expr']}"
+        elif any(is_gpu_metric(n) for n in names):
+            assert 'node=~"$node", gpu=~"$gpu"' in target["expr"], target["expr"]
+            assert "{{node}}" in target["legendFormat"], f"{panel['title']}: which node's GPU"
         else:
             assert 'run=~"$run"' in target["expr"], target["expr"]
+
+
+ALL_RUNS = "All runs"
+
+
+def test_run_figures_are_the_run_totals_across_its_nodes(dashboard):
+    """Energy, cost, power, progress and ETA of the chosen run come from run-totals.yml, never from
+    one exporter's series (which would show one node's share, or one value per node)."""
+    totals = {rule["record"] for rule in load_rules([PROMETHEUS_DIR / "rules" / "run-totals.yml"])}
+    per_node = {"training_energy_joules_total", "training_electricity_cost", "training_electricity_cost_projected",
+                "training_power_watts", "training_energy_projected_joules", "training_plan_energy_joules",
+                "training_progress_ratio", "training_eta_seconds"}
+    used = set()
+    for panel, target in all_targets(dashboard):
+        names = metric_names(target["expr"])
+        assert not names & per_node or panel["title"] == ALL_RUNS, f"{panel['title']}: {target['expr']}"
+        used |= names & totals
+    assert used >= {"run:training_energy_kwh:total", "run:training_energy_projected_kwh:total",
+                    "run:training_electricity_cost:sum", "run:training_electricity_cost_projected:sum",
+                    "run:training_power_watts:sum", "run:training_progress_ratio:max", "run:training_eta_seconds:max"}
+
+
+def test_all_runs_table_shows_state_progress_eta_and_cost_newest_first(dashboard):
+    (table,) = [p for p in dashboard["panels"] if p["title"] == ALL_RUNS]
+    assert table["type"] == "table"
+    assert all(t["format"] == "table" and t["instant"] for t in table["targets"])
+    organize = next(t for t in table["transformations"] if t["id"] == "organize")["options"]
+    columns = {organize["renameByName"].get(f"Value #{t['refId']}", t["refId"]): t["expr"] for t in table["targets"]}
+    assert "training_state" in columns["A"]
+    assert columns["progress"] == "run:training_progress_ratio:max"
+    assert columns["ETA"] == "run:training_eta_seconds:max"
+    assert columns["cost"] == "run:training_electricity_cost:sum"
+    assert table["options"]["sortBy"] == [{"displayName": "started", "desc": True}]
+    units = {o["matcher"]["options"]: p["value"] for o in table["fieldConfig"]["overrides"]
+             for p in o["properties"] if p["id"] == "unit"}
+    assert units["progress"] == "percentunit" and units["ETA"] == "dtdurations"
 
 
 def test_slack_messages_link_to_this_dashboard(dashboard):
@@ -247,8 +292,22 @@ _PROMQL_WORDS = {
     "on", "ignoring", "group_left", "group_right", "by", "without", "and", "or", "unless", "bool",
     "sum", "avg", "min", "max", "count", "rate", "irate", "increase", "delta", "deriv", "time",
     "vector", "scalar", "abs", "clamp_min", "clamp_max", "label_replace", "topk", "bottomk",
-    "max_over_time", "min_over_time", "avg_over_time", "last_over_time", "offset",
+    "max_over_time", "min_over_time", "avg_over_time", "last_over_time", "offset", "sort_desc",
 }
+
+
+def variable_expression(variable: dict) -> tuple[str, str]:
+    """A query variable's PromQL and the label its values come from: ``label_values(selector,
+    label)``, or ``query_result(expr)`` with a regex that picks ``label="…"`` out of each series."""
+    query = variable["query"]["query"]
+    values = re.fullmatch(r"label_values\((.+), *(\w+)\)", query)
+    if values:
+        return values.group(1), values.group(2)
+    result = re.fullmatch(r"query_result\((.+)\)", query)
+    assert result and variable["query"]["varQuery"] == result.group(1), variable["name"]
+    label = re.fullmatch(r'/(\w+)="\(\?<value>\[\^"\]\+\)"/', variable["regex"])
+    assert label, variable["regex"]
+    return result.group(1), label.group(1)
 
 
 def metric_names(expr: str) -> set[str]:
@@ -266,15 +325,18 @@ def _recording_rules() -> dict[str, str]:
     return {rule["record"]: rule["expr"] for rule in load_rules() if "record" in rule}
 
 
-def exporter_metric_names(name: str) -> set[str]:
-    """The exporter metrics behind a name: itself, or what a recording rule computes it from."""
+def exporter_metric_names(name: str, seen: frozenset[str] = frozenset()) -> set[str]:
+    """The exporter metrics behind a name: itself, or what a recording rule computes it from (a
+    rule that reads its own previous value, like node:training_energy_joules:last, counts once)."""
     recorded = _recording_rules()
+    if name in seen:
+        return set()
     if name in recorded:
-        return set().union(*(exporter_metric_names(n) for n in metric_names(recorded[name])))
+        return set().union(*(exporter_metric_names(n, seen | {name}) for n in metric_names(recorded[name])))
     return {name}
 
 
-def _is_gpu_metric(name: str) -> bool:
+def is_gpu_metric(name: str) -> bool:
     return any(n.startswith("training_gpu_") for n in exporter_metric_names(name))
 
 
@@ -295,8 +357,7 @@ def test_every_metric_is_in_the_readme_contract_and_the_exporter_source(dashboar
     source = _exporter_source()
     assert len(contract) > 60
     expressions = [t["expr"] for _, t in all_targets(dashboard)]
-    expressions += [re.fullmatch(r"label_values\((\w+), *\w+\)", v["query"]["query"]).group(1)
-                    for v in dashboard["templating"]["list"]]
+    expressions += [variable_expression(v)[0] for v in dashboard["templating"]["list"]]
     for expr in expressions:
         for name in metric_names(expr):
             for metric in exporter_metric_names(name):
@@ -310,12 +371,15 @@ def test_metric_name_extraction():
     assert metric_names("rate(x_total{g=~\"$gpu\"}[$__rate_interval]) / 3.6e6") == {"x_total"}
     assert metric_names("run:training_energy_kwh:total{run=~\"$run\"}") == {"run:training_energy_kwh:total"}
     assert exporter_metric_names("run:training_energy_kwh:total") == {"training_energy_joules_total"}
+    assert exporter_metric_names("run:training_electricity_cost:sum") == {
+        "training_electricity_cost", "training_energy_joules_total"}
 
 
 # --- every query returns data from a real Prometheus scraping the real exporter --------------------
 
 
 RUN = "wall-screen"
+NODE = "wall-node"
 PRICE_PER_KWH = 0.30
 
 # Stands in for the pynvml module in the exporter process (first on its PYTHONPATH): two busy
@@ -345,7 +409,7 @@ def live_stack(tmp_path_factory, local_stack):
     shim = work / "fake-nvml"
     shim.mkdir()
     (shim / "pynvml.py").write_text(FAKE_PYNVML.format(tests=str(ROOT / "tests"), pid=os.getpid()))
-    flags = ("--log", str(log), "--run", RUN, "--gpu-sample-interval-seconds", "0.2", "--other-watts", "80",
+    flags = ("--log", str(log), "--run", RUN, "--node", NODE, "--gpu-sample-interval-seconds", "0.2", "--other-watts", "80",
              "--price-per-kwh", str(PRICE_PER_KWH), "--currency", "EUR", "--state-file", str(work / "state.json"))
     with ExporterProcess(*flags, import_first=shim) as exporter:
         with local_stack.LocalStack(exporter.port, work / "stack", alertmanager=False, scrape_interval="1s") as stack:
@@ -356,16 +420,20 @@ def live_stack(tmp_path_factory, local_stack):
             yield stack
 
 
-def _variable_values(stack, dashboard: dict) -> dict[str, list[str]]:
-    """What the dashboard's label_values(metric, label) variables offer, read from Prometheus."""
-    values = {}
+def variable_values(stack, dashboard: dict) -> dict[str, list[str]]:
+    """What the dashboard's variables offer, read from Prometheus, each variable with the values of
+    those before it (all of them, as on a first load with "All"): label_values(selector, label)
+    sorted, query_result(expr) in the query's order."""
+    values: dict[str, list[str]] = {}
     for variable in dashboard["templating"]["list"]:
-        metric, label = re.fullmatch(r"label_values\((\w+), *(\w+)\)", variable["query"]["query"]).groups()
-        values[variable["name"]] = sorted({series["metric"][label] for series in stack.query(metric)})
+        expr, label = variable_expression(variable)
+        result = stack.query(as_grafana_sends_it(expr, values))
+        found = [series["metric"][label] for series in result if label in series["metric"]]
+        values[variable["name"]] = list(dict.fromkeys(found)) if variable["sort"] == 0 else sorted(set(found))
     return values
 
 
-def _as_grafana_sends_it(expr: str, variables: dict[str, list[str]]) -> str:
+def as_grafana_sends_it(expr: str, variables: dict[str, list[str]]) -> str:
     for macro, value in GRAFANA_MACROS.items():
         expr = expr.replace(macro, value)
     for name, values in variables.items():
@@ -377,10 +445,10 @@ def _as_grafana_sends_it(expr: str, variables: dict[str, list[str]]) -> str:
 def test_every_query_returns_data_from_prometheus_fed_by_the_exporter(live_stack, dashboard):
     stack = live_stack
     variables = stack.wait_until(
-        lambda: (v := _variable_values(stack, dashboard))["gpu"] and v, timeout=30, what="dashboard variables"
+        lambda: (v := variable_values(stack, dashboard))["gpu"] and v, timeout=30, what="dashboard variables"
     )
-    assert variables == {"run": [RUN], "gpu": ["0", "1"]}
-    queries = [(panel["title"], _as_grafana_sends_it(t["expr"], variables)) for panel, t in all_targets(dashboard)]
+    assert variables == {"run": [RUN], "node": [NODE], "gpu": ["0", "1"]}
+    queries = [(panel["title"], as_grafana_sends_it(t["expr"], variables)) for panel, t in all_targets(dashboard)]
 
     def empty() -> list[str]:
         return [f"{title}: {expr}" for title, expr in queries if not stack.query(expr)]
@@ -394,17 +462,48 @@ def test_every_query_returns_data_from_prometheus_fed_by_the_exporter(live_stack
         for series in stack.query(expr):
             labels = series["metric"]
             assert labels.get("run", RUN) == RUN, (title, labels)
-        if any(_is_gpu_metric(name) for name in metric_names(expr)):
-            assert {s["metric"]["gpu"] for s in stack.query(expr)} == {"0", "1"}, f"{title}: {expr}"
+        if any(is_gpu_metric(name) for name in metric_names(expr)):
+            assert {(s["metric"]["node"], s["metric"]["gpu"]) for s in stack.query(expr)} == {
+                (NODE, "0"), (NODE, "1")}, f"{title}: {expr}"
 
 
 def test_planned_cost_is_the_planned_energy_at_the_configured_price(live_stack, dashboard):
     (cost,) = [p for p in dashboard["panels"] if p["title"] == "Cost"]
     (planned,) = [t["expr"] for t in cost["targets"] if t["legendFormat"].startswith("planned")]
     stack = live_stack
-    expr = _as_grafana_sends_it(planned, {"run": [RUN]})
+    expr = as_grafana_sends_it(planned, {"run": [RUN]})
     value = stack.wait_until(lambda: stack.query_value(expr), timeout=30, what="planned cost")
     plan_kwh = stack.query_value(f'training_plan_energy_joules{{run="{RUN}"}}') / 3.6e6
     assert value == pytest.approx(plan_kwh * PRICE_PER_KWH, rel=0.02)
     (series,) = stack.query(expr)
     assert series["metric"]["currency"] == "EUR"
+
+
+def test_the_run_variable_offers_the_newest_run_first(dashboard, tmp_path):
+    """The run variable's query, evaluated by promtool: a run's start is its last progress time less
+    its elapsed training time; a run without progress yet started now; a run still waiting for its
+    log is not offered. sort_desc puts the latest start first, and Grafana selects the first value."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package prometheus; CI installs it)")
+    (run,) = [v for v in dashboard["templating"]["list"] if v["name"] == "run"]
+    expr, label = variable_expression(run)
+    series = {
+        'training_last_progress_timestamp_seconds{run="old"}': "7200", 'training_elapsed_seconds{run="old"}': "7000",
+        'training_last_progress_timestamp_seconds{run="new"}': "7200", 'training_elapsed_seconds{run="new"}': "600",
+        'training_state{run="fresh",state="starting"}': "1", 'training_state{run="fresh",state="waiting"}': "0",
+        'training_state{run="later",state="starting"}': "0", 'training_state{run="later",state="waiting"}': "1",
+    }
+    case = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [{"series": name, "values": f"{value}x120"} for name, value in series.items()],
+        "promql_expr_test": [{"expr": expr, "eval_time": "2h", "exp_samples": [
+            {"labels": f'{{{label}="fresh"}}', "value": 7200},
+            {"labels": f'{{{label}="new"}}', "value": 6600},
+            {"labels": f'{{{label}="old"}}', "value": 200},
+        ]}],
+    }]}
+    path = tmp_path / "newest.test.yml"
+    path.write_text(yaml.safe_dump(case))
+    result = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

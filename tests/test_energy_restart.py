@@ -10,7 +10,7 @@ from conftest import write_log
 from exporter_process import ExporterProcess
 from nanogpt_fixture import preamble, progress_lines
 
-ENERGY = re.compile(r'^training_energy_joules_total\{run="restart"\} (\S+)$', re.MULTILINE)
+ENERGY = re.compile(r'^training_energy_joules_total\{node="[^"]+",run="restart"\} (\S+)$', re.MULTILINE)
 SAMPLE_SECONDS = 0.1  # --gpu-sample-interval-seconds: the energy account is updated this often
 # The energy a freshly counted run may show at a scrape is bounded by the time the exporter has been
 # counting (power x time; no GPU here, so only --other-watts, and psu_efficiency defaults to 1).

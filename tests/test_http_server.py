@@ -379,8 +379,8 @@ if __name__ == "__main__":
 def test_routes_serve_their_body_read_only_with_no_store_and_a_content_security_policy():
     calls = []
 
-    def page():
-        calls.append(1)
+    def page(query):
+        calls.append(query)
         return b'{"n": %d}' % len(calls), "application/json"
 
     server = MetricsServer(realistic_registry(), LOOPBACK, 0, routes={"/api/run": page}, timeout=1.0).start()
@@ -391,6 +391,7 @@ def test_routes_serve_their_body_read_only_with_no_store_and_a_content_security_
         assert response.getheader("Cache-Control") == "no-store"
         assert "default-src 'none'" in response.getheader("Content-Security-Policy")
         assert get(server.port, "/api/run")[1] == b'{"n": 2}'  # made per request
+        assert calls == ["x=1", ""]  # the route is given the query string
         assert get(server.port, "/api/run", method="POST", body=b"x")[0].status == 405
         response, body = get(server.port, "/")  # the routes replace the link page
         assert response.status == 404 and b"/metrics, /api/run" in body

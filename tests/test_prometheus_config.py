@@ -34,6 +34,7 @@ ALERTS = {
         ("GpuLost", "critical", None, "1m"),
     ],
     "recording.yml": [],
+    "run-totals.yml": [],
     "training-alerts.yml": [
         ("TrainingStalled", "critical", None, "1m"),
         ("TrainingCrashed", "critical", "error", "30s"),
@@ -48,12 +49,19 @@ ALERTS = {
 }
 # The recorded series the dashboard and the alerts read.
 RECORDS = [
-    "run:training_energy_kwh:total", "run:training_energy_projected_kwh:total",
-    "run:training_plan_energy_kwh:total", "run:training_electricity_cost_per_hour:rate5m",
+    "run:training_electricity_cost_per_hour:rate5m",
     "run:training_tokens_processed:rate5m", "run:training_iteration:rate1h",
     "run:training_seconds_since_progress", "run:training_progress_timeout:ratio",
     "gpu:training_gpu_memory_used:ratio", "gpu:training_gpu_temperature_headroom_celsius",
     "instance:training_gpu_power_watts:sum", "instance:training_gpu_utilization_ratio:avg",
+    # run-totals.yml: a run across its nodes
+    "node:training_energy_joules:last", "node:training_electricity_cost:last",
+    "run:training_energy_joules:sum", "run:training_electricity_cost:sum", "run:training_power_watts:sum",
+    "run:training_nodes:count", "run:training_gpus:count", "run:training_gpu_throttled_seconds:rate5m",
+    "run:training_progress_ratio:max", "run:training_eta_seconds:max",
+    "run:training_energy_projected_joules:sum", "run:training_electricity_cost_projected:sum",
+    "run:training_plan_energy_joules:sum",
+    "run:training_energy_kwh:total", "run:training_energy_projected_kwh:total", "run:training_plan_energy_kwh:total",
 ]
 # What Prometheus scrapes in the compose stack (service name:port) and where it sends alerts.
 SCRAPE_TARGETS = {
@@ -100,7 +108,8 @@ def test_shipped_rules_are_the_documented_alerts_and_recordings():
         assert alerts == ALERTS[path.name], path.name
     assert [r["record"] for r in load_rules() if "record" in r] == RECORDS
     assert all(("alert" in r) != ("record" in r) for r in load_rules())
-    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "recording.yml": 12, "training-alerts.yml": 9}
+    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "recording.yml": 9, "run-totals.yml": 16,
+                                       "training-alerts.yml": 9}
 
 
 def test_promtool_check_config():
@@ -169,6 +178,9 @@ NOTIFICATIONS = {
         "firing", {"alertname": "GpuThermalThrottling", "severity": "warning", "gpu": "1"},
         {"summary": "GPU 1 is slowing down for heat (88 °C)", "description": "Check first: fans.",
          "gpu_name": "NVIDIA GeForce RTX 4090", "run": "gpt2 small"}),
+    "gpu-warning-node": _notification(
+        "firing", {"alertname": "GpuThermalThrottling", "severity": "warning", "gpu": "1", "node": "node-2"},
+        {"summary": "GPU 1 is slowing down for heat (88 °C)", "description": "Check first: fans."}),
     "finished": _notification(
         "firing", {"alertname": "TrainingFinished", "severity": "info", "run": "gpt2 small"},
         {"summary": "Run gpt2 small finished", "description": "Nothing to fix.", "iteration": "20000 / 20000"}),
@@ -211,6 +223,8 @@ NOTIFICATIONS["finished-small"] = _notification(
     # A GPU alert has no run label: the run and the GPU's name come from its annotations.
     ("gpu-warning", "training.slack.title", "WARNING: GpuThermalThrottling · GPU 1"),
     ("gpu-warning", "training.slack.color", "warning"),
+    # on a run with several nodes: which node's GPU
+    ("gpu-warning-node", "training.slack.title", "WARNING: GpuThermalThrottling · GPU 1 on node-2"),
     ("gpu-warning", "training.dashboard_url", DASHBOARD),
     ("gpu-warning", "training.slack.text",
      "*GPU 1 is slowing down for heat (88 °C)*\n"
@@ -341,3 +355,72 @@ def test_alertmanager_keeps_notifications_longer_than_any_repeat_interval_in_bot
     assert local_stack.parse_duration(retention) > max(map(local_stack.parse_duration, repeats))
     stack = local_stack.LocalStack(exporter_port=19842, workdir=tmp_path)
     assert f"--data.retention={retention}" in stack.alertmanager_command()
+
+
+# --- beyond one machine: file_sd for the other nodes, commented remote_write and federation -------
+
+EXAMPLE_BLOCK = re.compile(r"^ *# ---- (\S+) example .*?\n(.*?)^ *# ---- end of \1 example ----$", re.M | re.S)
+
+
+def uncommented(text: str, names: set[str]) -> str:
+    """prometheus.yml with the named commented examples switched on."""
+    def uncomment(match: re.Match) -> str:
+        if match.group(1) not in names:
+            return match.group(0)
+        return re.sub(r"^( *)# ?", r"\1", match.group(2), flags=re.M)
+    return EXAMPLE_BLOCK.sub(uncomment, text)
+
+
+def _check_config_copy(tmp_path: Path, text: str) -> dict:
+    """promtool check config on ``text`` next to a copy of the rules; the parsed config."""
+    shutil.copytree(CONFIG / "rules", tmp_path / "rules")
+    path = tmp_path / "prometheus.yml"
+    path.write_text(text)
+    _run(_tool("promtool"), "check", "config", path)
+    return yaml.safe_load(text)
+
+
+def test_the_examples_are_all_there_and_valid_once_uncommented(tmp_path):
+    text = (CONFIG / "prometheus.yml").read_text()
+    names = [match.group(1) for match in EXAMPLE_BLOCK.finditer(text)]
+    assert names == ["external_labels", "federation", "remote_write"]
+    config = _check_config_copy(tmp_path, uncommented(text, set(names)))
+    assert config["global"]["external_labels"] == {"lab": "lab-a"}
+    (remote,) = config["remote_write"]
+    assert remote["url"] == "http://victoriametrics:8428/api/v1/write"
+    (keep,) = remote["write_relabel_configs"]
+    for name in ("training_energy_joules_total", "run:training_energy_joules:sum", "up"):
+        assert re.fullmatch(keep["regex"], name), name
+    assert not re.fullmatch(keep["regex"], "prometheus_tsdb_head_series")
+    (federate,) = [job for job in config["scrape_configs"] if job.get("metrics_path") == "/federate"]
+    assert federate["honor_labels"] is True
+    matchers = federate["params"]["match[]"]
+    assert any("run:" in m for m in matchers) and any("training_info" in m for m in matchers)
+    # Unchanged otherwise: the commented file and the uncommented one differ only in the examples.
+    shipped = yaml.safe_load(text)
+    assert [job for job in config["scrape_configs"] if job is not federate] == shipped["scrape_configs"]
+
+
+@pytest.mark.parametrize("url", ["http://mimir:8080/api/v1/push", "http://thanos-receive:19291/api/v1/receive"])
+def test_each_remote_write_alternative_is_a_valid_url_line(tmp_path, url):
+    text = uncommented((CONFIG / "prometheus.yml").read_text(), {"remote_write"})
+    alternative = re.search(rf"^( *)# url: {re.escape(url)} .*$", text, re.M)
+    assert alternative, f"{url} is not offered in the remote_write example"
+    text = re.sub(r"^( *)- url: \S+", rf"\1- url: {url}", text, flags=re.M)
+    assert _check_config_copy(tmp_path, text)["remote_write"][0]["url"] == url
+
+
+def test_other_nodes_come_from_file_sd_and_the_example_lists_targets_only():
+    config = yaml.safe_load((CONFIG / "prometheus.yml").read_text())
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "training-exporter"]
+    assert job["file_sd_configs"] == [{"files": ["targets/*.json"]}]
+    example = CONFIG / "targets" / "nodes.json.example"
+    groups = json.loads(example.read_text())
+    assert groups and all(set(group) <= {"targets", "labels"} for group in groups)
+    for group in groups:
+        assert all(re.fullmatch(r"[\w.-]+:9842", target) for target in group["targets"])
+        # node and run come from each exporter; a label set here would rename the exporter's own
+        assert not set(group.get("labels", {})) & {"node", "run", "instance", "job"}
+    # the copy a user makes is theirs, not the repository's
+    ignored = subprocess.run(["git", "check-ignore", "-q", "prometheus/targets/nodes.json"], cwd=ROOT)
+    assert ignored.returncode == 0

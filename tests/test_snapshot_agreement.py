@@ -22,7 +22,7 @@ from exporter.watch import LogWatcher
 from exporter_process import ExporterProcess
 from nanogpt_fixture import preamble, progress_lines
 
-ENERGY = re.compile(r'^training_energy_joules_total\{run="two"\} (\S+)$', re.MULTILINE)
+ENERGY = re.compile(r'^training_energy_joules_total\{node="[^"]+",run="two"\} (\S+)$', re.MULTILINE)
 
 
 def test_status_reports_the_energy_serve_kept_for_the_second_training(tmp_path, capsys):
@@ -32,9 +32,9 @@ def test_status_reports_the_energy_serve_kept_for_the_second_training(tmp_path, 
     flags = ("--log", str(log), "--run", "two", "--state-file", str(state), "--other-watts", "10000",
              "--gpu-sample-interval-seconds", "0.1")
     with ExporterProcess(*flags) as exporter:
-        text = exporter.wait_for('training_energy_joules_total{run="two"}')
+        text = exporter.wait_for('training_energy_joules_total{node=')
         while float(ENERGY.search(text)[1]) < 20_000:  # 10 kW for 2 s
-            text = exporter.wait_for('training_energy_joules_total{run="two"}')
+            text = exporter.wait_for('training_energy_joules_total{node=')
         code, _ = exporter.stop()
     assert code == 0
     served = float(ENERGY.search(text)[1])
@@ -50,7 +50,7 @@ def test_status_reports_the_energy_serve_kept_for_the_second_training(tmp_path, 
 
 def _values(text: str) -> dict[str, float]:
     return {sample.name: sample.value for family in text_string_to_metric_families(text)
-            for sample in family.samples if not sample.labels.keys() - {"run", "currency", "source"}}
+            for sample in family.samples if not sample.labels.keys() - {"run", "node", "currency", "source"}}
 
 
 def test_one_exposition_comes_from_one_snapshot_while_lines_arrive(tmp_path):

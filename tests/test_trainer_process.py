@@ -37,7 +37,7 @@ def _run(tmp_path, max_iters, last, then):
 
 
 def _energy(text):
-    return float(re.search(r'^training_energy_joules_total\{run="p"\} (\S+)$', text, re.MULTILINE)[1])
+    return float(re.search(r'^training_energy_joules_total\{node="[^"]+",run="p"\} (\S+)$', text, re.MULTILINE)[1])
 
 
 def test_a_clean_exit_between_two_log_lines_is_a_finish_within_seconds(tmp_path):

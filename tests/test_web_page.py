@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -108,8 +109,10 @@ def test_alerts_a_lost_gpu_and_a_hostile_run_name_are_shown_as_text(browser):
     alerts = [{"name": "TrainingCrashed", "severity": "critical", "summary": "CUDA out of memory <b>x</b>",
                "since": 1.0}]
     lost = GpuReading(index=0, uuid="GPU-1", name="NVIDIA A100-SXM4-80GB", up=False)  # every reading unknown
-    api = web.RunApi(lambda: crashed, alerts=lambda: alerts, readings=lambda: [lost], clock=lambda: 601.0)
-    server = MetricsServer(CollectorRegistry(), "127.0.0.1", 0, routes=web.routes(api)).start()
+    entry = SimpleNamespace(name=hostile, snapshot=lambda: crashed, energy=None)
+    pages = web.RunPages(lambda: [entry], alerts=lambda run: lambda: alerts, readings=lambda: [lost],
+                         clock=lambda: 601.0)
+    server = MetricsServer(CollectorRegistry(), "127.0.0.1", 0, routes=web.routes(pages)).start()
     try:
         url = f"http://127.0.0.1:{server.port}/"
         browser.open(url, 1920, 1080)

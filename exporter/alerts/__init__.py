@@ -2,6 +2,6 @@
 Slack without Alertmanager when a webhook file is given."""
 
 from exporter.alerts.engine import AlertEngine
-from exporter.alerts.service import AlertSettings, open_alerts, page_url, slack_test
+from exporter.alerts.service import AlertSettings, open_notifier, page_url, slack_test
 
-__all__ = ["AlertEngine", "AlertSettings", "open_alerts", "page_url", "slack_test"]
+__all__ = ["AlertEngine", "AlertSettings", "open_notifier", "page_url", "slack_test"]

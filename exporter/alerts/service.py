@@ -8,7 +8,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from exporter.alerts.engine import AlertEngine, Notification
+from exporter.alerts.engine import Notification
 from exporter.alerts.messages import payload, slack_test_payload
 from exporter.alerts.run_rules import Spend
 from exporter.alerts.slack import Post, SlackSender, post_json
@@ -63,17 +63,15 @@ def spend_of(energy: RunEnergy) -> Callable[[RunSnapshot], Spend | None]:
     return spend
 
 
-def open_alerts(settings: AlertSettings, energy: RunEnergy, post: Post = post_json) -> AlertEngine:
-    """The engine; messages go to Slack when ``settings.webhook_file`` is set (checked here)."""
-    notifier = None
-    if settings.webhook_file:
-        read_webhook_url(settings.webhook_file)
-        sender = SlackSender(settings.webhook_file, post)
-        sender.start()
-        notifier = SlackNotifier(sender, settings.link)
-        log.info("alerts go to Slack (webhook in %s)", settings.webhook_file)
-    return AlertEngine(repeat_seconds=settings.repeat_interval_seconds, for_cap_seconds=settings.for_cap_seconds,
-                       notifier=notifier, spend_of=spend_of(energy))
+def open_notifier(settings: AlertSettings, post: Post = post_json) -> SlackNotifier | None:
+    """Slack's sender, started, when ``settings.webhook_file`` is set (checked here); else None."""
+    if not settings.webhook_file:
+        return None
+    read_webhook_url(settings.webhook_file)
+    sender = SlackSender(settings.webhook_file, post)
+    sender.start()
+    log.info("alerts go to Slack (webhook in %s)", settings.webhook_file)
+    return SlackNotifier(sender, settings.link)
 
 
 def slack_test(webhook_file: str | None, link: str | None = None, post: Post = post_json) -> int:

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from exporter.alerts import AlertEngine
 from exporter.alerts.alert import RULES
 from exporter.collectors.base import Collector, CollectorStats
+
+
+class Alerting(Protocol):
+    def firing(self) -> list[dict[str, Any]]: ...
+
+    def delivery_counts(self) -> tuple[int, int] | None: ...
 
 
 class AlertsCollector(Collector):
     name = "alerts"
 
-    def __init__(self, engine: AlertEngine, stats: CollectorStats) -> None:
+    def __init__(self, engine: Alerting, stats: CollectorStats) -> None:
         super().__init__(stats)
         self._engine = engine
 

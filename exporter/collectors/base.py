@@ -39,6 +39,10 @@ class CollectorStats:
         with self._lock:
             return dict(self._last)
 
+    def last(self, name: str) -> tuple[bool, float] | None:
+        with self._lock:
+            return self._last.get(name)
+
 
 class Collector(ABC):
     """A custom collector that never lets its source break the scrape.
@@ -82,7 +86,7 @@ class SnapshotCollectors:
 
     def __init__(self, snapshot: Callable[[], Any], collectors: Sequence[Collector], stats: CollectorStats) -> None:
         self._snapshot = snapshot
-        self._collectors = collectors
+        self.collectors = collectors
         self._stats = stats
         self._log_failure = LogOnce(log, logging.ERROR)
 
@@ -96,8 +100,31 @@ class SnapshotCollectors:
         except Exception as exc:  # without a snapshot each of its collectors fails alone
             message = f"{type(exc).__name__}: {exc}"
             self._log_failure(message, "reading the run snapshot failed: %s", message, exc_info=True)
-            for collector in self._collectors:
+            for collector in self.collectors:
                 self._stats.record(collector.name, False, 0.0)
             return
-        for collector in self._collectors:
+        for collector in self.collectors:
             yield from collector.collect(snapshot)
+
+
+def with_labels(families: Iterable[Metric], labels: dict[str, str]) -> Iterator[Metric]:
+    """``families`` with ``labels`` added to every sample."""
+    for family in families:
+        family.samples = [sample._replace(labels={**sample.labels, **labels}) for sample in family.samples]
+        yield family
+
+
+class Labelled:
+    """A collector whose every sample gets ``labels`` too (the ``node`` label); its source, if
+    any, is passed through."""
+
+    def __init__(self, collector: Collector, labels: dict[str, str]) -> None:
+        self._collector = collector
+        self._labels = labels
+        self.name = collector.name
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self, *source: Any) -> Iterator[Metric]:
+        yield from with_labels(self._collector.collect(*source), self._labels)

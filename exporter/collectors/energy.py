@@ -38,7 +38,9 @@ class EnergyCollector(Collector):
         joules, power, projected = figures.joules, figures.power_watts, figures.projected_joules
 
         energy = CounterMetricFamily(
-            "training_energy_joules", "Energy of the run so far: its GPUs plus other_watts, at the wall.",
+            "training_energy_joules", "Energy of the run so far at the wall: its share of each GPU's energy (its "
+            "processes' memory over all compute processes' on the GPU: training_run_gpu_share_ratio) plus other_watts "
+            "(shared equally by the runs counting at the time), divided by psu_efficiency.",
             labels=["run"],
         )
         energy.add_metric(run, joules)

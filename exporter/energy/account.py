@@ -23,10 +23,9 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Mapping
-from pathlib import Path
 
-from exporter.energy import state_file
 from exporter.energy.state_file import SavedState
+from exporter.energy.store import StateStore
 from exporter.errors import LogOnce
 
 log = logging.getLogger(__name__)
@@ -45,12 +44,15 @@ class EnergyAccount:
         save_interval_seconds: float = 15.0,
         max_gap_seconds: float = 120.0,
         tariff: tuple[float | None, str | None] = (None, None),
+        store: StateStore | None = None,
     ) -> None:
-        """``tariff`` (price per kWh, currency) is kept in the state file for readers of it."""
+        """``tariff`` (price per kWh, currency) is kept in the state file for readers of it;
+        ``store``: the state file shared with other runs (else one of ``state_file``'s own)."""
         self.run = run
         self._other_watts = other_watts
         self._psu_efficiency = psu_efficiency
-        self._state_file = Path(state_file) if state_file else None
+        self._store = store or (StateStore(state_file) if state_file else None)
+        self._stored_as: str | None = None  # the run name of this account's state in the file
         self._window = window_seconds
         self._save_interval = save_interval_seconds
         self._max_gap = max_gap_seconds
@@ -108,9 +110,10 @@ class EnergyAccount:
         self.flush(now)
 
     def update(self, readings: Mapping[str, float], now: float, *, active: bool = True,
-               finished: bool = False) -> None:
+               finished: bool = False, other_share: float = 1.0) -> None:
         """Count the energy since the last update (see the module docstring); ``finished`` is kept
-        in the state file, so that a finished run's energy is not carried into the next run."""
+        in the state file, so that a finished run's energy is not carried into the next run;
+        ``other_share``: the part of ``other_watts`` that is this run's (runs sharing the machine)."""
         with self._lock:
             self.finished = finished
             added = 0.0
@@ -120,7 +123,7 @@ class EnergyAccount:
                     added += value - last if value >= last else value
                 self._last[uuid] = value
             if self._last_time is not None and 0 < now - self._last_time <= self._max_gap:
-                added += self._other_watts * (now - self._last_time)
+                added += self._other_watts * other_share * (now - self._last_time)
             self._last_time = now
             # with no GPU readings and no other_watts there is nothing to measure: no made-up zeros
             self.has_data = self.has_data or bool(readings) or self._other_watts > 0
@@ -140,7 +143,7 @@ class EnergyAccount:
 
     def flush(self, now: float | None = None) -> None:
         """Write the state file now (if one is configured and something changed)."""
-        if self._state_file is None:
+        if self._store is None:
             return
         with self._lock:
             if not self._dirty:
@@ -152,28 +155,39 @@ class EnergyAccount:
             if now is not None:
                 self._saved_at = now
         try:
-            state_file.save(self._state_file, state)
+            self._store.put(state, replaces=self._stored_as)
+            self._stored_as = state.run
             self._log_save_error.clear()
         except OSError as exc:
-            message = f"cannot write energy state file {self._state_file}: {exc.strerror or exc}"
+            message = f"cannot write energy state file {self._store.path}: {exc.strerror or exc}"
             self._log_save_error(message, "%s; energy so far will not survive a restart", message)
             with self._lock:
                 self._dirty = True
 
+    def forget(self) -> None:
+        """Remove this run's state from the state file (a run no longer followed)."""
+        if self._store is None or self._stored_as is None:
+            return
+        try:
+            self._store.remove(self._stored_as)
+        except OSError as exc:
+            log.warning("cannot write energy state file %s: %s", self._store.path, exc.strerror or exc)
+
     def _resume(self) -> bool:
-        if self._state_file is None:
+        if self._store is None:
             return False
-        saved = state_file.load(self._state_file)
+        saved = self._store.get(self.run)
         if saved is None:
+            if self._store.holds_any():
+                log.info("energy state file %s holds no state of run %r; starting from zero", self._store.path,
+                         self.run)
             return False
-        if saved.run != self.run:
-            log.info("energy state file %s belongs to another run; starting from zero", self._state_file)
-            return False
+        self._stored_as = saved.run
         self._joules = saved.energy_joules
         self._last = dict(saved.readings)
         self._saved_power = saved.power_watts
         self.saved_tariff = (saved.price_per_kwh, saved.currency)
         self.finished = saved.finished
         self.has_data = True
-        log.info("resuming run %r at %.0f J from %s", self.run, self._joules, self._state_file)
+        log.info("resuming run %r at %.0f J from %s", self.run, self._joules, self._store.path)
         return True

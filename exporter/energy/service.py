@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from exporter import units
 from exporter.energy.account import EnergyAccount
+from exporter.energy.store import StateStore
 from exporter.run import RunSnapshot
 
 log = logging.getLogger(__name__)
@@ -68,10 +69,12 @@ class RunEnergy:
         self._account = account
 
     @classmethod
-    def open(cls, settings: EnergySettings, first: RunSnapshot, now: float) -> RunEnergy:
-        """The account of the run ``first`` shows, resumed from the state file where it is this
-        run's; a saved run that had finished is over, so a live one counts from zero."""
-        energy = cls(settings, cls._account_for(settings, first.energy_key))
+    def open(cls, settings: EnergySettings, first: RunSnapshot, now: float,
+             store: StateStore | None = None) -> RunEnergy:
+        """The account of the run ``first`` shows, resumed from the state file (``store``, shared by
+        the runs of one exporter) where it is this run's; a saved run that had finished is over, so
+        a live one counts from zero."""
+        energy = cls(settings, cls._account_for(settings, first.energy_key, store))
         if energy._account.finished and first.state != "finished":
             energy._account.restart(first.energy_key, now)
         return energy
@@ -91,19 +94,26 @@ class RunEnergy:
         return cls(settings, account)
 
     @staticmethod
-    def _account_for(settings: EnergySettings, key: str) -> EnergyAccount:
+    def _account_for(settings: EnergySettings, key: str, store: StateStore | None = None) -> EnergyAccount:
         return EnergyAccount(key, other_watts=settings.other_watts, psu_efficiency=settings.psu_efficiency,
-                             state_file=settings.state_file, tariff=(settings.price_per_kwh, settings.currency))
+                             state_file=settings.state_file, tariff=(settings.price_per_kwh, settings.currency),
+                             store=store)
 
-    def tick(self, snapshot: RunSnapshot, readings: Mapping[str, float], now: float) -> None:
-        """Count the GPUs' energy ``readings`` (cumulative joules by UUID) at ``now`` (Unix time)."""
+    def tick(self, snapshot: RunSnapshot, readings: Mapping[str, float], now: float, *,
+             other_share: float = 1.0) -> None:
+        """Count the GPUs' energy ``readings`` (cumulative joules by UUID) at ``now`` (Unix time);
+        ``other_share``: this run's part of ``other_watts``."""
         if snapshot.energy_key != self._account.run:
             self._account.restart(snapshot.energy_key, now)
         self._account.update(readings, now, active=trainer_running(snapshot, now),
-                             finished=snapshot.state == "finished")
+                             finished=snapshot.state == "finished", other_share=other_share)
 
     def flush(self) -> None:
         self._account.flush()
+
+    def forget(self) -> None:
+        """The run is no longer followed: its state leaves the state file."""
+        self._account.forget()
 
     # ---- figures -----------------------------------------------------------------------------
 

@@ -1,5 +1,8 @@
 """The energy state file: a small JSON document, checked field by field when read back.
 
+It holds one state per run. A file of one run is a version-1 document, the state itself (what
+single-run releases wrote and read); with several runs it is ``{"version": 2, "runs": [state, ...]}``.
+
 A file that cannot be taken as a state (not JSON, numbers that are not finite or out of range, the
 wrong shape) is never overwritten silently: it is renamed to ``<name>.corrupt-<unix time>`` and
 reported, and the run's energy starts from zero."""
@@ -18,8 +21,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 1  # one run: the state itself
+RUNS_VERSION = 2  # several runs: {"version": 2, "runs": [...]}
 MAX_BYTES = 1 << 20
+MAX_RUNS = 1000
 MAX_READINGS = 256  # GPUs a state may hold readings for
 MAX_JOULES = 1e18
 
@@ -49,12 +54,30 @@ def _number(state: dict[str, Any], key: str, high: float, *, optional: bool = Tr
     return float(value)
 
 
-def parse(text: str) -> SavedState:
-    """A :class:`SavedState` from the file's text, or :class:`CorruptState`."""
+def _json(text: str) -> Any:
     try:
-        state = json.loads(text, parse_constant=lambda name: math.nan)
+        return json.loads(text, parse_constant=lambda name: math.nan)
     except (ValueError, RecursionError) as exc:
         raise CorruptState(f"not JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
+def parse(text: str) -> SavedState:
+    """The :class:`SavedState` of a version-1 document, or :class:`CorruptState`."""
+    return _state(_json(text))
+
+
+def parse_all(text: str) -> list[SavedState]:
+    """Every run's state in the file's text, either version, or :class:`CorruptState`."""
+    document = _json(text)
+    if not isinstance(document, dict) or document.get("version") != RUNS_VERSION:
+        return [_state(document)]
+    runs = document.get("runs")
+    if not isinstance(runs, list) or len(runs) > MAX_RUNS:
+        raise CorruptState(f"runs is not a list of at most {MAX_RUNS} states")
+    return [_state(state) for state in runs]
+
+
+def _state(state: Any) -> SavedState:
     if not isinstance(state, dict) or not isinstance(state.get("run"), str):
         raise CorruptState("not an object with a run name")
     readings = state.get("readings", {})
@@ -75,23 +98,23 @@ def parse(text: str) -> SavedState:
     )
 
 
-def load(path: Path) -> SavedState | None:
-    """The state saved at ``path``; None when there is none, or it was corrupt (then kept aside)."""
+def load(path: Path) -> list[SavedState]:
+    """The states saved at ``path``; none when there is no file, or it was corrupt (then kept aside)."""
     try:
         with path.open("r", encoding="utf-8") as handle:
             text = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        return None
+        return []
     except (OSError, UnicodeDecodeError) as exc:
         log.warning("cannot read the energy state file %s (%s): energy counts from zero", path, exc)
-        return None
+        return []
     try:
         if len(text) > MAX_BYTES:
             raise CorruptState(f"larger than {MAX_BYTES} bytes")
-        return parse(text)
+        return parse_all(text)
     except CorruptState as exc:
         _keep_aside(path, str(exc))
-        return None
+        return []
 
 
 def _keep_aside(path: Path, problem: str) -> None:
@@ -105,9 +128,14 @@ def _keep_aside(path: Path, problem: str) -> None:
     log.error("the energy state file %s was corrupt (%s): kept as %s; energy counts from zero", path, problem, aside)
 
 
-def save(path: Path, state: SavedState) -> None:
-    """Write ``state`` to a temporary file and rename it into place (raises OSError)."""
-    text = json.dumps({"version": VERSION, **asdict(state)}, indent=1, allow_nan=False) + "\n"
+def save(path: Path, states: list[SavedState]) -> None:
+    """Write ``states`` (version 1 for one run) to a temporary file and rename it into place
+    (raises OSError)."""
+    if len(states) == 1:
+        document = {"version": VERSION, **asdict(states[0])}
+    else:
+        document = {"version": RUNS_VERSION, "runs": [asdict(state) for state in states]}
+    text = json.dumps(document, indent=1, allow_nan=False) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

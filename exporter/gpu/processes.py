@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -32,8 +33,18 @@ class ProcFs:
         except (OSError, IndexError, ValueError):
             return None
 
+    def outputs(self, pid: int) -> set[str]:
+        """The files the process's standard output and error go to (none that cannot be read)."""
+        found = set()
+        for fd in (1, 2):
+            try:
+                found.add(os.readlink(f"{self._root}/{pid}/fd/{fd}"))
+            except OSError:
+                pass
+        return found
 
-def _descends_from(pid: int, ancestor: int, table: ProcessTable) -> bool:
+
+def descends_from(pid: int, ancestor: int, table: ProcessTable) -> bool:
     for _ in range(64):
         if pid == ancestor:
             return True
@@ -51,7 +62,7 @@ def trainer_pids(
     those whose command line contains ``cmdline_match``, else (nothing matched) all of them."""
     pids = set(pids)
     if trainer_pid is not None:
-        matched = {p for p in pids if _descends_from(p, trainer_pid, table)}
+        matched = {p for p in pids if descends_from(p, trainer_pid, table)}
         if matched:
             return matched
     if cmdline_match:

@@ -86,6 +86,8 @@ class GpuReading:
     peak_flops: float | None = gauge(
         "training_gpu_peak_flops_per_second", "Dense bf16 tensor peak FLOP/s of this GPU model"
     )
+    # the compute processes on the GPU at this pass, (pid, used bytes or None); None: not known
+    processes: tuple[tuple[int, int | None], ...] | None = None
 
     @property
     def energy_joules(self) -> float | None:

@@ -172,6 +172,7 @@ class GpuTelemetry:
         readings = []
         for reading, processes in sampled:
             if processes is not None:
+                reading = replace(reading, processes=tuple(processes))
                 mine = [used for pid, used in processes if pid in chosen]
                 known = [used for used in mine if used is not None]
                 if known or not mine:

@@ -8,11 +8,12 @@ from importlib.resources import files
 from exporter.http_server import HTML, Route
 from exporter.web.api import RunApi
 from exporter.web.history import History
+from exporter.web.runs import RunPages
 
-__all__ = ["History", "RunApi", "routes"]
+__all__ = ["History", "RunApi", "RunPages", "routes"]
 
 
-def routes(api: RunApi) -> dict[str, Route]:
-    """``/``: the page, ``/api/run``: the run as JSON, made per request."""
+def routes(pages: RunPages) -> dict[str, Route]:
+    """``/``: the page, ``/api/run``: a run as JSON (``?run=NAME``), made per request."""
     page = files(__package__).joinpath("page.html").read_bytes()
-    return {"/": lambda: (page, HTML), "/api/run": lambda: (api.json(), "application/json")}
+    return {"/": lambda query: (page, HTML), "/api/run": lambda query: (pages.json(query), "application/json")}

@@ -1,0 +1,68 @@
+"""The alerts of every run an exporter follows: one engine per run, one Slack sender for all.
+
+A run's GPU alerts are those of the GPUs its processes are on; with a single run, every GPU of the
+node is its own (as before there were several), so a lost or idle GPU still alerts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from exporter.alerts.engine import AlertEngine
+from exporter.alerts.service import AlertSettings, SlackNotifier, spend_of
+from exporter.gpu.reading import GpuReading
+from exporter.runs.attribution import GpuShares
+from exporter.runs.entry import RunEntry
+
+log = logging.getLogger(__name__)
+
+
+class RunAlerts:
+    """Evaluated on each :meth:`tick` of the serve loop; :meth:`firing` may be read from any thread."""
+
+    def __init__(self, settings: AlertSettings, notifier: SlackNotifier | None) -> None:
+        self._settings = settings
+        self.notifier = notifier
+        self._engines: dict[str, AlertEngine] = {}
+        self._lock = threading.Lock()
+
+    def tick(self, entries: Sequence[RunEntry], shares: GpuShares, readings: Sequence[GpuReading],
+             now: float) -> None:
+        alone = len(entries) == 1
+        engines = {}
+        for entry in entries:
+            engine = self._engines.get(entry.name) or self._engine(entry)
+            used = shares.uuids_of(entry.name)
+            engine.tick(entry.snapshot(), readings if alone else [r for r in readings if r.uuid in used], now)
+            engines[entry.name] = engine
+        with self._lock:
+            for name in self._engines.keys() - engines.keys():
+                log.info("run %r is no longer followed: its alerts end without a message", name)
+            self._engines = engines
+
+    def _engine(self, entry: RunEntry) -> AlertEngine:
+        return AlertEngine(repeat_seconds=self._settings.repeat_interval_seconds,
+                           for_cap_seconds=self._settings.for_cap_seconds, notifier=self.notifier,
+                           spend_of=spend_of(entry.energy))
+
+    def firing(self, run: str | None = None) -> list[dict[str, Any]]:
+        """The firing alerts of ``run`` (default: of every run): name, severity, summary, since."""
+        with self._lock:
+            engines = [e for name, e in self._engines.items() if run is None or name == run]
+        return [alert for engine in engines for alert in engine.firing()]
+
+    def delivery_counts(self) -> tuple[int, int] | None:
+        """Messages sent and given up, while Slack is on."""
+        return None if self.notifier is None else self.notifier.counts()
+
+    def stop(self, now: float) -> None:
+        """At exit: a crash still pending is sent (see :meth:`AlertEngine.finish`), then Slack's
+        queue is drained and its thread stopped."""
+        with self._lock:
+            engines = list(self._engines.values())
+        for engine in engines:
+            engine.finish(now)
+        if self.notifier is not None:
+            self.notifier.stop()

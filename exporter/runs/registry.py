@@ -1,0 +1,136 @@
+"""The runs one exporter follows: opened as their logs appear, dropped a grace period after a
+glob's log is gone, and the GPUs' energy split among them at each tick of the sampler loop.
+
+The serve loop is the only writer (:meth:`RunSet.refresh`, :meth:`RunSet.tick`); scrapes read
+:meth:`RunSet.entries` and :meth:`RunSet.latest`, immutable tuples swapped by reference.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from exporter.energy.service import trainer_running
+from exporter.energy.split import EnergySplit
+from exporter.gpu import GpuReading
+from exporter.gpu.processes import ProcFs
+from exporter.runs import attribution
+from exporter.runs.discovery import LogDiscovery
+from exporter.runs.entry import RunEntry, RunFactory
+from exporter.runs.sources import LogSource, derived_name, unique_name
+
+log = logging.getLogger(__name__)
+
+
+class RunSet:
+    def __init__(self, factory: RunFactory, sources: Sequence[LogSource], *, gpu_only_run: str | None = None,
+                 missing_log_grace_seconds: float = 300.0, processes: attribution.RunProcessTable | None = None,
+                 discovery: LogDiscovery | None = None) -> None:
+        """``sources``: the logs to follow; ``gpu_only_run`` (without sources): the run whose GPUs
+        this node reports while another node follows its log."""
+        self._factory = factory
+        self._discovery = discovery or LogDiscovery(sources)
+        self._gpu_only_run = gpu_only_run
+        self._alone = gpu_only_run is not None or (len(sources) == 1 and not sources[0].is_glob)
+        self._grace = missing_log_grace_seconds
+        self._processes = processes or ProcFs()
+        self._entries: tuple[RunEntry, ...] = ()
+        self._paths: dict[str, RunEntry] = {}  # the followed log of each run that has one
+        self.split = EnergySplit()
+        self._latest: tuple[attribution.GpuShares, tuple[GpuReading, ...]] = (attribution.GpuShares({}, {}), ())
+
+    def entries(self) -> tuple[RunEntry, ...]:
+        return self._entries
+
+    def latest(self) -> tuple[attribution.GpuShares, tuple[GpuReading, ...]]:
+        """The shares of the latest tick and the GPU readings they came from, read together."""
+        return self._latest
+
+    # ---- which runs ------------------------------------------------------------------------------
+
+    def open(self, now: float) -> None:
+        """Open the runs there are now (their backfills read); their watchers are not started."""
+        if self._gpu_only_run is not None:
+            self._add(self._factory.gpu_run(self._gpu_only_run, now))
+        else:
+            self.refresh(now, start=False)
+
+    def refresh(self, now: float, *, start: bool = True) -> None:
+        """Open the logs that globs match now, drop the runs whose glob's log has been gone for the
+        grace period."""
+        if self._gpu_only_run is not None or (self._entries and not self._discovery.has_globs):
+            return
+        found = self._discovery.scan()
+        for path, source in found.items():
+            if path not in self._paths:
+                name = unique_name(derived_name(source, path), path, {e.name for e in self._entries})
+                entry = self._factory.log_run(name, path, source, now, self._alone)
+                self._paths[path] = entry
+                self._add(entry)
+                log.info("following run %r from %s", name, path)
+                if start:
+                    entry.watcher.start()
+        for path, entry in list(self._paths.items()):
+            self._check_missing(path, entry, path in found, now)
+
+    def _check_missing(self, path: str, entry: RunEntry, matched: bool, now: float) -> None:
+        if matched or not entry.source.is_glob:
+            entry.missing_since = None
+            return
+        if entry.missing_since is None:
+            entry.missing_since = now
+            log.info("the log of run %r (%s) is gone: the run is dropped in %.0f s unless it comes back",
+                     entry.name, path, self._grace)
+        elif now - entry.missing_since >= self._grace:
+            self._drop(path, entry)
+
+    def _add(self, entry: RunEntry) -> None:
+        self.split.track(entry.name)
+        self._entries = (*self._entries, entry)
+
+    def _drop(self, path: str, entry: RunEntry) -> None:
+        del self._paths[path]
+        self._entries = tuple(e for e in self._entries if e is not entry)
+        entry.watcher.stop()
+        entry.energy.forget()
+        self.split.forget(entry.name)
+        log.info("run %r dropped: its log %s has been gone for %.0f s", entry.name, path, self._grace)
+
+    # ---- energy ----------------------------------------------------------------------------------
+
+    def tick(self, readings: tuple[GpuReading, ...], now: float) -> None:
+        """Split the GPUs' energy since the last tick among the runs counting now, and count it."""
+        entries = self._entries
+        gpus = {r.uuid: r.processes for r in readings}
+        shares = attribution.shares(gpus, [e.match for e in entries], self._processes, alone=self._alone)
+        for entry in entries:
+            entry.gpus_in_use = bool(shares.uuids_of(entry.name))
+        snapshots = {entry.name: entry.snapshot() for entry in entries}
+        counting = {name for name, s in snapshots.items() if trainer_running(s, now)}
+        self.split.add({r.uuid: r.energy_joules for r in readings if r.energy_joules is not None},
+                       {uuid: {run: share for run, share in runs.items() if run in counting}
+                        for uuid, runs in shares.shares.items()})
+        for entry in entries:
+            entry.energy.tick(snapshots[entry.name], self.split.readings(entry.name), now,
+                              other_share=1.0 / max(len(counting), 1))
+        self._latest = (shares, readings)  # one reference swap: scrapes read both together
+
+    def peak_flops(self, run: str) -> float | None:
+        """The summed dense bf16 peak of the GPUs ``run`` uses; None if one is not a known model."""
+        shares, readings = self._latest
+        used = shares.uuids_of(run)
+        peaks = [r.peak_flops for r in readings if r.uuid in used]
+        return None if not peaks or None in peaks else sum(peaks)
+
+    # ---- the threads -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for entry in self._entries:
+            if entry.watcher is not None:
+                entry.watcher.start()
+
+    def stop(self) -> None:
+        for entry in self._entries:
+            if entry.watcher is not None:
+                entry.watcher.stop()
+            entry.energy.flush()

@@ -1,0 +1,50 @@
+"""/api/run with several runs: ``?run=NAME`` picks one, else the newest (the last to appear);
+each run has its own chart history, and the answer names every run for the page's links."""
+
+import json
+from types import SimpleNamespace
+
+from exporter.run import RunSnapshot
+from exporter.web import RunPages, routes
+
+
+def entry(name, iteration):
+    snapshot = RunSnapshot(run=name, format="nanogpt", log_path=f"{name}/train.log", state="running",
+                           iteration=iteration, max_iterations=1000, loss=3.0)
+    return SimpleNamespace(name=name, snapshot=lambda: snapshot, energy=None)
+
+
+def answer(pages, query=""):
+    return json.loads(pages.json(query))
+
+
+def test_the_newest_run_by_default_and_any_run_by_name():
+    followed = [entry("alpha", 100), entry("beta", 200)]
+    pages = RunPages(lambda: followed, clock=lambda: 1.0)
+    assert answer(pages)["run"]["run"] == "beta"
+    assert answer(pages, "run=alpha")["run"]["iteration"] == 100
+    assert answer(pages, "run=nope")["run"]["run"] == "beta"  # an unknown name: the newest
+    assert answer(pages, "run=alpha")["runs"] == ["alpha", "beta"]
+
+
+def test_the_route_passes_its_query_string():
+    pages = RunPages(lambda: [entry("alpha", 100), entry("beta", 200)], clock=lambda: 1.0)
+    body, content_type = routes(pages)["/api/run"]("run=alpha")
+    assert content_type == "application/json" and json.loads(body)["run"]["run"] == "alpha"
+
+
+def test_each_run_keeps_its_own_history_and_a_dropped_one_loses_it():
+    followed = [entry("alpha", 100), entry("beta", 200)]
+    pages = RunPages(lambda: followed, clock=lambda: 1.0)
+    pages.sample()
+    assert [p[1] for p in answer(pages, "run=alpha")["history"]["points"]] == [100]
+    assert [p[1] for p in answer(pages, "run=beta")["history"]["points"]] == [200]
+    followed[:] = [followed[1]]
+    pages.sample()
+    followed[:] = [entry("alpha", 150), followed[0]]
+    assert answer(pages, "run=alpha")["history"]["points"] == []
+
+
+def test_before_any_log_matches_the_page_waits():
+    reply = answer(RunPages(lambda: [], clock=lambda: 1.0))
+    assert reply["run"]["state"] == "waiting" and reply["runs"] == []
