@@ -14,6 +14,7 @@ from exporter.events import Progress
 from exporter.run import drift, estimate
 
 ITERATION_WINDOW = 101
+WARMUP_ITERATIONS = 5  # the first iterations after a start or resume include compilation and warm-up
 EVAL_WINDOW = 20
 
 
