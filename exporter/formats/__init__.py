@@ -31,18 +31,20 @@ DETECTABLE: dict[str, LineParser] = {
 
 class ProgressLine(NamedTuple):
     """A format's usual progress line, which the run model applies without building an event for
-    each: ``pattern`` is the first one the format's parser tries, and ``fields`` turns its groups
-    into the fields of the :class:`Progress` the parser returns (in field order), or None where the
-    parser returns no progress for the line."""
+    each: ``pattern`` is the first one the format's parser tries, ``fields`` turns its groups into
+    the fields of the :class:`Progress` the parser returns (in field order), or None where the
+    parser returns no progress for the line, and ``other`` parses a line ``pattern`` does not match
+    as the parser does (without trying ``pattern`` again)."""
 
     pattern: re.Pattern[str]
     fields: Callable[..., tuple | None]
+    other: LineParser
 
 
 # The progress lines of the formats that have one, by their parser.
 PROGRESS_LINES: dict[LineParser, ProgressLine] = {
-    nanogpt.parse: ProgressLine(nanogpt.PROGRESS, nanogpt.progress_fields),
-    llmc.parse: ProgressLine(llmc.PROGRESS, llmc.progress_fields),
+    nanogpt.parse: ProgressLine(nanogpt.PROGRESS, nanogpt.progress_fields, nanogpt.parse_other),
+    llmc.parse: ProgressLine(llmc.PROGRESS, llmc.progress_fields, llmc.parse),
 }
 
 # Trainer settings a format's trainer uses when its log does not print them.

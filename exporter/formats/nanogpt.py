@@ -20,7 +20,8 @@ from exporter.nanogpt import DEFAULTS, KEYS
 from exporter.trainer_config import literal, parse_assignment
 
 NAME = "nanogpt"
-__all__ = ["DEFAULTS", "NAME", "PROGRESS", "parse", "progress_fields"]  # DEFAULTS: the trainer's own
+_INF = math.inf
+__all__ = ["DEFAULTS", "NAME", "PROGRESS", "parse", "parse_other", "progress_fields"]  # DEFAULTS: the trainer's own
 
 # Numbers are matched loosely and checked by the numbers module: a cheaper pattern on the hot path.
 # PROGRESS is the first pattern parse() tries; progress_fields() converts its groups.
@@ -39,8 +40,8 @@ def progress_fields(iteration: str, loss: str, milliseconds: str, mfu: str | Non
     done, loss_value, ms, mfu_percent = numbers
     seconds, mfu_ratio = ms / 1000.0, (mfu_percent if mfu_percent is not None else -1.0) / 100.0
     # running_mfu starts at -1 and prints -100.00% until measured
-    return (done, loss_value, None, seconds if 0 <= seconds < math.inf else None, None, None,
-            mfu_ratio if 0 <= mfu_ratio < math.inf else None, True)
+    return (done, loss_value, None, seconds if 0 <= seconds < _INF else None, None, None,
+            mfu_ratio if 0 <= mfu_ratio < _INF else None, True)
 
 
 def _eval(iteration: str, train: str, val: str) -> Eval | None:
@@ -93,6 +94,11 @@ def parse(line: str) -> Event | None:
     if match := PROGRESS.match(line):
         fields = progress_fields(*match.groups())
         return Progress(*fields) if fields is not None else None
+    return parse_other(line)
+
+
+def parse_other(line: str) -> Event | None:
+    """What :func:`parse` makes of a line that :data:`PROGRESS` does not match."""
     first = line[:1]
     if (read := _BY_FIRST.get(first)) and (event := read(line)):
         return event

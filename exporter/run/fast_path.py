@@ -32,13 +32,14 @@ def feed(model: RunModel, lines: list[str], arrived: float | None, parse: Callab
     understood."""
     if progress is None:
         return _feed_events(model, lines, arrived, parse)
-    match, to_fields, crash = progress.pattern.match, progress.fields, crash_markers.parse
+    match, to_fields, other, crash = progress.pattern.match, progress.fields, progress.other, crash_markers.parse
     not_understood = 0
     latest = None  # the fields of the latest progress line applied here, not yet to the model
     is_open, last, warm_until, elapsed, gap, sample, sampled_at, history = _state(model)
     most = rate = None
     for line in lines:
-        if (found := match(line)) is not None and (fields := to_fields(*found.groups())) is not None:
+        found = match(line)
+        if found is not None and (fields := to_fields(*found.groups())) is not None:
             iteration, loss, max_iterations, seconds, clock, tokens_per_second, mfu, _ = fields
             if is_open and last < iteration <= MAX_ITERATIONS and clock is None and seconds is not None \
                     and 0 <= seconds < MAX_SECONDS and -_INF < loss < _INF and (mfu is None or 0 <= mfu < MAX_THROUGHPUT) \
@@ -60,7 +61,7 @@ def feed(model: RunModel, lines: list[str], arrived: float | None, parse: Callab
             event = Progress(*fields)
         else:
             try:
-                event = parse(line) or crash(line)
+                event = (other if found is None else parse)(line) or crash(line)
             except Exception as exc:  # noqa: BLE001 - any one line's trouble stays with that line
                 model.ignore(line, exc)
                 continue
