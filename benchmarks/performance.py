@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--follow-seconds", type=float, default=60.0, help="length of one window of the live log")
     parser.add_argument("--follow-windows", type=int, default=3)
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each figure shows up as soon as it is measured
     if not MTAIL:
         print("mtail is not installed (Debian package mtail): its reference columns are left out")
     with tempfile.TemporaryDirectory() as tmp:
