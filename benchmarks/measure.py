@@ -4,6 +4,7 @@ and as a ratio against references measured in the same run."""
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import subprocess
@@ -30,10 +31,7 @@ def child_cpu_seconds(command: list[str], cwd: Path | None = None) -> float:
 def process_cpu_seconds(pid: int) -> float:
     """CPU time used so far by the running process ``pid`` (every thread), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / PROC_TICKS
-
-
-PROC_TICKS = 100  # clock ticks per second of /proc/PID/stat (USER_HZ)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_megabytes(pid: int) -> float:
