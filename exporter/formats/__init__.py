@@ -3,10 +3,11 @@ picks one."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from exporter.errors import UsageError
 from exporter.events import Event, Progress
@@ -25,6 +26,25 @@ DETECTABLE: dict[str, LineParser] = {
     lightning.NAME: lightning.parse,
     hf.NAME: hf.parse,
     jsonl.NAME: jsonl.parse,
+}
+
+
+class ProgressLine(NamedTuple):
+    """A format's usual progress line, which the run model applies without building an event for
+    each: ``pattern`` is the first one the format's parser tries, ``fields`` turns its groups into
+    the fields of the :class:`Progress` the parser returns (in field order), or None where the
+    parser returns no progress for the line, and ``other`` parses a line ``pattern`` does not match
+    as the parser does (without trying ``pattern`` again)."""
+
+    pattern: re.Pattern[str]
+    fields: Callable[..., tuple | None]
+    other: LineParser
+
+
+# The progress lines of the formats that have one, by their parser.
+PROGRESS_LINES: dict[LineParser, ProgressLine] = {
+    nanogpt.parse: ProgressLine(nanogpt.PROGRESS, nanogpt.progress_fields, nanogpt.parse_other),
+    llmc.parse: ProgressLine(llmc.PROGRESS, llmc.progress_fields, llmc.parse),
 }
 
 # Trainer settings a format's trainer uses when its log does not print them.
@@ -72,7 +92,9 @@ class FormatReader:
     def __init__(self, forced: LineParser | None = None, forced_name: str | None = None,
                  candidates: dict[str, LineParser] | None = None) -> None:
         self.name: str | None = forced_name
-        # the detected (or forced) format's parser; None while still detecting
+        # the detected (or forced) format's parser, without and with the crash markers; None while
+        # still detecting
+        self.format_parse: LineParser | None = forced
         self.parse: LineParser | None = with_errors(forced) if forced else None
         self._candidates = candidates if candidates is not None else DETECTABLE
         self._held: deque[str] = deque()
@@ -111,6 +133,11 @@ class FormatReader:
         return (self.name,) if self.name else ()
 
     @property
+    def progress_line(self) -> ProgressLine | None:
+        """The detected (or forced) format's usual progress line, where it has one."""
+        return PROGRESS_LINES.get(self.format_parse) if self.format_parse else None
+
+    @property
     def defaults(self) -> Mapping[str, Any]:
         """The trainer's default settings (empty until its format is known, or where it has none)."""
         return TRAINER_DEFAULTS.get(self.name or "", {})
@@ -127,7 +154,7 @@ class FormatReader:
         for name, parse in self._candidates.items():
             event = parse(line)
             if isinstance(event, Progress):
-                self.name, self.parse = name, with_errors(parse)
+                self.name, self.format_parse, self.parse = name, parse, with_errors(parse)
                 held, self._held, self._held_bytes = self._held, deque(), 0
                 for old in held:
                     yield self.parse(old)

@@ -40,6 +40,26 @@ _MAIN_TRAIN = re.compile(rf"^s:(\d++) trl:({_NUM})(?: |$)")
 _MAIN_VAL = re.compile(rf"^s:(\d++) tel:({_NUM})\s*+$")
 
 
+def _fields(step: str, max_iterations: str | None, loss: str, ms: str, mfu: str | None, tps: str | None,
+            offset: int = 0) -> tuple | None:
+    step_done, loss_value, milliseconds = count(step), real(loss), nonnegative(real(ms))
+    if step_done is None or loss_value is None or milliseconds is None:
+        return None
+    # an unknown GPU has no peak in llm.c's table and prints -100.0%
+    mfu_percent = nonnegative(real(mfu))
+    return (step_done + offset, loss_value, count(max_iterations), milliseconds / 1000.0, None,
+            nonnegative(real(tps)), mfu_percent / 100.0 if mfu_percent is not None else None, False)
+
+
+# The current step line: the first pattern parse() tries on a line that does not start with "s:".
+PROGRESS = _STEP
+
+
+def progress_fields(step: str, max_iterations: str, loss: str, ms: str, mfu: str, tps: str) -> tuple | None:
+    """The groups of :data:`PROGRESS` as the fields of a :class:`Progress`, in its field order, or None."""
+    return _fields(step, max_iterations, loss, ms, mfu, tps)
+
+
 def parse_step(line: str, patterns: tuple[re.Pattern[str], ...] = (_STEP, _STEP_PY, _STEP_SHORT, _STEP_TOOK)) -> Progress | None:
     """A stdout step line of any llm.c generation (or only of those in ``patterns``)."""
     for pattern in patterns:
@@ -48,20 +68,10 @@ def parse_step(line: str, patterns: tuple[re.Pattern[str], ...] = (_STEP, _STEP_
     else:
         return None
     groups = match.groupdict()
-    step, loss, ms = count(groups["step"]), real(groups["loss"]), nonnegative(real(groups["ms"]))
-    if step is None or loss is None or ms is None:
-        return None
-    # an unknown GPU has no peak in llm.c's table and prints -100.0%
-    mfu = nonnegative(real(groups.get("mfu")))
-    return Progress(
-        # only the "(took ... ms)" variant prints the 0-based step index
-        iteration=step + (1 if pattern is _STEP_TOOK else 0),
-        loss=loss,
-        max_iterations=count(groups.get("max")),
-        iteration_seconds=ms / 1000.0,
-        tokens_per_second=nonnegative(real(groups.get("tps"))),
-        mfu_ratio=mfu / 100.0 if mfu is not None else None,
-    )
+    # only the "(took ... ms)" variant prints the 0-based step index
+    fields = _fields(groups["step"], groups.get("max"), groups["loss"], groups["ms"], groups.get("mfu"),
+                     groups.get("tps"), 1 if pattern is _STEP_TOOK else 0)
+    return Progress(*fields) if fields is not None else None
 
 
 def parse_python_step(line: str) -> Progress | None:

@@ -15,31 +15,33 @@ from exporter.events import (
     RunStart,
     TokensPerIteration,
 )
-from exporter.formats.numbers import count, real
+from exporter.formats.numbers import count, count_and_reals, real
 from exporter.nanogpt import DEFAULTS, KEYS
 from exporter.trainer_config import literal, parse_assignment
 
 NAME = "nanogpt"
-__all__ = ["DEFAULTS", "NAME", "parse"]  # DEFAULTS: the trainer's own, for settings its log leaves out
+_INF = math.inf
+__all__ = ["DEFAULTS", "NAME", "PROGRESS", "parse", "parse_other", "progress_fields"]  # DEFAULTS: the trainer's own
 
 # Numbers are matched loosely and checked by the numbers module: a cheaper pattern on the hot path.
-_ITER = re.compile(r"iter (\d++): loss ([^,]++), time ([^m]++)ms(?:, mfu ([^%]++)%)?\s*+$")
+# PROGRESS is the first pattern parse() tries; progress_fields() converts its groups.
+PROGRESS = re.compile(r"iter (\d++): loss ([^,]++), time ([^m]++)ms(?:, mfu ([^%]++)%)?\s*+$")
 _EVAL = re.compile(r"step (\d++): train loss ([^,]++), val loss (\S++)\s*+$")
 _OVERRIDE = re.compile(r"^Overriding: (\w++) = (.*)$")
 _PARAMS = re.compile(r"^number of parameters: ([\d.]++)M\s*+$")
 _TOKENS = re.compile(r"^tokens per iteration will be: ([\d,]++)\s*+$")
 
 
-def _progress(iteration: str, loss: str, milliseconds: str, mfu: str | None) -> Progress | None:
-    done, loss_value, ms = count(iteration), real(loss), real(milliseconds)
-    mfu_percent = real(mfu) if mfu is not None else -1.0
-    if done is None or loss_value is None or ms is None or mfu_percent is None:
+def progress_fields(iteration: str, loss: str, milliseconds: str, mfu: str | None) -> tuple | None:
+    """The groups of :data:`PROGRESS` as the fields of a :class:`Progress`, in its field order (a
+    tuple costs far less than the event on a backfill's hot path), or None."""
+    if (numbers := count_and_reals(iteration, loss, milliseconds, mfu)) is None:
         return None  # a number that is not one
-    seconds, mfu_ratio = ms / 1000.0, mfu_percent / 100.0
-    # running_mfu starts at -1 and prints -100.00% until measured. Positional arguments (in
-    # Progress's field order) halve the cost of building the event on a backfill's hot path.
-    return Progress(done, loss_value, None, seconds if 0 <= seconds < math.inf else None, None, None,
-                    mfu_ratio if 0 <= mfu_ratio < math.inf else None, True)
+    done, loss_value, ms, mfu_percent = numbers
+    seconds, mfu_ratio = ms / 1000.0, (mfu_percent if mfu_percent is not None else -1.0) / 100.0
+    # running_mfu starts at -1 and prints -100.00% until measured
+    return (done, loss_value, None, seconds if 0 <= seconds < _INF else None, None, None,
+            mfu_ratio if 0 <= mfu_ratio < _INF else None, True)
 
 
 def _eval(iteration: str, train: str, val: str) -> Eval | None:
@@ -49,30 +51,58 @@ def _eval(iteration: str, train: str, val: str) -> Eval | None:
     return Eval({"train": train_loss, "val": val_loss}, iteration=done)
 
 
-def parse(line: str) -> Event | None:
-    if match := _ITER.match(line):
-        return _progress(*match.groups())
+def _override(line: str) -> ConfigValue | None:
+    if not (match := _OVERRIDE.match(line)):
+        return None
+    try:
+        return ConfigValue(match[1], literal(match[2]))
+    except ValueError:
+        return ConfigValue(match[1], match[2].strip())
+
+
+def _parameters(line: str) -> Parameters | None:
+    millions = real(match[1]) if (match := _PARAMS.match(line)) else None
+    return Parameters(millions * 1e6) if millions is not None else None
+
+
+def _tokens(line: str) -> TokensPerIteration | None:
+    tokens = count(match[1]) if (match := _TOKENS.match(line)) else None
+    return TokensPerIteration(tokens) if tokens is not None else None
+
+
+def _step(line: str) -> Event | None:
     if match := _EVAL.match(line):
         return _eval(*match.groups())
-    if line.startswith("saving checkpoint to "):
-        return Checkpoint()
-    if match := _OVERRIDE.match(line):
-        try:
-            return ConfigValue(match[1], literal(match[2]))
-        except ValueError:
-            return ConfigValue(match[1], match[2].strip())
-    if match := _PARAMS.match(line):
-        millions = real(match[1])
-        return Parameters(millions * 1e6) if millions is not None else None
-    if match := _TOKENS.match(line):
-        tokens = count(match[1])
-        return TokensPerIteration(tokens) if tokens is not None else None
+    return Checkpoint() if line.startswith("saving checkpoint to ") else None
+
+
+def _run_start(line: str) -> RunStart | None:
     if line.startswith("Resuming training from "):
         return RunStart(resumed=True)
     if line.startswith(("Initializing a new model from scratch", "Initializing from OpenAI GPT-2 weights")):
         return RunStart(resumed=False)
+    return None
+
+
+# Every other line's reader by its first character: a noisy log's lines (warnings, progress
+# bars) cost one look-up, not a try of every pattern.
+_BY_FIRST = {"s": _step, "O": _override, "n": _parameters, "t": _tokens, "R": _run_start, "I": _run_start}
+_KEY_FIRST = frozenset(key[0] for key in KEYS)
+
+
+def parse(line: str) -> Event | None:
+    if match := PROGRESS.match(line):
+        fields = progress_fields(*match.groups())
+        return Progress(*fields) if fields is not None else None
+    return parse_other(line)
+
+
+def parse_other(line: str) -> Event | None:
+    """What :func:`parse` makes of a line that :data:`PROGRESS` does not match."""
+    first = line[:1]
+    if (read := _BY_FIRST.get(first)) and (event := read(line)):
+        return event
     # the text of a config file echoed after "Overriding config with FILE:"
-    if assignment := parse_assignment(line):
-        if assignment[0] in KEYS:
-            return ConfigValue(*assignment)
+    if first in _KEY_FIRST and (assignment := parse_assignment(line)) and assignment[0] in KEYS:
+        return ConfigValue(*assignment)
     return None

@@ -10,6 +10,7 @@ from exporter.events import Eval, Parameters, Progress, RunEnd, TokensPerIterati
 
 MAX_ITERATIONS = 10**12
 MAX_SECONDS = 10**7  # one iteration or one clock reading: about 4 months
+MAX_THROUGHPUT = 1e15  # tokens per second, or an MFU ratio
 MAX_SPLITS = 16  # evaluation splits a run may report; more is a log that names one per line
 MAX_SPLIT_NAME = 64
 
@@ -46,7 +47,7 @@ def check_progress(p: Progress) -> None:
     if not (_seconds(p.iteration_seconds) and _seconds(p.elapsed_seconds)):
         raise Ignored("an iteration time or training clock outside 0..10^7 s")
     for value in (p.tokens_per_second, p.mfu_ratio):
-        if value is not None and not (0 <= value < 1e15):
+        if value is not None and not (0 <= value < MAX_THROUGHPUT):
             raise Ignored(f"a throughput figure {value} outside 0..10^15")
 
 

@@ -5,23 +5,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from exporter.events import (Checkpoint, ConfigValue, Eval, Loss, Parameters, Progress, RunEnd, RunStart,
+from exporter.events import (Checkpoint, ConfigValue, Eval, Event, Loss, Parameters, Progress, RunEnd, RunStart,
                              TokensPerIteration, TrainerError)
 from exporter.formats import FormatReader
 from exporter.run.bounds import Ignored, check_count, check_eval, check_progress, check_run_end, check_setting
-from exporter.run import estimate
+from exporter.run import estimate, fast_path
 from exporter.run.outlook import outlook
 from exporter.run.settings import Setting, TrainerSettings
 from exporter.run.counters import Counters
 from exporter.run.losses import Losses
 from exporter.run.snapshot import RunSnapshot, progress_fields
 from exporter.run.state import Signals, StallTimeouts, decide_state
-from exporter.run.timing import IterationTiming
+from exporter.run.timing import WARMUP_ITERATIONS, IterationTiming
 
 log = logging.getLogger(__name__)
 
-# The first iterations after a start or resume include compilation and warm-up.
-WARMUP_ITERATIONS = 5
 LOGGED_IGNORED_LINES = 10  # the first ignored lines are logged with their reason; later ones only counted
 
 
@@ -81,32 +79,30 @@ class RunModel:
         self.counts.lines_read += len(lines)
         if arrived is not None and lines:
             self._last_line_ts = arrived
-        handlers = self._handlers
-        not_understood = 0
         start = 0
         while self._reader.parse is None and start < len(lines):  # still detecting the format
             try:
                 for event in self._reader.feed(lines[start]):
                     if event is None:
-                        not_understood += 1
+                        self.counts.lines_not_understood += 1
                     else:
-                        handlers[type(event)](event, arrived)
+                        self._handlers[type(event)](event, arrived)
             except Exception as exc:  # noqa: BLE001 - any one line's trouble stays with that line
-                self._ignore(lines[start], exc)
+                self.ignore(lines[start], exc)
             start += 1
-        parse = self._reader.parse
-        for line in lines[start:] if start else lines:  # the hot loop of a backfill
-            try:
-                event = parse(line)
-                if event is None:
-                    not_understood += 1
-                else:
-                    handlers[type(event)](event, arrived)
-            except Exception as exc:  # noqa: BLE001
-                self._ignore(line, exc)
-        self.counts.lines_not_understood += not_understood
+        if start < len(lines):
+            self.counts.lines_not_understood += fast_path.feed(
+                self, lines[start:] if start else lines, arrived, self._reader.format_parse,
+                self._reader.progress_line)
 
-    def _ignore(self, line: str, exc: Exception) -> None:
+    def apply(self, event: Event, line: str, arrived: float | None) -> None:
+        """Apply one line's event (``line`` names it when it is ignored)."""
+        try:
+            self._handlers[type(event)](event, arrived)
+        except Exception as exc:  # noqa: BLE001
+            self.ignore(line, exc)
+
+    def ignore(self, line: str, exc: Exception) -> None:
         self.counts.lines_ignored += 1
         if self.counts.lines_ignored <= LOGGED_IGNORED_LINES:
             reason = str(exc) if isinstance(exc, Ignored) else f"{type(exc).__name__}: {exc}"

@@ -14,6 +14,7 @@ from exporter.events import Progress
 from exporter.run import drift, estimate
 
 ITERATION_WINDOW = 101
+WARMUP_ITERATIONS = 5  # the first iterations after a start or resume include compilation and warm-up
 EVAL_WINDOW = 20
 
 
@@ -94,6 +95,10 @@ class IterationTiming:
         self.eval_iterations: deque[int] = deque(maxlen=8)
         self.eval_pending = False  # an eval was printed since the last progress line
         self.elapsed = 0.0
+        # the last level split and trend, with the samples and points they were worked out from:
+        # every snapshot asks for them, and while a log is followed they seldom change
+        self._level: tuple[tuple[float, ...], int] = ((), 0)
+        self._trend: tuple[tuple[tuple[float, float], ...], float] = ((), 0.0)
 
     def start_segment(self, p: Progress) -> None:
         """The first line of a segment (a start or resume): only its own time is known."""
@@ -126,7 +131,10 @@ class IterationTiming:
 
     def settle_level(self) -> None:
         """Forget the samples before a level shift: the step time has moved to a new level."""
-        for _ in range(drift.level_start(self.samples)):
+        samples = tuple(self.samples)
+        if samples != self._level[0]:
+            self._level = samples, drift.level_start(samples)
+        for _ in range(self._level[1]):
             self.samples.popleft()
             self.sampled_at.popleft()
 
@@ -136,7 +144,10 @@ class IterationTiming:
 
     def trend(self) -> float:
         """How much the step time grows per iteration over the run (0 without a clear trend)."""
-        return drift.trend_slope(self.history.points)
+        points = tuple(self.history.points)
+        if points != self._trend[0]:
+            self._trend = points, drift.trend_slope(points)
+        return self._trend[1]
 
     def eval_seen(self, iteration: int | None) -> None:
         self.eval_pending = True
