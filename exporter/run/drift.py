@@ -28,6 +28,8 @@ def level_start(samples: Sequence[float]) -> int:
         return 0
     samples = list(samples)
     middle = percentile(samples, 0.5)
+    if middle <= 0:  # step times of 0: no level to speak of
+        return 0
     noise = percentile([abs(v - middle) for v in samples], 0.5) * 1.4826 or middle * 0.01
     prefix = [0.0]
     for value in samples:

@@ -45,9 +45,9 @@ def eta_ahead(timing: IterationTiming, iteration: int, remaining: int, iteration
     today's level, in case the trend stops."""
     level = iteration_spread[1]
     ahead = drift.mean_ahead(level, timing.level_at(), timing.trend(), iteration, remaining)
+    if ahead == level or level <= 0:  # no trend, or a step time of 0 (nothing to scale)
+        return estimate.eta(remaining, iteration_spread, evals_left, evals)
     projected = estimate.eta(remaining, tuple(v * ahead / level for v in iteration_spread), evals_left, evals)
-    if ahead == level:
-        return projected
     flat = estimate.eta(remaining, iteration_spread, evals_left, evals).seconds
     return estimate.Eta(projected.seconds, min(projected.low, flat), max(projected.high, flat))
 
