@@ -237,7 +237,8 @@ class LocalStack:
         for job in config.get("scrape_configs", []):
             statics = _rewrite_static_configs(job.get("static_configs", []), ports)
             if statics:
-                scrape_configs.append({**job, "static_configs": statics})
+                scrape_configs.append({**job, "static_configs": statics,
+                                       **self._file_sd(job.get("file_sd_configs"))})
         config["scrape_configs"] = scrape_configs
         if self.with_alertmanager:
             for manager in config.get("alerting", {}).get("alertmanagers", []):
@@ -245,6 +246,15 @@ class LocalStack:
         else:
             config.pop("alerting", None)
         return _dump(config, self.workdir / "prometheus.yml")
+
+    def _file_sd(self, file_sd_configs: list[dict] | None) -> dict:
+        """The node lists (``targets/*.json``) both next to the generated config and in the
+        repository's ``prometheus/``, where a user keeps them."""
+        if not file_sd_configs:
+            return {}
+        return {"file_sd_configs": [
+            {**sd, "files": [*sd["files"], *(str(self.config_dir / f) for f in sd["files"] if not os.path.isabs(f))]}
+            for sd in file_sd_configs]}
 
     def write_alertmanager_config(self) -> Path:
         config = yaml.safe_load((self.config_dir / "alertmanager.yml").read_text())

@@ -346,6 +346,19 @@ def test_local_stack_without_alertmanager_drops_alerting(tmp_path, local_stack):
     _run(shutil.which("promtool"), "check", "config", tmp_path / "prometheus.yml")
 
 
+def test_local_stack_reads_the_node_lists_kept_in_the_repository(tmp_path, local_stack):
+    config_dir = tmp_path / "config"
+    shutil.copytree(CONFIG, config_dir)
+    (config_dir / "targets" / "nodes.json").write_text(json.dumps([{"targets": ["192.0.2.7:9842"]}]))
+    stack = local_stack.LocalStack(exporter_port=19842, workdir=tmp_path / "work", alertmanager=False,
+                                   config_dir=config_dir)
+    (tmp_path / "work").mkdir()
+    prometheus = yaml.safe_load(stack.write_prometheus_config().read_text())
+    (job,) = [job for job in prometheus["scrape_configs"] if job["job_name"] == "training-exporter"]
+    files = [pattern for sd in job["file_sd_configs"] for pattern in sd["files"]]
+    assert str(config_dir / "targets" / "*.json") in files and "targets/*.json" in files
+
+
 def test_alertmanager_keeps_notifications_longer_than_any_repeat_interval_in_both_stacks(tmp_path, local_stack):
     """A notification log shorter than the info route's 168h repeat interval would forget that a
     finished run was announced, and announce it again."""
