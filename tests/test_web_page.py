@@ -127,3 +127,31 @@ def test_alerts_a_lost_gpu_and_a_hostile_run_name_are_shown_as_text(browser):
         only_the_exporter_was_asked(browser, url)
     finally:
         server.stop()
+
+
+def test_with_several_runs_the_page_shows_the_newest_and_links_to_the_others(browser):
+    from prometheus_client import CollectorRegistry
+
+    from exporter import web
+    from exporter.http_server import MetricsServer
+    from exporter.run import RunSnapshot
+
+    def entry(name, iteration):
+        snapshot = RunSnapshot(run=name, format="nanogpt", log_path=f"{name}/train.log", state="running",
+                               iteration=iteration, max_iterations=1_000)
+        return SimpleNamespace(name=name, snapshot=lambda: snapshot, energy=None)
+
+    pages = web.RunPages(lambda: [entry("sweep-a", 100), entry("sweep-b", 200)])
+    server = MetricsServer(CollectorRegistry(), "127.0.0.1", 0, routes=web.routes(pages)).start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/"
+        browser.open(url, 1920, 1080)
+        browser.wait_for(f"{TEXT.format('run')} === 'sweep-b'")
+        assert text(browser, "runs") == "sweep-asweep-b"
+        assert browser.evaluate("document.querySelector('#runs a.shown').textContent") == "sweep-b"
+        browser.open(url + "?run=sweep-a", 1920, 1080)
+        browser.wait_for(f"{TEXT.format('run')} === 'sweep-a'")
+        assert "100 / 1,000" in text(browser, "progress-text")
+        only_the_exporter_was_asked(browser, url)
+    finally:
+        server.stop()
