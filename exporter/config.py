@@ -123,7 +123,7 @@ class Config:
     max_iters: int | None = _key(None, COUNT, "last iteration of the run (e.g. 20000 or 20k)",
                                  limits=(1, 10**12), default_text="from the log")
     # serving
-    listen_address: str = _key("127.0.0.1", TEXT, "where /metrics is served", commands=SERVE, metavar="ADDRESS")
+    listen_address: str = _key("127.0.0.1", TEXT, "where /metrics and the live page are served", commands=SERVE, metavar="ADDRESS")
     port: int = _key(9842, INTEGER, "port of /metrics", commands=SERVE, metavar="PORT", limits=(1, 65535))
     poll_interval_seconds: float = _key(0.5, NUMBER, "how often the log is read, in seconds", commands=SERVE,
                                         limits=(0.01, 60))
