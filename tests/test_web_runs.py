@@ -1,4 +1,4 @@
-"""/api/run with several runs: ``?run=NAME`` picks one, else the newest (the last to appear);
+"""/api/run with several runs: ``?run=NAME`` picks one, else the most recently active;
 each run has its own chart history, and the answer names every run for the page's links."""
 
 import json
@@ -8,9 +8,9 @@ from exporter.run import RunSnapshot
 from exporter.web import RunPages, routes
 
 
-def entry(name, iteration):
+def entry(name, iteration, last_progress=None):
     snapshot = RunSnapshot(run=name, format="nanogpt", log_path=f"{name}/train.log", state="running",
-                           iteration=iteration, max_iterations=1000, loss=3.0)
+                           iteration=iteration, max_iterations=1000, loss=3.0, last_progress_timestamp=last_progress)
     return SimpleNamespace(name=name, snapshot=lambda: snapshot, energy=None)
 
 
@@ -18,7 +18,15 @@ def answer(pages, query=""):
     return json.loads(pages.json(query))
 
 
-def test_the_newest_run_by_default_and_any_run_by_name():
+def test_the_most_recently_active_run_by_default():
+    followed = [entry("alpha", 100, last_progress=50.0), entry("beta", 200, last_progress=40.0), entry("gamma", 0)]
+    pages = RunPages(lambda: followed, clock=lambda: 1.0)
+    assert answer(pages)["run"]["run"] == "alpha"
+    followed[1] = entry("beta", 210, last_progress=60.0)
+    assert answer(pages)["run"]["run"] == "beta"
+
+
+def test_without_progress_the_last_run_to_appear_by_default_and_any_run_by_name():
     followed = [entry("alpha", 100), entry("beta", 200)]
     pages = RunPages(lambda: followed, clock=lambda: 1.0)
     assert answer(pages)["run"]["run"] == "beta"

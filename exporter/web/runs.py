@@ -1,6 +1,7 @@
 """The page of every run an exporter follows: one :class:`RunApi` (and chart history) per run;
-``/api/run?run=NAME`` answers for that run, plain ``/api/run`` for the newest, and both list the
-names of all of them so the page can offer the others."""
+``/api/run?run=NAME`` answers for that run, plain ``/api/run`` for the most recently active one
+(the latest progress line; a tie, or no progress yet, goes to the last to appear), and both list
+the names of all of them so the page can offer the others."""
 
 from __future__ import annotations
 
@@ -48,14 +49,20 @@ class RunPages:
                       alerts=alerts, clock=self._clock)
 
     def json(self, query: str = "") -> bytes:
-        """The run named by ``query``'s ``run`` (else the newest: the last one to appear) as JSON."""
+        """The run named by ``query``'s ``run`` (else the most recently active one) as JSON."""
         wanted = parse_qs(query[:1000]).get("run", [""])[0]
         entries = self._entries()
         apis = self._current(entries)
         names = [entry.name for entry in entries]
-        api = apis.get(wanted) or (apis[names[-1]] if names else None)
+        api = apis.get(wanted) or (apis[most_recent(entries).name] if entries else None)
         if api is None:
             api = RunApi(lambda: NO_RUN, readings=self._readings, gpu_error=self._gpu_error, clock=self._clock)
         payload = api.payload()
         payload["runs"] = names
         return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+
+
+def most_recent(entries: Sequence[RunEntry]) -> RunEntry:
+    """The entry with the latest progress line; a tie, or no progress yet, goes to the last."""
+    latest = [entry.snapshot().last_progress_timestamp for entry in entries]
+    return max(zip(entries, latest, range(len(entries))), key=lambda e: (e[1] or float("-inf"), e[2]))[0]
