@@ -8,7 +8,7 @@ over the run's history, used only when most pairs of points agree on its directi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from exporter.run.estimate import percentile
 
@@ -89,15 +89,22 @@ class History:
         self._count = 0
 
     def add(self, iteration: int, seconds: float) -> None:
-        self._sum_x += iteration
-        self._sum_y += seconds
-        self._count += 1
-        if self._count < self._per_point:
-            return
-        self.points.append((self._sum_x / self._count, self._sum_y / self._count))
-        self._sum_x = self._sum_y = 0.0
-        self._count = 0
-        if len(self.points) >= HISTORY_POINTS:
-            pairs = zip(self.points[::2], self.points[1::2])
-            self.points = [((x1 + x2) / 2, (y1 + y2) / 2) for (x1, y1), (x2, y2) in pairs]
-            self._per_point *= 2
+        self.add_all(((iteration, seconds),))
+
+    def add_all(self, samples: Iterable[tuple[int, float]]) -> None:
+        """Add ``(iteration, seconds)`` samples in order (as many calls of :meth:`add`)."""
+        sum_x, sum_y, count, per_point = self._sum_x, self._sum_y, self._count, self._per_point
+        for iteration, seconds in samples:
+            sum_x += iteration
+            sum_y += seconds
+            count += 1
+            if count < per_point:
+                continue
+            self.points.append((sum_x / count, sum_y / count))
+            sum_x = sum_y = 0.0
+            count = 0
+            if len(self.points) >= HISTORY_POINTS:
+                pairs = zip(self.points[::2], self.points[1::2])
+                self.points = [((x1 + x2) / 2, (y1 + y2) / 2) for (x1, y1), (x2, y2) in pairs]
+                per_point = self._per_point = per_point * 2
+        self._sum_x, self._sum_y, self._count = sum_x, sum_y, count
