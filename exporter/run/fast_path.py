@@ -34,11 +34,9 @@ def feed(model: RunModel, lines: list[str], arrived: float | None, parse: Callab
     if progress is None:
         return _feed_events(model, lines, arrived, parse)
     match, to_fields, other, crash = progress.pattern.match, progress.fields, progress.other, crash_markers.parse
-    not_understood = 0
-    latest = None  # the fields of the latest progress line applied here, not yet to the model
+    latest = most = rate = None  # the latest line applied here, not yet to the model: fields, maximum, throughput
+    not_understood, samples = 0, []  # samples: (iteration, seconds) of the lines since the last settle
     is_open, last, warm_until, elapsed, gap = _state(model)
-    most = rate = None
-    samples: list[tuple[int, float]] = []  # (iteration, seconds) of the lines applied here since the last settle
     sample = samples.append
     most_iterations, most_seconds, most_throughput, inf = MAX_ITERATIONS, MAX_SECONDS, MAX_THROUGHPUT, _INF
     for line in lines:
