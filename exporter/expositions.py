@@ -1,13 +1,17 @@
-"""Expositions of a registry shared by the requests that arrive while one is being generated."""
+"""Expositions of a registry shared by the requests that arrive while one is being generated, each
+family's text encoded once while a collector yields that same family object again."""
 
 from __future__ import annotations
 
 import gzip
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
+
+Encoder = Callable[[CollectorRegistry], bytes]
 
 
 @dataclass(slots=True)
@@ -28,8 +32,10 @@ class SharedExpositions:
         self._generating = threading.Lock()
         self._lock = threading.Lock()  # guards _open
         self._open: dict[tuple, _Batch] = {}  # per variant, the batch not begun yet
+        # per content type, the text of each family of the last exposition, by the family's id
+        self._texts: dict[str, dict[int, tuple[Metric, bytes]]] = {}
 
-    def get(self, encoder: Callable[[CollectorRegistry], bytes], content_type: str, gzipped: bool) -> bytes:
+    def get(self, encoder: Encoder, content_type: str, gzipped: bool) -> bytes:
         key = (content_type, gzipped)
         with self._lock:
             batch = self._open.get(key)
@@ -41,7 +47,7 @@ class SharedExpositions:
                 with self._lock:
                     del self._open[key]  # who comes now waits for the next batch
                 try:
-                    body = encoder(self._registry)
+                    body = self._encode(encoder, content_type)
                     batch.body = gzip.compress(body) if gzipped else body
                 except Exception as exc:  # every request of the batch fails the same way
                     batch.error = exc
@@ -51,3 +57,34 @@ class SharedExpositions:
         if batch.error is not None:
             raise batch.error
         return batch.body
+
+    def _encode(self, encoder: Encoder, content_type: str) -> bytes:
+        """``encoder``'s exposition of the registry, as the concatenation of each family's own
+        (both text formats are that, plus a fixed end): a family object yielded again since the
+        last exposition (a collector's families built once for several scrapes) is not encoded
+        again. Runs under ``_generating``."""
+        end = encoder(_Families(()))  # b"" or OpenMetrics' "# EOF"
+        known, texts = self._texts.get(content_type, {}), {}
+        parts = []
+        for family in self._registry.collect():
+            seen = known.get(id(family))
+            if seen is not None and seen[0] is family:
+                text = seen[1]
+            else:
+                text = encoder(_Families((family,)))
+                text = text[:len(text) - len(end)]
+            texts[id(family)] = family, text  # holding the family keeps its id from being reused
+            parts.append(text)
+        self._texts[content_type] = texts
+        parts.append(end)
+        return b"".join(parts)
+
+
+class _Families:
+    """Families as a registry to an encoder."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families

@@ -11,7 +11,7 @@ import pytest
 from tests.fake_nvml import GIB, FakeGpu, FakeNvml, NVMLError_DriverNotLoaded, fake_gpus, pascal_gpu
 from prometheus_client import CollectorRegistry, generate_latest
 
-from exporter.collectors.base import CollectorStats
+from exporter.collectors.base import CollectorStats, Labelled
 from exporter.collectors.gpu import GpuCollector
 from exporter.gpu import GpuSettings, GpuTelemetry, open_telemetry
 
@@ -125,3 +125,22 @@ def test_unsupported_values_have_no_sample_and_no_nan():
     for metric in ("training_gpu_fan_speed_ratio", "training_gpu_power_instant_watts",
                    "training_gpu_throttled_seconds_total", "training_gpu_peak_flops_per_second"):
         assert not any(line.startswith(metric) and p100 in line for line in text.splitlines()), metric
+
+
+def test_families_are_built_and_labelled_once_per_sampler_pass():
+    gpus = fake_gpus(2)
+    telemetry = telemetry_for(FakeNvml(gpus))
+    telemetry.sample_once()
+    collector = Labelled(GpuCollector(telemetry, CollectorStats()), {"node": "n1"})
+    first = list(collector.collect())
+    again = list(collector.collect())
+    assert [id(family) for family in again] == [id(family) for family in first]
+    assert all(sample.labels["node"] == "n1" and len(sample.labels) >= 3
+               for family in again for sample in family.samples)
+    gpus[1].temperature = 55
+    telemetry.sample_once()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    text = generate_latest(registry).decode()
+    assert f'training_gpu_temperature_celsius{{gpu="1",node="n1",uuid="{gpus[1].uuid}"}} 55.0' in text
+    assert text.count('node="n1"') == sum(len(f.samples) for f in collector.collect())

@@ -116,15 +116,22 @@ def with_labels(families: Iterable[Metric], labels: dict[str, str]) -> Iterator[
 
 class Labelled:
     """A collector whose every sample gets ``labels`` too (the ``node`` label); its source, if
-    any, is passed through."""
+    any, is passed through. A family the collector yields again (the same object, built once for
+    several scrapes) is labelled only the first time."""
 
     def __init__(self, collector: Collector, labels: dict[str, str]) -> None:
         self._collector = collector
         self._labels = labels
         self.name = collector.name
+        self._labelled: dict[int, Metric] = {}  # the families of the last scrape, by id
 
     def describe(self) -> list[Metric]:
         return []
 
     def collect(self, *source: Any) -> Iterator[Metric]:
-        yield from with_labels(self._collector.collect(*source), self._labels)
+        labelled, self._labelled = self._labelled, {}
+        for family in self._collector.collect(*source):
+            if labelled.get(id(family)) is not family:
+                family, = with_labels([family], self._labels)
+            self._labelled[id(family)] = family
+            yield family

@@ -61,9 +61,15 @@ class GpuCollector(Collector):
     def __init__(self, telemetry: GpuTelemetry, stats: CollectorStats) -> None:
         super().__init__(stats)
         self._telemetry = telemetry
+        # the families of the latest readings: built once per sampler pass, the same objects for
+        # every scrape until the next (so labelling and encoding them happen once too)
+        self._built: tuple[object, tuple[bool, list[Metric]]] = (None, (False, []))
 
     def scrape(self) -> tuple[bool, Iterable[Metric]]:
         if not self._telemetry.available:
             return False, []
         readings = self._telemetry.readings()
-        return any(r.up for r in readings), gpu_families(readings, self._telemetry.driver_version)
+        if self._built[0] is not readings:
+            self._built = readings, (any(r.up for r in readings),
+                                     list(gpu_families(readings, self._telemetry.driver_version)))
+        return self._built[1]

@@ -8,7 +8,8 @@ over the run's history, used only when most pairs of points agree on its directi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Sequence
 
 from exporter.run.estimate import percentile
 
@@ -62,12 +63,34 @@ def _persists(samples: Sequence[float], split: int) -> bool:
 def trend_slope(points: Sequence[tuple[float, float]]) -> float:
     """The Theil-Sen slope of ``(iteration, seconds)`` points, or 0 when fewer than
     ``TREND_AGREEMENT`` of the pairs agree on its sign (no clear trend)."""
-    slopes = [(y2 - y1) / (x2 - x1) for i, (x1, y1) in enumerate(points) for x2, y2 in points[i + 1:] if x2 != x1]
-    if len(slopes) < 10:
+    return _agreed_slope(sorted(_slopes(points)))
+
+
+def _slopes(points: Sequence[tuple[float, float]], first: int = 1) -> list[float]:
+    """The slopes between every pair of ``points`` whose later point's index is ``first`` or more."""
+    return [(y2 - y1) / (x2 - x1) for j in range(first, len(points)) for x2, y2 in (points[j],)
+            for x1, y1 in points[:j] if x2 != x1]
+
+
+def _agreed_slope(ordered: list[float]) -> float:
+    """:func:`trend_slope` of the pairs' slopes ``ordered`` (ascending)."""
+    if len(ordered) < 10:
         return 0.0
-    slope = percentile(slopes, 0.5)
-    agreeing = sum(1 for s in slopes if s * slope > 0) / len(slopes)
-    return slope if agreeing >= TREND_AGREEMENT else 0.0
+    slope = percentile(ordered, 0.5)
+    return slope if _agreeing(ordered, slope) >= TREND_AGREEMENT * len(ordered) else 0.0
+
+
+def _agreeing(ordered: list[float], slope: float) -> int:
+    """How many of the slopes ``ordered`` (ascending) have the sign of ``slope`` (a product > 0)."""
+    if slope > 0:
+        first = bisect_right(ordered, 0.0)  # the positive ones: their products rise with them
+        if first == len(ordered) or ordered[first] * slope > 0:
+            return len(ordered) - first
+    elif slope < 0:
+        end = bisect_left(ordered, 0.0)  # the negative ones
+        if end == 0 or ordered[end - 1] * slope > 0:
+            return end
+    return sum(1 for s in ordered if s * slope > 0)  # a product too small for a float: count each
 
 
 def mean_ahead(level: float, level_at: float, slope: float, now: int, remaining: int) -> float:
@@ -80,24 +103,44 @@ def mean_ahead(level: float, level_at: float, slope: float, now: int, remaining:
 
 class History:
     """The run's step times in at most ``HISTORY_POINTS`` points of equal iteration counts: when it
-    is full, neighbouring points are merged and each new point covers twice as many samples."""
+    is full, neighbouring points are merged and each new point covers twice as many samples. The
+    slopes between its points are kept in order as points come, for :meth:`trend`."""
 
     def __init__(self) -> None:
         self.points: list[tuple[float, float]] = []
         self._per_point = 1
         self._sum_x = self._sum_y = 0.0
         self._count = 0
+        self._ordered_slopes: list[float] = []
+        self._trend: float | None = None  # of the current points, once worked out
 
     def add(self, iteration: int, seconds: float) -> None:
-        self._sum_x += iteration
-        self._sum_y += seconds
-        self._count += 1
-        if self._count < self._per_point:
-            return
-        self.points.append((self._sum_x / self._count, self._sum_y / self._count))
-        self._sum_x = self._sum_y = 0.0
-        self._count = 0
-        if len(self.points) >= HISTORY_POINTS:
-            pairs = zip(self.points[::2], self.points[1::2])
-            self.points = [((x1 + x2) / 2, (y1 + y2) / 2) for (x1, y1), (x2, y2) in pairs]
-            self._per_point *= 2
+        self.add_all(((iteration, seconds),))
+
+    def add_all(self, samples: Iterable[tuple[int, float]]) -> None:
+        """Add ``(iteration, seconds)`` samples in order (as many calls of :meth:`add`)."""
+        sum_x, sum_y, count, per_point = self._sum_x, self._sum_y, self._count, self._per_point
+        for iteration, seconds in samples:
+            sum_x += iteration
+            sum_y += seconds
+            count += 1
+            if count < per_point:
+                continue
+            self.points.append((sum_x / count, sum_y / count))
+            for slope in _slopes(self.points, len(self.points) - 1):
+                insort(self._ordered_slopes, slope)
+            self._trend = None
+            sum_x = sum_y = 0.0
+            count = 0
+            if len(self.points) >= HISTORY_POINTS:
+                pairs = zip(self.points[::2], self.points[1::2])
+                self.points = [((x1 + x2) / 2, (y1 + y2) / 2) for (x1, y1), (x2, y2) in pairs]
+                self._ordered_slopes = sorted(_slopes(self.points))
+                per_point = self._per_point = per_point * 2
+        self._sum_x, self._sum_y, self._count = sum_x, sum_y, count
+
+    def trend(self) -> float:
+        """:func:`trend_slope` of the points."""
+        if self._trend is None:
+            self._trend = _agreed_slope(self._ordered_slopes)
+        return self._trend

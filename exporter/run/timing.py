@@ -95,10 +95,9 @@ class IterationTiming:
         self.eval_iterations: deque[int] = deque(maxlen=8)
         self.eval_pending = False  # an eval was printed since the last progress line
         self.elapsed = 0.0
-        # the last level split and trend, with the samples and points they were worked out from:
-        # every snapshot asks for them, and while a log is followed they seldom change
+        # the last level split, with the samples it was worked out from: every snapshot asks for
+        # it, and while a log is followed it seldom changes
         self._level: tuple[tuple[float, ...], int] = ((), 0)
-        self._trend: tuple[tuple[tuple[float, float], ...], float] = ((), 0.0)
 
     def start_segment(self, p: Progress) -> None:
         """The first line of a segment (a start or resume): only its own time is known."""
@@ -129,6 +128,13 @@ class IterationTiming:
         self.sampled_at.append(iteration)
         self.history.add(iteration, seconds)
 
+    def sample_all(self, samples: list[tuple[int, float]]) -> None:
+        """Record ``(iteration, seconds)`` samples in order, as many :meth:`_sample` calls do."""
+        recent = samples[-ITERATION_WINDOW:]
+        self.samples.extend([seconds for _, seconds in recent])
+        self.sampled_at.extend([iteration for iteration, _ in recent])
+        self.history.add_all(samples)
+
     def settle_level(self) -> None:
         """Forget the samples before a level shift: the step time has moved to a new level."""
         samples = tuple(self.samples)
@@ -144,10 +150,7 @@ class IterationTiming:
 
     def trend(self) -> float:
         """How much the step time grows per iteration over the run (0 without a clear trend)."""
-        points = tuple(self.history.points)
-        if points != self._trend[0]:
-            self._trend = points, drift.trend_slope(points)
-        return self._trend[1]
+        return self.history.trend()
 
     def eval_seen(self, iteration: int | None) -> None:
         self.eval_pending = True
