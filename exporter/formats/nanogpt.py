@@ -15,7 +15,7 @@ from exporter.events import (
     RunStart,
     TokensPerIteration,
 )
-from exporter.formats.numbers import MAX_CHARS, MAX_COUNT, count, real
+from exporter.formats.numbers import count, count_and_reals, real
 from exporter.nanogpt import DEFAULTS, KEYS
 from exporter.trainer_config import literal, parse_assignment
 
@@ -35,23 +35,11 @@ _TOKENS = re.compile(r"^tokens per iteration will be: ([\d,]++)\s*+$")
 def progress_fields(iteration: str, loss: str, milliseconds: str, mfu: str | None) -> tuple | None:
     """The groups of :data:`PROGRESS` as the fields of a :class:`Progress`, in its field order (a
     tuple costs far less than the event on a backfill's hot path), or None."""
-    if mfu is not None and len(iteration) + len(loss) + len(milliseconds) + len(mfu) <= MAX_CHARS \
-            and "," not in iteration:
-        # the usual line, its numbers converted here in one go (the numbers module's bounds hold:
-        # each text is at most MAX_CHARS long, a count is within 0..MAX_COUNT)
-        try:
-            done, loss_value = int(iteration), float(loss)
-            seconds, mfu_ratio = float(milliseconds) / 1000.0, float(mfu) / 100.0
-        except ValueError:
-            return None  # a number that is not one
-        if not 0 <= done <= MAX_COUNT:
-            return None
-    else:
-        done, loss_value, ms, mfu_percent = count(iteration), real(loss), real(milliseconds), real(mfu)
-        if done is None or loss_value is None or ms is None or (mfu is not None and mfu_percent is None):
-            return None
-        # running_mfu starts at -1 and prints -100.00% until measured
-        seconds, mfu_ratio = ms / 1000.0, (mfu_percent if mfu_percent is not None else -1.0) / 100.0
+    if (numbers := count_and_reals(iteration, loss, milliseconds, mfu)) is None:
+        return None  # a number that is not one
+    done, loss_value, ms, mfu_percent = numbers
+    seconds, mfu_ratio = ms / 1000.0, (mfu_percent if mfu_percent is not None else -1.0) / 100.0
+    # running_mfu starts at -1 and prints -100.00% until measured
     return (done, loss_value, None, seconds if 0 <= seconds < _INF else None, None, None,
             mfu_ratio if 0 <= mfu_ratio < _INF else None, True)
 
