@@ -79,9 +79,6 @@ def test_no_driver_is_unavailable_with_one_clear_message(caplog):
     telemetry.sample_once()
     telemetry.stop()
     assert telemetry.readings() == ()
-    assert telemetry.energy_joules() == {}
-    assert telemetry.run_uuids() == set()
-    assert telemetry.peak_flops() is None
 
 
 def test_no_gpu_at_all_is_unavailable():
@@ -226,14 +223,19 @@ def test_zero_total_memory_gives_no_oom_risk():
 # ---- energy ----------------------------------------------------------------------------------------
 
 
+def energy_by_gpu(telemetry):
+    """Each GPU's energy since start, by UUID, where it has one."""
+    return {r.uuid: r.energy_joules for r in telemetry.readings() if r.energy_joules is not None}
+
+
 def test_energy_from_the_counter_counts_from_start():
     gpu = FakeGpu(uuid="GPU-a", energy_mj=7_000_000)
     telemetry, _ = open_fake([gpu])
     telemetry.sample_once()
-    assert telemetry.energy_joules() == {"GPU-a": 0.0}
+    assert energy_by_gpu(telemetry) == {"GPU-a": 0.0}
     gpu.energy_mj += 250_500
     telemetry.sample_once()
-    assert telemetry.energy_joules() == {"GPU-a": pytest.approx(250.5)}
+    assert energy_by_gpu(telemetry) == {"GPU-a": pytest.approx(250.5)}
     assert telemetry.readings()[0].energy_method == "counter"
 
 
@@ -256,7 +258,7 @@ def test_energy_integrates_power_without_a_counter():
     clock.now += 2.0
     telemetry.sample_once()
     # trapezoids: (200+300)/2 * 1 s + 300 * 2 s
-    assert telemetry.energy_joules() == {"GPU-p": pytest.approx(850.0)}
+    assert energy_by_gpu(telemetry) == {"GPU-p": pytest.approx(850.0)}
     assert telemetry.readings()[0].energy_method == "integrated"
     # the missing counter is asked for once, not on every pass
     assert fake.calls["nvmlDeviceGetTotalEnergyConsumption"] == 1
@@ -268,7 +270,7 @@ def test_no_power_and_no_counter_gives_no_energy():
     telemetry, _ = open_fake([gpu])
     telemetry.sample_once()
     telemetry.sample_once()
-    assert telemetry.energy_joules() == {}
+    assert energy_by_gpu(telemetry) == {}
     assert telemetry.readings()[0].energy_method is None
 
 
@@ -358,7 +360,7 @@ def test_lost_gpu_is_down_the_other_keeps_going_and_it_recovers(caplog):
     assert not readings[1].up
     assert readings[1].temperature_celsius is None and readings[1].power_watts is None
     assert readings[1].energy_joules == pytest.approx(100.0)  # a counter keeps its value
-    assert telemetry.energy_joules()[gpus[1].uuid] == pytest.approx(100.0)
+    assert energy_by_gpu(telemetry)[gpus[1].uuid] == pytest.approx(100.0)
     assert any("is lost" in r.getMessage() for r in caplog.records)
 
     gpus[1].lost = False
@@ -412,7 +414,7 @@ def test_integration_does_not_bridge_a_loss():
     telemetry.sample_once()  # back: new starting point
     clock.now += 1
     telemetry.sample_once()  # +200 J
-    assert telemetry.energy_joules() == {"GPU-p": pytest.approx(400.0)}
+    assert energy_by_gpu(telemetry) == {"GPU-p": pytest.approx(400.0)}
 
 
 # ---- peak FLOP/s -------------------------------------------------------------------------------------
@@ -422,22 +424,21 @@ def test_peak_flops_sums_known_gpus():
     gpus = fake_gpus(2)
     gpus[1].name = "NVIDIA GeForce RTX 4070"
     telemetry, _ = open_fake(gpus)
-    assert telemetry.peak_flops() == pytest.approx(165.2e12 + 58.3e12)
+    assert [r.peak_flops for r in telemetry.readings()] == [pytest.approx(165.2e12), pytest.approx(58.3e12)]
 
 
-def test_energy_and_peak_cover_the_gpus_the_trainer_runs_on():
+def test_the_trainers_memory_is_read_on_each_gpu_it_runs_on():
+    """Which GPUs a run's energy comes from is decided from these readings (exporter/runs/attribution.py)."""
     gpus = fake_gpus(2)
     gpus[1].name = "NVIDIA GeForce RTX 4070"
     gpus[1].processes = [(4242, 6 * GIB)]  # the trainer runs on GPU 1 only
     processes = FakeProcesses({4242: ("python train.py config/train_small.py", 1)})
     telemetry, _ = open_fake(gpus, processes=processes)
     telemetry.sample_once()
-    assert telemetry.run_uuids() == {gpus[1].uuid}
-    assert set(telemetry.energy_joules()) == {gpus[1].uuid}
-    assert telemetry.peak_flops() == pytest.approx(58.3e12)
-    gpus[1].processes = []  # between runs: every watched GPU
-    telemetry.sample_once()
-    assert telemetry.run_uuids() == {gpus[0].uuid, gpus[1].uuid}
+    readings = by_gpu(telemetry)
+    assert readings[1].trainer_memory_used_bytes == 6 * GIB and not readings[0].trainer_memory_used_bytes
+    assert set(energy_by_gpu(telemetry)) == {gpus[0].uuid, gpus[1].uuid}
+    assert readings[1].peak_flops == pytest.approx(58.3e12)
 
 
 def test_unknown_gpu_gives_no_peak_and_is_logged_once(caplog):
@@ -445,7 +446,6 @@ def test_unknown_gpu_gives_no_peak_and_is_logged_once(caplog):
     gpus[1].name = gpus[2].name = "NVIDIA Mystery 9000"
     with caplog.at_level(logging.WARNING):
         telemetry, _ = open_fake(gpus)
-    assert telemetry.peak_flops() is None
     assert by_gpu(telemetry)[0].peak_flops == 165.2e12
     assert by_gpu(telemetry)[1].peak_flops is None
     assert sum("unknown GPU 'NVIDIA Mystery 9000'" in r.getMessage() for r in caplog.records) == 1
@@ -456,7 +456,7 @@ def test_default_spec_table_is_used():
     telemetry = open_telemetry(GpuSettings(), FakeNvml([gpu]), environ={}, processes=FakeProcesses({}))
     from exporter.gpu.specs import lookup
 
-    assert telemetry.peak_flops() == lookup("NVIDIA GeForce RTX 4090").bf16_dense_flops
+    assert telemetry.readings()[0].peak_flops == lookup("NVIDIA GeForce RTX 4090").bf16_dense_flops
 
 
 # ---- the sampler thread ------------------------------------------------------------------------------

@@ -62,24 +62,6 @@ class GpuTelemetry:
         with self._lock:
             return self._readings
 
-    def run_uuids(self) -> set[str]:
-        """The GPUs the run uses: those holding the trainer's memory, else every watched GPU."""
-        readings = self.readings()
-        return {r.uuid for r in readings if r.trainer_memory_used_bytes} or {r.uuid for r in readings}
-
-    def energy_joules(self) -> dict[str, float]:
-        """Energy since start of each of the run's GPUs, by UUID."""
-        run = self.run_uuids()
-        return {r.uuid: r.energy_joules for r in self.readings() if r.uuid in run and r.energy_joules is not None}
-
-    def peak_flops(self) -> float | None:
-        """The summed dense bf16 peak of the run's GPUs; None if one of them is not a known model."""
-        run = self.run_uuids()
-        peaks = [gpu.peak_flops for gpu in self._gpus if gpu.uuid in run]
-        if not peaks or None in peaks:
-            return None
-        return sum(peaks)
-
     # ---- the thread -----------------------------------------------------------------------------
 
     def start(self) -> None:
