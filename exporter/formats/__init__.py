@@ -34,16 +34,21 @@ class ProgressLine(NamedTuple):
     each: ``pattern`` is the first one the format's parser tries, ``fields`` turns its groups into
     the fields of the :class:`Progress` the parser returns (in field order), or None where the
     parser returns no progress for the line, and ``other`` parses a line ``pattern`` does not match
-    as the parser does (without trying ``pattern`` again)."""
+    as the parser does (without trying ``pattern`` again). ``columns``, where a format's progress
+    line carries no maximum, throughput or cumulative clock, turns the groups of many lines into
+    the columns of their iterations, losses, step seconds and MFU ratios (None where the lines print
+    none) as ``fields`` would, or None when it cannot."""
 
     pattern: re.Pattern[str]
     fields: Callable[..., tuple | None]
     other: LineParser
+    columns: Callable[[list[tuple]], tuple | None] | None = None
 
 
 # The progress lines of the formats that have one, by their parser.
 PROGRESS_LINES: dict[LineParser, ProgressLine] = {
-    nanogpt.parse: ProgressLine(nanogpt.PROGRESS, nanogpt.progress_fields, nanogpt.parse_other),
+    nanogpt.parse: ProgressLine(nanogpt.PROGRESS, nanogpt.progress_fields, nanogpt.parse_other,
+                                nanogpt.progress_columns),
     llmc.parse: ProgressLine(llmc.PROGRESS, llmc.progress_fields, llmc.parse),
 }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import repeat
+from operator import truediv
 
 from exporter.events import (
     Checkpoint,
@@ -15,13 +17,13 @@ from exporter.events import (
     RunStart,
     TokensPerIteration,
 )
-from exporter.formats.numbers import count, count_and_reals, real
+from exporter.formats.numbers import count, count_and_reals, counts, real, reals
 from exporter.nanogpt import DEFAULTS, KEYS
 from exporter.trainer_config import literal, parse_assignment
 
 NAME = "nanogpt"
 _INF = math.inf
-__all__ = ["DEFAULTS", "NAME", "PROGRESS", "parse", "parse_other", "progress_fields"]  # DEFAULTS: the trainer's own
+__all__ = ["DEFAULTS", "NAME", "PROGRESS", "parse", "parse_other", "progress_columns", "progress_fields"]  # DEFAULTS: the trainer's own
 
 # Numbers are matched loosely and checked by the numbers module: a cheaper pattern on the hot path.
 # PROGRESS is the first pattern parse() tries; progress_fields() converts its groups.
@@ -42,6 +44,22 @@ def progress_fields(iteration: str, loss: str, milliseconds: str, mfu: str | Non
     # running_mfu starts at -1 and prints -100.00% until measured
     return (done, loss_value, None, seconds if 0 <= seconds < _INF else None, None, None,
             mfu_ratio if 0 <= mfu_ratio < _INF else None, True)
+
+
+def progress_columns(groups: list[tuple]) -> tuple | None:
+    """The groups of many :data:`PROGRESS` matches as columns — iterations, losses, step seconds,
+    MFU ratios (None where no line prints one) — converted at once; None when a number is not one
+    or the lines disagree on printing the MFU. Out-of-range values are left for the caller."""
+    iterations, losses, milliseconds, percents = zip(*groups)
+    if percents.count(None) not in (0, len(percents)):
+        return None
+    with_mfu = percents[0] is not None
+    numbers = counts(iterations), reals(losses), reals(milliseconds), reals(percents) if with_mfu else ()
+    if None in numbers:
+        return None
+    done, loss_values, ms, mfu_percents = numbers
+    return (done, loss_values, list(map(truediv, ms, repeat(1000.0))),
+            list(map(truediv, mfu_percents, repeat(100.0))) if with_mfu else None)
 
 
 def _eval(iteration: str, train: str, val: str) -> Eval | None:

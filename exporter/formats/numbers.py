@@ -5,6 +5,7 @@ few microseconds to convert."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 MAX_CHARS = 48  # longest number text read (a printed float or count is far shorter)
 MAX_COUNT = 10**15  # largest count a line may carry (iterations, tokens)
@@ -54,6 +55,30 @@ def count_and_reals(whole: str, first: str, second: str, third: str | None) -> t
             if 0 <= number <= MAX_COUNT else None
     except ValueError:
         return None
+
+
+def counts(texts: Sequence[str]) -> list[int] | None:
+    """``[count(text) for text in texts]`` (a run of progress lines' numbers, converted at once), or
+    None when one of them is None."""
+    try:
+        if max(map(len, texts), default=0) <= MAX_CHARS and (numbers := list(map(int, texts))) \
+                and 0 <= min(numbers) and max(numbers) <= MAX_COUNT:
+            return numbers
+    except ValueError:
+        pass
+    numbers = list(map(count, texts))
+    return None if None in numbers else numbers
+
+
+def reals(texts: Sequence[str | None]) -> list[float] | None:
+    """``[real(text) for text in texts]``, converted at once, or None when one of them is None."""
+    try:
+        if None not in texts and max(map(len, texts), default=0) <= MAX_CHARS:
+            return list(map(float, texts))
+    except ValueError:
+        pass
+    numbers = list(map(real, texts))
+    return None if None in numbers else numbers
 
 
 def nonnegative(number: float | None) -> float | None:

@@ -9,7 +9,9 @@ over the run's history, used only when most pairs of points agree on its directi
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from functools import reduce
+from operator import add
 
 from exporter.run.estimate import percentile
 
@@ -115,17 +117,21 @@ class History:
         self._trend: float | None = None  # of the current points, once worked out
 
     def add(self, iteration: int, seconds: float) -> None:
-        self.add_all(((iteration, seconds),))
+        self.add_all((iteration,), (seconds,))
 
-    def add_all(self, samples: Iterable[tuple[int, float]]) -> None:
-        """Add ``(iteration, seconds)`` samples in order (as many calls of :meth:`add`)."""
+    def add_all(self, iterations: Sequence[int], seconds: Sequence[float]) -> None:
+        """Add the samples ``zip(iterations, seconds)`` in order (as many calls of :meth:`add`). The
+        sums of a point are taken a run of samples at a time, in the order one by one would."""
         sum_x, sum_y, count, per_point = self._sum_x, self._sum_y, self._count, self._per_point
-        for iteration, seconds in samples:
-            sum_x += iteration
-            sum_y += seconds
-            count += 1
+        start, end = 0, len(iterations)
+        while start < end:
+            stop = min(start + per_point - count, end)
+            sum_x = reduce(add, iterations[start:stop], sum_x)
+            sum_y = reduce(add, seconds[start:stop], sum_y)
+            count += stop - start
+            start = stop
             if count < per_point:
-                continue
+                break
             self.points.append((sum_x / count, sum_y / count))
             for slope in _slopes(self.points, len(self.points) - 1):
                 insort(self._ordered_slopes, slope)

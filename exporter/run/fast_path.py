@@ -2,29 +2,37 @@
 
 A format's usual progress line (:class:`~exporter.formats.ProgressLine`) in the common case — the
 same segment, the iteration rising, no eval since the last one, the trainer's own time of the
-iteration, a finite loss, every value within bounds — is applied here directly: only the timing
-windows, the elapsed time, the loss and the MFU change, and the :class:`Progress` event is built
-once, for the latest such line, before the next other event and at the end (with the step-time
-samples of the lines since, recorded together). Every other line goes
-through the format's parser and the model's handlers, so the model ends up the same either way.
-This module is the run model's own: it reads and sets the model's progress state."""
+iteration, a finite loss, every value within bounds — is applied here without building an event:
+only the timing windows, the elapsed time, the loss and the MFU change. The lines the progress
+pattern matches are held until the next line that is an event; a held run whose lines are all the
+usual case is converted column by column (where the format offers columns) and applied at once,
+any other run line by line. Either way the :class:`Progress` event is built once, for the latest
+line, and its step-time samples are recorded together. Every other line goes through the format's
+parser and the model's handlers, so the model ends up the same either way. This module is the run
+model's own: it reads and sets the model's progress state."""
 
 from __future__ import annotations
 
-import math
+import re
+from bisect import bisect_left
 from collections.abc import Callable
+from functools import reduce
+from itertools import chain, islice
+from math import inf as _INF
+from math import isfinite
+from operator import add, lt, mul, sub
 from typing import TYPE_CHECKING
 
 from exporter.events import Event, Progress
 from exporter.formats import ProgressLine
 from exporter.formats import errors as crash_markers
 from exporter.run.bounds import MAX_ITERATIONS, MAX_SECONDS, MAX_THROUGHPUT
-from exporter.run.timing import WARMUP_ITERATIONS
+from exporter.run.timing import ITERATION_WINDOW, WARMUP_ITERATIONS
 
 if TYPE_CHECKING:
     from exporter.run.model import RunModel
 
-_INF = math.inf
+_groups = re.Match.groups
 
 
 def feed(model: RunModel, lines: list[str], arrived: float | None, parse: Callable[[str], Event | None],
@@ -33,35 +41,93 @@ def feed(model: RunModel, lines: list[str], arrived: float | None, parse: Callab
     understood."""
     if progress is None:
         return _feed_events(model, lines, arrived, parse)
-    match, to_fields, other, crash = progress.pattern.match, progress.fields, progress.other, crash_markers.parse
-    latest = most = rate = None  # the latest line applied here, not yet to the model: fields, maximum, throughput
-    not_understood, samples = 0, []  # samples: (iteration, seconds) of the lines since the last settle
-    is_open, last, warm_until, elapsed, gap = _state(model)
-    sample = samples.append
-    most_iterations, most_seconds, most_throughput, inf = MAX_ITERATIONS, MAX_SECONDS, MAX_THROUGHPUT, _INF
+    match, other, crash = progress.pattern.match, progress.other, crash_markers.parse
+    not_understood, held = 0, []  # held: the matches of the progress pattern since the last event
+    hold = held.append
     for line in lines:
-        found = match(line)
-        if found is not None and (fields := to_fields(*found.groups())) is not None:
+        if (found := match(line)) is not None:
+            hold(found)
+            continue
+        try:
+            event, trouble = other(line) or crash(line), None
+        except Exception as exc:  # noqa: BLE001 - any one line's trouble stays with that line
+            event, trouble = None, exc
+        if event is None and trouble is None:
+            not_understood += 1  # leaves the model as it is: the progress lines around it stay held together
+            continue
+        if held:
+            not_understood += _progress_lines(model, held, arrived, parse, progress)
+            held.clear()
+        if trouble is not None:
+            model.ignore(line, trouble)
+        else:
+            model.apply(event, line, arrived)
+    if held:
+        not_understood += _progress_lines(model, held, arrived, parse, progress)
+    return not_understood
+
+
+def _progress_lines(model: RunModel, held: list[re.Match[str]], arrived: float | None,
+                    parse: Callable[[str], Event | None], progress: ProgressLine) -> int:
+    """Apply consecutive lines the progress pattern matched: all at once where every one is the
+    usual case (the first after a start, resume or eval goes through the handlers first), else
+    one by one. Returns how many were not understood."""
+    not_understood = 0
+    is_open, last = _state(model)
+    if not is_open:
+        not_understood, held = _one_by_one(model, held[:1], arrived, parse, progress.fields), held[1:]
+        is_open, last = _state(model)
+    if held and is_open and progress.columns is not None \
+            and (usual := _usual(progress.columns, held, last)) is not None:
+        _settle(model, progress.fields(*held[-1].groups()), arrived, None, None, *usual)
+        return not_understood
+    return not_understood + _one_by_one(model, held, arrived, parse, progress.fields)
+
+
+def _usual(columns_of: Callable[[list[tuple]], tuple | None], held: list[re.Match[str]],
+           last: int) -> tuple[list[int], list[float]] | None:
+    """The iterations and step seconds of ``held`` when every line is the usual case (iterations
+    rising from ``last``, a step time, a finite loss, every value within bounds), else None."""
+    if (columns := columns_of(list(map(_groups, held)))) is None:
+        return None
+    iterations, losses, seconds, mfu = columns
+    if last < iterations[0] and iterations[-1] <= MAX_ITERATIONS and all(map(lt, iterations, islice(iterations, 1, None))) \
+            and _within(seconds, MAX_SECONDS) and isfinite(sum(losses)) and (mfu is None or _within(mfu, MAX_THROUGHPUT)):
+        return iterations, seconds
+    return None
+
+
+def _within(values: list[float], most: float) -> bool:
+    """Whether every one of ``values`` is a number in ``0 <= value < most`` (a NaN makes the sum NaN)."""
+    return 0 <= min(values) and max(values) < most and isfinite(sum(values))
+
+
+def _one_by_one(model: RunModel, held: list[re.Match[str]], arrived: float | None,
+                parse: Callable[[str], Event | None], to_fields: Callable[..., tuple | None]) -> int:
+    """Apply lines the progress pattern matched one at a time: the usual case without an event,
+    the others through the parser and the model's handlers. Returns how many were not understood."""
+    latest = most = rate = None  # the latest line applied here, not yet to the model: fields, maximum, throughput
+    not_understood, iterations, seconds_each = 0, [], []  # of the lines applied here since the last settle
+    is_open, last = _state(model)
+    most_iterations, most_seconds, most_throughput, inf = MAX_ITERATIONS, MAX_SECONDS, MAX_THROUGHPUT, _INF
+    for found in held:
+        line = found.string
+        if (fields := to_fields(*found.groups())) is not None:
             iteration, loss, max_iterations, seconds, clock, tokens_per_second, mfu, _ = fields
             if is_open and last < iteration <= most_iterations and clock is None and seconds is not None \
                     and 0 <= seconds < most_seconds and -inf < loss < inf and (mfu is None or 0 <= mfu < most_throughput) \
                     and (max_iterations is None or 1 <= max_iterations <= most_iterations) \
                     and (tokens_per_second is None or 0 <= tokens_per_second < most_throughput):
-                steps = iteration - last
-                gap(steps)
-                elapsed += seconds * steps
-                if iteration >= warm_until:
-                    sample((iteration, seconds))
-                if max_iterations is not None:
-                    most = max_iterations
-                if tokens_per_second is not None:
-                    rate = tokens_per_second
+                iterations.append(iteration)
+                seconds_each.append(seconds)
+                most = max_iterations if max_iterations is not None else most
+                rate = tokens_per_second if tokens_per_second is not None else rate
                 last, latest = iteration, fields
                 continue
             event = Progress(*fields)
         else:
             try:
-                event = (other if found is None else parse)(line) or crash(line)
+                event = parse(line) or crash_markers.parse(line)
             except Exception as exc:  # noqa: BLE001 - any one line's trouble stays with that line
                 model.ignore(line, exc)
                 continue
@@ -69,13 +135,13 @@ def feed(model: RunModel, lines: list[str], arrived: float | None, parse: Callab
                 not_understood += 1
                 continue
         if latest is not None:
-            _settle(model, latest, arrived, elapsed, most, rate, samples)
+            _settle(model, latest, arrived, most, rate, iterations, seconds_each)
             latest = most = rate = None
-            samples.clear()
+            iterations, seconds_each = [], []
         model.apply(event, line, arrived)
-        is_open, last, warm_until, elapsed, gap = _state(model)
+        is_open, last = _state(model)
     if latest is not None:
-        _settle(model, latest, arrived, elapsed, most, rate, samples)
+        _settle(model, latest, arrived, most, rate, iterations, seconds_each)
     return not_understood
 
 
@@ -97,24 +163,27 @@ def _feed_events(model: RunModel, lines: list[str], arrived: float | None,
     return not_understood
 
 
-def _state(model: RunModel) -> tuple:
+def _state(model: RunModel) -> tuple[bool, int]:
     """What the common case reads of the model: whether it applies now (a progress line seen in
-    this segment, no eval since), the last iteration, the first iteration past the warm-up, the
-    elapsed time, and the appender of the gaps between lines."""
-    timing, last = model.timing, model._last
-    is_open = last is not None and not model._new_segment and not timing.eval_pending
-    return (is_open, last.iteration if last is not None else 0, (model._segment_start or 0) + WARMUP_ITERATIONS,
-            timing.elapsed, timing.line_gaps.append)
+    this segment, no eval since) and the last iteration."""
+    last = model._last
+    is_open = last is not None and not model._new_segment and not model.timing.eval_pending
+    return is_open, last.iteration if last is not None else 0
 
 
-def _settle(model: RunModel, fields: tuple, arrived: float | None, elapsed: float, most: int | None,
-            rate: float | None, samples: list[tuple[int, float]]) -> None:
+def _settle(model: RunModel, fields: tuple, arrived: float | None, most: int | None, rate: float | None,
+            iterations: list[int], seconds_each: list[float]) -> None:
     """Write the progress applied since the last settle into the model, as its handler does for
-    one line: ``fields`` are the latest line's, ``most`` and ``rate`` the latest maximum iterations
-    and throughput given, ``samples`` the step times of the lines since."""
-    model.timing.elapsed = elapsed
-    if samples:
-        model.timing.sample_all(samples)
+    each line: ``fields`` are the latest line's, ``most`` and ``rate`` the latest maximum iterations
+    and throughput given, ``iterations`` and ``seconds_each`` those of every line since (rising).
+    The sums run in the order line by line would, so the figures are the same to the last bit."""
+    timing = model.timing
+    steps = list(map(sub, iterations, chain((model._last.iteration,), iterations)))
+    timing.line_gaps.extend(steps[-ITERATION_WINDOW:])
+    timing.elapsed = reduce(add, map(mul, seconds_each, steps), timing.elapsed)
+    warm = bisect_left(iterations, (model._segment_start or 0) + WARMUP_ITERATIONS)
+    if warm < len(iterations):
+        timing.sample_all(iterations[warm:], seconds_each[warm:])
     model._last, model._last_arrived = Progress(*fields), arrived
     if arrived is not None:
         model._last_progress_ts = arrived

@@ -128,12 +128,11 @@ class IterationTiming:
         self.sampled_at.append(iteration)
         self.history.add(iteration, seconds)
 
-    def sample_all(self, samples: list[tuple[int, float]]) -> None:
-        """Record ``(iteration, seconds)`` samples in order, as many :meth:`_sample` calls do."""
-        recent = samples[-ITERATION_WINDOW:]
-        self.samples.extend([seconds for _, seconds in recent])
-        self.sampled_at.extend([iteration for iteration, _ in recent])
-        self.history.add_all(samples)
+    def sample_all(self, iterations: Sequence[int], seconds: Sequence[float]) -> None:
+        """Record the samples ``zip(iterations, seconds)`` in order, as many :meth:`_sample` calls do."""
+        self.samples.extend(seconds[-ITERATION_WINDOW:])
+        self.sampled_at.extend(iterations[-ITERATION_WINDOW:])
+        self.history.add_all(iterations, seconds)
 
     def settle_level(self) -> None:
         """Forget the samples before a level shift: the step time has moved to a new level."""
