@@ -80,7 +80,8 @@ class Browser:
 
     def __init__(self, timeout: float = 30.0) -> None:
         self.timeout = timeout
-        self._profile = tempfile.TemporaryDirectory(prefix="chromium-")
+        # ignore_cleanup_errors: a helper process of chromium may still be writing the profile as it goes
+        self._profile = tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True)
         self._stderr = open(Path(self._profile.name) / "stderr.txt", "w+")
         self.process = subprocess.Popen(
             [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
