@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from exporter.watch import POLL_INTERVAL_SECONDS
 from exporter_process import ExporterProcess, free_port
 from logs import LiveLog, count_lines, write_log
 from measure import interleaved, process_cpu_seconds, rss_megabytes, table
@@ -67,7 +68,7 @@ class Endpoint:
 @contextmanager
 def exporter(name: str, log: Path, *flags: str, gpus_shim: Path | None = None) -> Iterator[Endpoint]:
     # the default poll interval, not the tests' 0.1 s
-    with ExporterProcess("--log", str(log), "--run", "bench", "--poll-interval-seconds", "0.5", *flags,
+    with ExporterProcess("--log", str(log), "--run", "bench", "--poll-interval-seconds", str(POLL_INTERVAL_SECONDS), *flags,
                          import_first=gpus_shim) as process:
         yield Endpoint(name, process.process.pid, process.port)
 

@@ -14,6 +14,7 @@ from exporter.alerts.webhook import webhook_problem
 from exporter.errors import UsageError
 from exporter.formats import FORMAT_NAMES
 from exporter.runs import sources as log_sources
+from exporter.watch import POLL_INTERVAL_SECONDS
 from exporter.yaml_file import read_yaml
 
 
@@ -125,7 +126,7 @@ class Config:
     # serving
     listen_address: str = _key("127.0.0.1", TEXT, "where /metrics and the live page are served", commands=SERVE, metavar="ADDRESS")
     port: int = _key(9842, INTEGER, "port of /metrics", commands=SERVE, metavar="PORT", limits=(1, 65535))
-    poll_interval_seconds: float = _key(0.5, NUMBER, "how often the log is read, in seconds", commands=SERVE,
+    poll_interval_seconds: float = _key(POLL_INTERVAL_SECONDS, NUMBER, "how often the log is read, in seconds", commands=SERVE,
                                         limits=(0.01, 60))
     # stall detection
     min_progress_timeout_seconds: float = _key(120.0, NUMBER, "the stall timeout never goes below this, in seconds",

@@ -16,6 +16,8 @@ from exporter.trainer_process import TrainerProcess
 log = logging.getLogger(__name__)
 
 UNRECOGNISED_WARNING_LINES = 1000  # lines read without recognising the log before serve says so
+# How often the log is read: fresh enough for scrapes seconds apart, and each read wakes the process
+POLL_INTERVAL_SECONDS = 1.0
 
 
 class LogWatcher:
@@ -23,7 +25,7 @@ class LogWatcher:
         self,
         model: RunModel,
         follower: LogFollower,
-        poll_interval: float = 0.5,
+        poll_interval: float = POLL_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.time,
         trainer: TrainerProcess | None = None,
     ) -> None:

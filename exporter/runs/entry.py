@@ -13,7 +13,7 @@ from exporter.run import RunModel, RunSnapshot
 from exporter.runs.attribution import RunMatch
 from exporter.runs.sources import LogSource
 from exporter.trainer_process import TrainerProcess
-from exporter.watch import LogWatcher
+from exporter.watch import POLL_INTERVAL_SECONDS, LogWatcher
 
 
 @dataclass(eq=False)
@@ -44,7 +44,7 @@ class RunFactory:
     open_model: Callable[[str, str], RunModel]
     energy: EnergySettings
     store: StateStore | None = None
-    poll_interval_seconds: float = 0.5
+    poll_interval_seconds: float = POLL_INTERVAL_SECONDS
     trainer: TrainerProcess | None = None  # the one run's trainer process, when known
     trainer_cmdline_match: str = "train"
 
