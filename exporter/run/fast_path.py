@@ -77,6 +77,7 @@ def _progress_lines(model: RunModel, held: list[re.Match[str]], arrived: float |
     if not is_open:
         not_understood, held = _one_by_one(model, held[:1], arrived, parse, progress.fields), held[1:]
         is_open, last = _state(model)
+    # a format with columns prints no maximum, throughput or clock on its progress line: None, None
     if held and is_open and progress.columns is not None \
             and (usual := _usual(progress.columns, held, last)) is not None:
         _settle(model, progress.fields(*held[-1].groups()), arrived, None, None, *usual)

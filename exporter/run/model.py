@@ -10,7 +10,7 @@ from exporter.events import (Checkpoint, ConfigValue, Eval, Event, Loss, Paramet
 from exporter.formats import FormatReader
 from exporter.run.bounds import Ignored, check_count, check_eval, check_progress, check_run_end, check_setting
 from exporter.run import estimate, fast_path
-from exporter.run.outlook import outlook
+from exporter.run.outlook import Outlook, outlook
 from exporter.run.settings import Setting, TrainerSettings
 from exporter.run.counters import Counters
 from exporter.run.losses import Losses
@@ -45,6 +45,7 @@ class RunModel:
         self.generation = 0  # trainings started from scratch in this log after the first one
         self._start_history()
         self.counts = Counters()
+        self._outlook_after: int | None = None  # the lines read when the outlook was last worked out
         self._handlers = {
             Progress: self._on_progress, Loss: self._on_loss, Eval: self._on_eval,
             Checkpoint: self._on_checkpoint, Parameters: self._on_parameters,
@@ -204,9 +205,7 @@ class RunModel:
         finished; stopped by the user it was interrupted, whatever its last lines say (Ctrl-C
         prints a traceback); else it crashed: ``killed`` by a signal, ``exited`` with an error
         code, or ``process_gone`` when the code is not known."""
-        iteration = self._last.iteration if self._last else None
-        max_iterations = self.settings.max_iterations(self._max_from_log)
-        ahead = outlook(self.timing, self.settings, iteration, max_iterations and max_iterations.value, self._timeouts)
+        ahead = self._outlook()[2]
         self.trainer_alive = False
         if self._ended or ahead.at_end or ahead.near_end or (returncode == 0 and not interrupted):
             self._ended = self._ended or (not self._crashed and self.losses.latest_finite)
@@ -228,11 +227,7 @@ class RunModel:
         return self._reader.name or "unknown"
 
     def snapshot(self, now: float) -> RunSnapshot:
-        self.settings.use_defaults(self._reader.defaults)
-        iteration = self._last.iteration if self._last else None
-        max_iterations = self.settings.max_iterations(self._max_from_log)
-        ahead = outlook(self.timing, self.settings, iteration, max_iterations and max_iterations.value,
-                        self._timeouts)
+        iteration, max_iterations, ahead = self._outlook()
         # before the first progress line, the last line of any kind stands in for it
         last_progress = self._last_progress_ts if self._last is not None else self._last_line_ts
         state = decide_state(Signals(
@@ -274,6 +269,17 @@ class RunModel:
                               self._tokens_per_second, ahead.typical_iteration),
             **self._history(),
         )
+
+    def _outlook(self) -> tuple[int | None, Setting | None, Outlook]:
+        """The last iteration, the maximum and the :func:`outlook` (which drops the samples before a
+        level shift), worked out again only once lines were read since: not per snapshot."""
+        if self._outlook_after != self.counts.lines_read:
+            self.settings.use_defaults(self._reader.defaults)
+            iteration = self._last.iteration if self._last else None
+            max_iterations = self.settings.max_iterations(self._max_from_log)
+            ahead = outlook(self.timing, self.settings, iteration, max_iterations and max_iterations.value, self._timeouts)
+            self._outlook_after, self._ahead = self.counts.lines_read, (iteration, max_iterations, ahead)
+        return self._ahead
 
     def _tokens_per_iteration(self) -> Setting | None:
         return self.settings.tokens_per_iteration(self._logged_tokens_per_iteration)
