@@ -8,8 +8,9 @@ _OOM_MARKERS = ("CUDA out of memory", "OutOfMemoryError", "CUDA error: out of me
 
 
 def parse(line: str) -> TrainerError | None:
-    # two plain searches rule out almost every line before the markers are looked for one by one
-    if ("out of memory" in line or "OutOfMemoryError" in line) and any(marker in line for marker in _OOM_MARKERS):
+    # one plain search ("memory" or "Memory") rules out almost every line before the markers are
+    # looked for one by one
+    if "emory" in line and any(marker in line for marker in _OOM_MARKERS):
         return TrainerError("oom")
     if line.startswith("Traceback (most recent call last):"):
         return TrainerError("traceback")

@@ -121,6 +121,6 @@ def parse_other(line: str) -> Event | None:
     if (read := _BY_FIRST.get(first)) and (event := read(line)):
         return event
     # the text of a config file echoed after "Overriding config with FILE:"
-    if first in _KEY_FIRST and (assignment := parse_assignment(line)) and assignment[0] in KEYS:
+    if first in _KEY_FIRST and "=" in line and (assignment := parse_assignment(line)) and assignment[0] in KEYS:
         return ConfigValue(*assignment)
     return None
