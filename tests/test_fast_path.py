@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import exporter.formats
 from exporter.formats import FormatReader, llmc, nanogpt
-from exporter.run import RunModel
+from exporter.run import RunModel, fast_path
 
 NANOGPT_OTHER = [
     "step {i}: train loss 3.1000, val loss 3.2000",
@@ -109,6 +109,8 @@ def test_a_long_steady_run_takes_the_fast_path_and_keeps_its_history(monkeypatch
     lines[2500:2500] = ["step 2500: train loss 3.0, val loss 3.1"]
     fast = _model(nanogpt.NAME, lines, [1000, 3000], 1_000.0, True, monkeypatch)
     slow = _model(nanogpt.NAME, lines, [1000, 3000], 1_000.0, False, monkeypatch)
-    assert _state(fast) == _state(slow)
+    at_once = _model(nanogpt.NAME, lines, [], 1_000.0, True, monkeypatch)  # fed in blocks of BLOCK_LINES
+    assert len(lines) > 2 * fast_path.BLOCK_LINES
+    assert _state(fast) == _state(slow) == _state(at_once)
     assert len(fast.timing.history.points) > 32 and fast.timing.trend() > 0
     assert fast.snapshot(5_000.0).iteration == 4999

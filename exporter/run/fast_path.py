@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from exporter.run.model import RunModel
 
 _groups = re.Match.groups
+BLOCK_LINES = 2048  # lines fed at a time: the progress lines held, and their columns, stay small
 
 
 def feed(model: RunModel, lines: list[str], arrived: float | None, parse: Callable[[str], Event | None],
@@ -41,6 +42,9 @@ def feed(model: RunModel, lines: list[str], arrived: float | None, parse: Callab
     understood."""
     if progress is None:
         return _feed_events(model, lines, arrived, parse)
+    if len(lines) > BLOCK_LINES:
+        return sum(feed(model, lines[start:start + BLOCK_LINES], arrived, parse, progress)
+                   for start in range(0, len(lines), BLOCK_LINES))
     match, other, crash = progress.pattern.match, progress.other, crash_markers.parse
     not_understood, held = 0, []  # held: the matches of the progress pattern since the last event
     hold = held.append
