@@ -227,7 +227,7 @@ class RunModel:
         return self._reader.name or "unknown"
 
     def snapshot(self, now: float) -> RunSnapshot:
-        iteration, max_iterations, ahead = self._outlook()
+        iteration, max_iterations, ahead, tokens = self._outlook()
         # before the first progress line, the last line of any kind stands in for it
         last_progress = self._last_progress_ts if self._last is not None else self._last_line_ts
         state = decide_state(Signals(
@@ -261,28 +261,27 @@ class RunModel:
             evals_left=ahead.evals_left,
             sources={name: setting.source for name, setting in (
                 ("max_iterations", max_iterations), ("eval_interval", ahead.eval_interval),
-                ("tokens_per_iteration", self._tokens_per_iteration()),
+                ("tokens_per_iteration", tokens),
             ) if setting is not None},
             trainer_config=self.settings.merged(),
             generation=self.generation,
-            **progress_fields(iteration, max_iterations and max_iterations.value, self._tokens_per_iteration(),
+            **progress_fields(iteration, max_iterations and max_iterations.value, tokens,
                               self._tokens_per_second, ahead.typical_iteration),
             **self._history(),
         )
 
-    def _outlook(self) -> tuple[int | None, Setting | None, Outlook]:
-        """The last iteration, the maximum and the :func:`outlook` (which drops the samples before a
-        level shift), worked out again only once lines were read since: not per snapshot."""
+    def _outlook(self) -> tuple[int | None, Setting | None, Outlook, Setting | None]:
+        """The last iteration, the maximum, the :func:`outlook` (which drops the samples before a
+        level shift) and the tokens per iteration, worked out again only once lines were read since:
+        not per snapshot."""
         if self._outlook_after != self.counts.lines_read:
             self.settings.use_defaults(self._reader.defaults)
             iteration = self._last.iteration if self._last else None
             max_iterations = self.settings.max_iterations(self._max_from_log)
             ahead = outlook(self.timing, self.settings, iteration, max_iterations and max_iterations.value, self._timeouts)
-            self._outlook_after, self._ahead = self.counts.lines_read, (iteration, max_iterations, ahead)
+            tokens = self.settings.tokens_per_iteration(self._logged_tokens_per_iteration)
+            self._outlook_after, self._ahead = self.counts.lines_read, (iteration, max_iterations, ahead, tokens)
         return self._ahead
-
-    def _tokens_per_iteration(self) -> Setting | None:
-        return self.settings.tokens_per_iteration(self._logged_tokens_per_iteration)
 
     def _history(self) -> dict[str, Any]:
         return {
