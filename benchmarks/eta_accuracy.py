@@ -41,12 +41,12 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks import eta_logs  # noqa: E402
-from exporter import stamps  # noqa: E402
-from exporter.config import Config  # noqa: E402
+from exporter.log import stamps  # noqa: E402
+from exporter.commands.config import Config  # noqa: E402
 from exporter.events import ConfigValue, Eval, Progress  # noqa: E402
 from exporter.formats import FormatReader  # noqa: E402
 from exporter.run.estimate import percentile  # noqa: E402
-from exporter.serve import open_run  # noqa: E402
+from exporter.commands.serve import open_run  # noqa: E402
 
 REAL_LOGS = REPO.parent / "shared" / "real-logs"
 CUTS = tuple(round(0.1 * i, 1) for i in range(1, 10))

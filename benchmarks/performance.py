@@ -24,10 +24,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "benchmarks")]
 
-from exporter.follow import CHUNK_BYTES, LogFollower  # noqa: E402
+from exporter.log.follow import CHUNK_BYTES, LogFollower  # noqa: E402
 from exporter.formats import nanogpt  # noqa: E402
 from exporter.run import RunModel  # noqa: E402
-from exporter.watch import LogWatcher  # noqa: E402
+from exporter.log.watch import LogWatcher  # noqa: E402
 from logs import count_lines, write_log  # noqa: E402
 from measure import child_cpu_seconds, cpu_seconds, interleaved, table  # noqa: E402
 import serving  # noqa: E402

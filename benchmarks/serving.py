@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from exporter.watch import POLL_INTERVAL_SECONDS
+from exporter.log.watch import POLL_INTERVAL_SECONDS
 from exporter_process import ExporterProcess, free_port
 from logs import LiveLog, count_lines, write_log
 from measure import interleaved, process_cpu_seconds, rss_megabytes, table

@@ -20,7 +20,7 @@ class LogOnce:
         self._level = level
         self._said: set[Any] = set()
 
-    def __call__(self, key: Any, message: str, *args: Any, exc_info: bool = False) -> None:
+    def __call__(self, key: Any, message: str, *args: Any, exc_info: bool | BaseException = False) -> None:
         """Log ``message % args`` unless ``key`` was already logged since the last clear."""
         if key in self._said:
             return

@@ -15,13 +15,13 @@ import pytest
 from exporter.alerts import AlertEngine
 from exporter.alerts.alert import RULES, Active
 from exporter.alerts.engine import FIRING, RESOLVED, Notification
-from exporter.alerts.messages import payload
-from exporter.alerts.service import SlackNotifier
-from exporter.alerts.slack import Reply, SlackSender, retry_after_seconds
+from exporter.notify.messages import payload
+from exporter.notify.slack import SlackNotifier
+from exporter.notify.delivery import Reply, SlackSender, retry_after_seconds
 from exporter.collectors.alerts import AlertsCollector
 from exporter.collectors.base import CollectorStats
-from exporter.alerts.webhook import read_webhook_url
-from exporter.config import ConfigError, load
+from exporter.notify.webhook import read_webhook_url
+from exporter.commands.config import ConfigError, load
 from exporter.errors import UsageError
 from exporter_process import REPO
 from slack_sink import PATH, SlackSink

@@ -8,14 +8,14 @@ import types
 
 import pytest
 
-import exporter
-from exporter.cli import build_parser, main, resolve_config
-from exporter.config import Config, ConfigError
+import exporter.commands
+from exporter.commands.cli import build_parser, main, resolve_config
+from exporter.commands.config import Config, ConfigError
 from exporter.errors import UsageError
 from exporter.formats import FORMAT_NAMES
 from exporter.formats.custom import CustomFormatError
 from exporter.formats.jsonl import FieldsError
-from exporter.trainer_config import ConfigFileError
+from exporter.trainer.config_file import ConfigFileError
 
 
 def _command(name):
@@ -91,8 +91,8 @@ def _fake_command(monkeypatch, name, error):
         raise error
 
     module = types.SimpleNamespace(run=run)
-    monkeypatch.setitem(sys.modules, f"exporter.{name}", module)
-    monkeypatch.setattr(exporter, name, module, raising=False)
+    monkeypatch.setitem(sys.modules, f"exporter.commands.{name}", module)
+    monkeypatch.setattr(exporter.commands, name, module, raising=False)
 
 
 @pytest.mark.parametrize("error", [
@@ -103,7 +103,7 @@ def _fake_command(monkeypatch, name, error):
 ])
 @pytest.mark.parametrize("command", [["serve"], ["status", "train.log"]])
 def test_a_usage_error_from_any_layer_exits_2_with_one_message(command, error, monkeypatch, capsys):
-    _fake_command(monkeypatch, command[0].replace("status", "report"), error)
+    _fake_command(monkeypatch, command[0], error)
     assert main(command) == 2
     captured = capsys.readouterr()
     assert captured.err == f"training-exporter: {error}\n"

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from exporter.cli import CLOSED_PIPE_STATUS, main
+from exporter.commands.cli import CLOSED_PIPE_STATUS, main
 from nanogpt_fixture import scenario_two
 
 

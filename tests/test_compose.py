@@ -288,7 +288,7 @@ def test_exporter_gets_the_gpus_for_nvml_and_host_pids(compose):
 
 
 def test_exporter_command_uses_only_flags_the_cli_knows(compose):
-    from exporter.cli import build_parser
+    from exporter.commands.cli import build_parser
 
     command = compose["services"]["exporter"]["command"]
     args = build_parser().parse_args(command)
@@ -297,7 +297,7 @@ def test_exporter_command_uses_only_flags_the_cli_knows(compose):
 
 
 def test_the_stack_leaves_slack_to_alertmanager(compose):
-    from exporter.cli import build_parser
+    from exporter.commands.cli import build_parser
 
     args = build_parser().parse_args(compose["services"]["exporter"]["command"])
     assert args.slack_webhook_file is None  # the exporter's own Slack messages would come twice
@@ -372,7 +372,7 @@ def test_the_node_file_names_what_a_node_must_set(missing):
 
 
 def test_the_node_file_runs_the_exporter_alone_in_gpu_only_mode():
-    from exporter.cli import build_parser
+    from exporter.commands.cli import build_parser
 
     node = _interpolate(_load(NODE), {**_env_example(), **NODE_ENV})
     assert set(node["services"]) == {"exporter"}
@@ -390,7 +390,7 @@ def test_the_node_file_runs_the_exporter_alone_in_gpu_only_mode():
 
 
 def test_the_head_exporter_has_a_fixed_node_name_and_prometheus_reads_the_node_list(compose):
-    from exporter.cli import build_parser
+    from exporter.commands.cli import build_parser
 
     args = build_parser().parse_args(compose["services"]["exporter"]["command"])
     assert args.node == "head"

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from exporter.config import COUNT, GPU_LIST, INTEGER, NUMBER, RANGES, TEXT, Config, ConfigError, load
+from exporter.commands.config import COUNT, GPU_LIST, INTEGER, NUMBER, RANGES, TEXT, Config, ConfigError, load
 from exporter.errors import UsageError
 from exporter.formats import FORMAT_NAMES
 

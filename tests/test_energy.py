@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from exporter.config import Config
+from exporter.commands.config import Config
 from exporter.energy import EnergyAccount, RunEnergy, projected_joules
 from exporter.energy.service import trainer_running
 from exporter.run import RunSnapshot
-from exporter.serve import energy_settings
+from exporter.commands.serve import energy_settings
 
 
 def test_sums_deltas_over_gpus_from_a_baseline():

@@ -8,10 +8,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collectors.base import CollectorStats, SnapshotCollectors
 from exporter.collectors.energy import EnergyCollector
-from exporter.config import Config
+from exporter.commands.config import Config
 from exporter.energy import EnergyAccount, RunEnergy
 from exporter.run import RunSnapshot
-from exporter.serve import energy_settings
+from exporter.commands.serve import energy_settings
 
 KWH = 3.6e6
 

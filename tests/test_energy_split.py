@@ -5,7 +5,7 @@ import pytest
 
 from exporter.energy import EnergyAccount
 from exporter.energy.split import EnergySplit
-from exporter.runs.attribution import RunMatch, owners, shares
+from exporter.run_set.attribution import RunMatch, owners, shares
 
 GIB = 2**30
 

@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
 
-from exporter.expositions import SharedExpositions
+from exporter.server.expositions import SharedExpositions
 
 
 class Families:

@@ -2,7 +2,7 @@
 
 import os
 
-from exporter.follow import LogFollower
+from exporter.log.follow import LogFollower
 
 
 def lines(follower):
@@ -175,7 +175,7 @@ def test_an_unreadable_log_is_a_problem_that_names_the_uid_and_the_fix(tmp_path,
     def denied(*args, **kwargs):  # what open() says for a 0600 file of another user
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("exporter.follow.open", denied, raising=False)
+    monkeypatch.setattr("exporter.log.follow.open", denied, raising=False)
     follower = LogFollower(str(path))
     assert list(follower.poll()) == []
     assert follower.present

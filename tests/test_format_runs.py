@@ -15,9 +15,9 @@ import json
 
 import pytest
 
-from exporter.cli import main
-from exporter.config import Config
-from exporter.serve import open_run
+from exporter.commands.cli import main
+from exporter.commands.config import Config
+from exporter.commands.serve import open_run
 from fixtures_formats import CUSTOM_SPEC, Line, Run, Truth, generate
 
 FRACTIONS = (0.25, 0.5, 0.75)

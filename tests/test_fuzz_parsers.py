@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from exporter.events import Checkpoint, Event, Progress
 from exporter.formats import DETECTABLE, custom, errors, jsonl, tqdm
 from exporter.run import RunModel
-from exporter.trainer_config import parse_assignment
+from exporter.trainer.config_file import parse_assignment
 from test_format_custom import SPEC
 
 PARSERS: dict[str, Callable[[str], object]] = {

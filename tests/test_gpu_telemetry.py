@@ -428,7 +428,7 @@ def test_peak_flops_sums_known_gpus():
 
 
 def test_the_trainers_memory_is_read_on_each_gpu_it_runs_on():
-    """Which GPUs a run's energy comes from is decided from these readings (exporter/runs/attribution.py)."""
+    """Which GPUs a run's energy comes from is decided from these readings (exporter/run_set/attribution.py)."""
     gpus = fake_gpus(2)
     gpus[1].name = "NVIDIA GeForce RTX 4070"
     gpus[1].processes = [(4242, 6 * GIB)]  # the trainer runs on GPU 1 only

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from exporter.cli import main
+from exporter.commands.cli import main
 from exporter.run import RunModel
 from exporter_process import ExporterProcess
 from nanogpt_fixture import preamble, progress_lines

@@ -1,4 +1,4 @@
-"""The /metrics endpoint (exporter/http_server.py) on loopback: what it serves, how it refuses, idle
+"""The /metrics endpoint (exporter/server/http_server.py) on loopback: what it serves, how it refuses, idle
 connections closed after the timeout without a thread each, 100 concurrent scrapers.
 
 The exposition served is the exporter's own: the training and GPU collectors' golden files (56
@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.http_server import MetricsServer
+from exporter.server.http_server import MetricsServer
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"

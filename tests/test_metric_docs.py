@@ -6,12 +6,12 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.alerts import AlertEngine
-from exporter.alerts.service import SlackNotifier
-from exporter.alerts.slack import SlackSender
+from exporter.notify.slack import SlackNotifier
+from exporter.notify.delivery import SlackSender
 from exporter.collectors.alerts import AlertsCollector
 from exporter.collectors.base import CollectorStats
 from exporter.collectors.exporter_self import ExporterCollector
-from exporter.config import Config
+from exporter.commands.config import Config
 from test_energy_collector import account_at_200_watts, energy_collector, running_snapshot
 from test_training_collector import exposition
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from exporter import plan_report
+from exporter.commands import plan as plan_report
 
 SCENARIO_1_CONFIG = """\
 # 40.56M-parameter GPT on OpenWebText

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from exporter.alerts import AlertSettings
 from exporter.alerts.engine import FIRING
 from exporter.alerts.runs import RunAlerts
-from exporter.runs.attribution import GpuShares
+from exporter.run_set.attribution import GpuShares
 from test_alerts_engine import Heard
 from test_alerts_gpu import GPU, RUN, T0
 

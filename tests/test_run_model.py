@@ -2,9 +2,9 @@
 
 import pytest
 
-from exporter.config import Config
+from exporter.commands.config import Config
 from exporter.run import RunModel, StallTimeouts, TrainerSettings
-from exporter.serve import open_run
+from exporter.commands.serve import open_run
 from nanogpt_fixture import preamble, progress_lines
 
 

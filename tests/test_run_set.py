@@ -9,17 +9,17 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import write_log
-from exporter.cli import main
+from exporter.commands.cli import main
 from exporter.collectors.base import CollectorStats
 from exporter.collectors.exporter_self import ExporterCollector
 from exporter.collectors.runs import RunsCollector
-from exporter.config import ConfigError, load
+from exporter.commands.config import ConfigError, load
 from exporter.energy import EnergySettings
 from exporter.energy.store import StateStore
 from exporter.run import RunModel
-from exporter.runs.entry import RunFactory
-from exporter.runs.registry import RunSet
-from exporter.runs.sources import LogSource, derived_name, unique_name
+from exporter.run_set.entry import RunFactory
+from exporter.run_set.registry import RunSet
+from exporter.run_set.sources import LogSource, derived_name, unique_name
 from nanogpt_fixture import preamble, progress_lines
 
 GRACE = 60.0

@@ -10,15 +10,15 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.cli import main
+from exporter.commands.cli import main
 from exporter.collectors.base import CollectorStats, SnapshotCollectors
 from exporter.collectors.energy import EnergyCollector
 from exporter.collectors.training import TrainingCollector
-from exporter.config import Config
+from exporter.commands.config import Config
 from exporter.energy import RunEnergy
-from exporter.follow import LogFollower
-from exporter.serve import energy_settings, open_run
-from exporter.watch import LogWatcher
+from exporter.log.follow import LogFollower
+from exporter.commands.serve import energy_settings, open_run
+from exporter.log.watch import LogWatcher
 from exporter_process import ExporterProcess
 from nanogpt_fixture import preamble, progress_lines
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from exporter import stamps
-from exporter.cli import main
+from exporter.log import stamps
+from exporter.commands.cli import main
 
 
 def test_a_prefix_is_split_off_as_the_arrival_time():

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from exporter.cli import main
+from exporter.commands.cli import main
 from exporter.energy import EnergyAccount
 from exporter.energy.state_file import CorruptState, parse
 from nanogpt_fixture import preamble, progress_lines

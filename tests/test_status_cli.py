@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from exporter.cli import main
+from exporter.commands.cli import main
 from nanogpt_fixture import progress_lines, scenario_two
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from nanogpt_fixture import preamble, progress_lines
 
-from exporter.cli import main
-from exporter.report import REDRAW
+from exporter.commands.cli import main
+from exporter.commands.status import REDRAW
 
 REPO = Path(__file__).resolve().parent.parent
 

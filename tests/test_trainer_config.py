@@ -2,9 +2,9 @@
 
 import pytest
 
-from exporter.cli import main
-from exporter.nanogpt import resolve
-from exporter.trainer_config import ConfigFileError, literal, parse_assignment, parse_override, read_config_file
+from exporter.commands.cli import main
+from exporter.trainer.nanogpt import resolve
+from exporter.trainer.config_file import ConfigFileError, literal, parse_assignment, parse_override, read_config_file
 
 
 def test_reads_literals_and_arithmetic(tmp_path):

@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 
-from exporter.trainer_process import TrainerProcess
+from exporter.trainer.process import TrainerProcess
 from exporter_process import ExporterProcess
 from nanogpt_fixture import preamble
 

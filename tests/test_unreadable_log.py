@@ -1,7 +1,7 @@
 """A log that exists but cannot be read is said loudly: an error naming the fix, success 0, a gauge
 for the alert, and exit 2 from ``status``."""
 
-from exporter.cli import main
+from exporter.commands.cli import main
 from exporter_process import ExporterProcess
 
 
@@ -21,7 +21,7 @@ def test_status_exits_2_naming_the_uid_and_the_fix(tmp_path, capsys, monkeypatch
     def denied(*args, **kwargs):  # what open() says for a 0600 log of another user
         raise PermissionError(13, "Permission denied", str(log))
 
-    monkeypatch.setattr("exporter.follow.open", denied, raising=False)
+    monkeypatch.setattr("exporter.log.follow.open", denied, raising=False)
     assert main(["status", str(log)]) == 2
     out = capsys.readouterr()
     assert "permission denied to uid" in out.err and f"chmod o+r {log}" in out.err

@@ -100,7 +100,7 @@ def test_alerts_a_lost_gpu_and_a_hostile_run_name_are_shown_as_text(browser):
 
     from exporter import web
     from exporter.gpu import GpuReading
-    from exporter.http_server import MetricsServer
+    from exporter.server.http_server import MetricsServer
     from exporter.run import RunSnapshot
 
     hostile = '<img src="http://192.0.2.1/x.png" onerror="console.error(1)">'
@@ -133,7 +133,7 @@ def test_with_several_runs_the_page_shows_the_newest_and_links_to_the_others(bro
     from prometheus_client import CollectorRegistry
 
     from exporter import web
-    from exporter.http_server import MetricsServer
+    from exporter.server.http_server import MetricsServer
     from exporter.run import RunSnapshot
 
     def entry(name, iteration):

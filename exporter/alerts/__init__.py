@@ -1,7 +1,7 @@
-"""Alerts evaluated by the exporter itself, with the meaning of the Prometheus rules, and sent to
-Slack without Alertmanager when a webhook file is given."""
+"""Alerts evaluated by the exporter itself, with the meaning of the Prometheus rules: what fires,
+when, and what it says. Delivering them is :mod:`exporter.notify`'s job."""
 
 from exporter.alerts.engine import AlertEngine
-from exporter.alerts.service import AlertSettings, open_notifier, page_url, slack_test
+from exporter.alerts.runs import AlertSettings, RunAlerts
 
-__all__ = ["AlertEngine", "AlertSettings", "open_notifier", "page_url", "slack_test"]
+__all__ = ["AlertEngine", "AlertSettings", "RunAlerts"]

@@ -1,4 +1,4 @@
-"""The alerts of every run an exporter follows: one engine per run, one Slack sender for all.
+"""The alerts of every run an exporter follows: one engine per run, one notifier (Slack) for all.
 
 A run's GPU alerts are those of the GPUs its processes are on; with a single run, every GPU of the
 node is its own (as before there were several), so a lost or idle GPU still alerts."""
@@ -7,22 +7,44 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from exporter.alerts.engine import AlertEngine
-from exporter.alerts.service import AlertSettings, SlackNotifier, spend_of
+from exporter.alerts.engine import Notifier
+from exporter.alerts.run_rules import Spend
+from exporter.energy import RunEnergy
 from exporter.gpu.reading import GpuReading
-from exporter.runs.attribution import GpuShares
-from exporter.runs.entry import RunEntry
+from exporter.run import RunSnapshot
+from exporter.run_set.attribution import GpuShares
+from exporter.run_set.entry import RunEntry
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    webhook_file: str | None = None
+    repeat_interval_seconds: float = 4 * 3600.0
+    link: str = ""
+    for_cap_seconds: float | None = None
+
+
+def spend_of(energy: RunEnergy) -> Callable[[RunSnapshot], Spend | None]:
+    def spend(snapshot: RunSnapshot) -> Spend | None:
+        if not energy.has_data:
+            return None
+        joules = energy.figures(snapshot).joules
+        return Spend(joules, energy.cost(joules), energy.settings.currency)
+
+    return spend
 
 
 class RunAlerts:
     """Evaluated on each :meth:`tick` of the serve loop; :meth:`firing` may be read from any thread."""
 
-    def __init__(self, settings: AlertSettings, notifier: SlackNotifier | None) -> None:
+    def __init__(self, settings: AlertSettings, notifier: Notifier | None) -> None:
         self._settings = settings
         self.notifier = notifier
         self._engines: dict[str, AlertEngine] = {}

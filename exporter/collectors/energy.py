@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from exporter import plan
+from exporter.plan import formulas
 from exporter.collectors.base import Collector, CollectorStats, gauge
 from exporter.energy import RunEnergy
 from exporter.run import RunSnapshot
@@ -72,12 +72,12 @@ class EnergyCollector(Collector):
     def _plan_families(snapshot: RunSnapshot) -> Iterable[Metric]:
         if snapshot.parameters and snapshot.tokens_planned:
             yield gauge("training_plan_flops", "Planned training FLOPs (6 N D).", ["run"], [snapshot.run],
-                         plan.flops_6nd(snapshot.parameters, snapshot.tokens_planned))
+                         formulas.flops_6nd(snapshot.parameters, snapshot.tokens_planned))
 
     @staticmethod
     def _planned_energy(snapshot: RunSnapshot, power: float | None) -> float | None:
         if power is None or not snapshot.max_iterations or snapshot.iteration_seconds is None:
             return None
-        seconds = plan.planned_seconds(snapshot.max_iterations, snapshot.iteration_seconds,
+        seconds = formulas.planned_seconds(snapshot.max_iterations, snapshot.iteration_seconds,
                                        snapshot.eval_interval, snapshot.eval_overhead_seconds)
         return power * seconds

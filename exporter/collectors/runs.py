@@ -14,8 +14,8 @@ from prometheus_client.metrics_core import Metric
 from exporter.collectors.base import CollectorStats, Labelled, SnapshotCollectors
 from exporter.collectors.energy import EnergyCollector
 from exporter.collectors.training import TrainingCollector
-from exporter.runs.entry import RunEntry
-from exporter.runs.registry import RunSet
+from exporter.run_set.entry import RunEntry
+from exporter.run_set.registry import RunSet
 
 SHARE_HELP = ("The run's share of this GPU, 0-1, by which the GPU's energy is split: the memory its processes "
               "use on it over that of all compute processes there (runs on it share equally where the GPU does "

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from exporter import nanogpt
+from exporter.trainer import nanogpt
 from exporter.collectors.base import Collector, CollectorStats, gauge
 from exporter.run import STATES, RunSnapshot
 

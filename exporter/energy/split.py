@@ -1,7 +1,7 @@
 """Each GPU's energy split among the runs that use it, the rest kept apart as no run's.
 
 :meth:`EnergySplit.add` takes the GPUs' cumulative energy (joules by UUID, as the sampler counts
-it) and each GPU's shares per run (see :mod:`exporter.runs.attribution`), and hands each run's
+it) and each GPU's shares per run (see :mod:`exporter.run_set.attribution`), and hands each run's
 part of each GPU's increase to that run: a GPU used by two runs at once is split by their shares
 of the memory their processes use on it. What no run takes (a GPU with no counted run's process)
 adds to :attr:`EnergySplit.unattributed_joules`, never to a run. A run gets energy only from the

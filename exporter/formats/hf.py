@@ -16,7 +16,7 @@ import re
 from exporter.events import Eval, Event, Loss, Progress, RunEnd
 from exporter.formats import numbers
 from exporter.formats.tqdm import BAR_MARK, Bar, parse_bar
-from exporter.trainer_config import syntax_tree
+from exporter.trainer.config_file import syntax_tree
 
 NAME = "hf"
 

@@ -18,8 +18,8 @@ from exporter.events import (
     TokensPerIteration,
 )
 from exporter.formats.numbers import count, count_and_reals, counts, real, reals
-from exporter.nanogpt import DEFAULTS, KEYS
-from exporter.trainer_config import literal, parse_assignment
+from exporter.trainer.nanogpt import DEFAULTS, KEYS
+from exporter.trainer.config_file import literal, parse_assignment
 
 NAME = "nanogpt"
 _INF = math.inf

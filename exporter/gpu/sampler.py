@@ -20,6 +20,7 @@ from exporter.gpu.processes import ProcessTable, ProcFs, trainer_pids
 from exporter.gpu.reading import GpuReading
 from exporter.gpu.settings import GpuSettings
 from exporter.gpu.watched import Processes, WatchedGpu
+from exporter.threads import Repeating
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,7 @@ class GpuTelemetry:
         self._processes = processes or ProcFs()
         self._lock = threading.Lock()
         self._sample_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Repeating("gpu-sampler", self._step, self._failed, settings.sample_interval_seconds)
         self._closed = False
         self._log_failed_pass = LogOnce(log, logging.ERROR)
         self._readings = tuple(gpu.identity_reading() for gpu in gpus)
@@ -65,33 +65,26 @@ class GpuTelemetry:
     # ---- the thread -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        if not self.available or self._closed or self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="gpu-sampler", daemon=True)
-        self._thread.start()
+        if self.available and not self._closed:
+            self._loop.start()
 
     def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stopping.set()
-            thread.join(timeout=self._settings.sample_interval_seconds + 10)
+        if self._loop.started:
+            self._loop.stop(join_seconds=self._settings.sample_interval_seconds + 10)
         if self._nvml is not None and not self._closed:
             with self._sample_lock:
                 self._closed = True
                 self._nvml.shutdown()
 
-    def _run(self) -> None:
-        interval = self._settings.sample_interval_seconds
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            try:
-                self.sample_once()
-                self._log_failed_pass.clear()
-            except Exception as exc:  # the sampler must outlive any one bad pass
-                message = f"{type(exc).__name__}: {exc}"
-                self._log_failed_pass(message, "GPU sampler pass failed: %s", message, exc_info=True)
-            self._stopping.wait(max(0.0, interval - (time.monotonic() - started)))
+    def _step(self) -> float:
+        started = time.monotonic()
+        self.sample_once()
+        self._log_failed_pass.clear()
+        return max(0.0, self._settings.sample_interval_seconds - (time.monotonic() - started))
+
+    def _failed(self, exc: Exception) -> None:  # the sampler outlives any one bad pass
+        message = f"{type(exc).__name__}: {exc}"
+        self._log_failed_pass(message, "GPU sampler pass failed: %s", message, exc_info=exc)
 
     # ---- one pass -------------------------------------------------------------------------------
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+
+from exporter.run.bounds import Ignored
+
+log = logging.getLogger(__name__)
+
+LOGGED_IGNORED_LINES = 10  # the first ignored lines are logged with their reason; later ones only counted
 
 
 @dataclass
@@ -16,3 +23,12 @@ class Counters:
     lines_read: int = 0
     lines_not_understood: int = 0
     lines_ignored: int = 0
+
+    def ignored(self, line: str, exc: Exception, where: str) -> None:
+        """Count a line of ``where`` that a parser or the model could not take; log the first few."""
+        self.lines_ignored += 1
+        if self.lines_ignored <= LOGGED_IGNORED_LINES:
+            reason = str(exc) if isinstance(exc, Ignored) else f"{type(exc).__name__}: {exc}"
+            log.warning("%s: ignored line %r: %s%s", where, line[:80], reason[:200],
+                        "; further ignored lines are only counted (training_exporter_log_lines_ignored_total)"
+                        if self.lines_ignored == LOGGED_IGNORED_LINES else "")

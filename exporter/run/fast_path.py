@@ -8,35 +8,59 @@ pattern matches are held until the next line that is an event; a held run whose 
 usual case is converted column by column (where the format offers columns) and applied at once,
 any other run line by line. Either way the :class:`Progress` event is built once, for the latest
 line, and its step-time samples are recorded together. Every other line goes through the format's
-parser and the model's handlers, so the model ends up the same either way. This module is the run
-model's own: it reads and sets the model's progress state."""
+parser and the model's handlers, so the model ends up the same either way. This module does not
+know the model: it reads what it needs through :meth:`Target.progress_state` and hands each run of
+usual lines back as one :class:`ProgressRun` for :meth:`Target.settle` to write in."""
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Callable
-from functools import reduce
-from itertools import chain, islice
+from itertools import islice
 from math import inf as _INF
 from math import isfinite
-from operator import add, lt, mul, sub
-from typing import TYPE_CHECKING
+from operator import lt
+from typing import NamedTuple, Protocol
 
 from exporter.events import Event, Progress
 from exporter.formats import ProgressLine
 from exporter.formats import errors as crash_markers
 from exporter.run.bounds import MAX_ITERATIONS, MAX_SECONDS, MAX_THROUGHPUT
-from exporter.run.timing import ITERATION_WINDOW, WARMUP_ITERATIONS
 
-if TYPE_CHECKING:
-    from exporter.run.model import RunModel
+
+class ProgressRun(NamedTuple):
+    """Usual progress lines applied together: ``fields`` are the latest line's (a
+    :class:`Progress`'s fields), ``most`` and ``rate`` the latest maximum iterations and throughput
+    given, ``iterations`` and ``seconds_each`` those of every line (rising)."""
+    fields: tuple
+    arrived: float | None
+    most: int | None
+    rate: float | None
+    iterations: list[int]
+    seconds_each: list[float]
+
+
+class Target(Protocol):
+    """What the fast path applies lines to (the run model)."""
+
+    def apply(self, event: Event, line: str, arrived: float | None) -> None: ...
+
+    def ignore(self, line: str, exc: Exception) -> None: ...
+
+    def progress_state(self) -> tuple[bool, int]:
+        """Whether the usual case applies now (a progress line seen in this segment, no eval
+        since) and the last iteration."""
+        ...
+
+    def settle(self, run: ProgressRun) -> None:
+        """Write ``run`` in, as the progress handler would have line by line."""
+        ...
 
 _groups = re.Match.groups
 BLOCK_LINES = 2048  # lines fed at a time: the progress lines held, and their columns, stay small
 
 
-def feed(model: RunModel, lines: list[str], arrived: float | None, parse: Callable[[str], Event | None],
+def feed(model: Target, lines: list[str], arrived: float | None, parse: Callable[[str], Event | None],
          progress: ProgressLine | None) -> int:
     """Apply ``lines`` of the format read by ``parse`` to ``model``; returns how many were not
     understood."""
@@ -71,20 +95,20 @@ def feed(model: RunModel, lines: list[str], arrived: float | None, parse: Callab
     return not_understood
 
 
-def _progress_lines(model: RunModel, held: list[re.Match[str]], arrived: float | None,
+def _progress_lines(model: Target, held: list[re.Match[str]], arrived: float | None,
                     parse: Callable[[str], Event | None], progress: ProgressLine) -> int:
     """Apply consecutive lines the progress pattern matched: all at once where every one is the
     usual case (the first after a start, resume or eval goes through the handlers first), else
     one by one. Returns how many were not understood."""
     not_understood = 0
-    is_open, last = _state(model)
+    is_open, last = model.progress_state()
     if not is_open:
         not_understood, held = _one_by_one(model, held[:1], arrived, parse, progress.fields), held[1:]
-        is_open, last = _state(model)
+        is_open, last = model.progress_state()
     # a format with columns prints no maximum, throughput or clock on its progress line: None, None
     if held and is_open and progress.columns is not None \
             and (usual := _usual(progress.columns, held, last)) is not None:
-        _settle(model, progress.fields(*held[-1].groups()), arrived, None, None, *usual)
+        model.settle(ProgressRun(progress.fields(*held[-1].groups()), arrived, None, None, *usual))
         return not_understood
     return not_understood + _one_by_one(model, held, arrived, parse, progress.fields)
 
@@ -107,13 +131,13 @@ def _within(values: list[float], most: float) -> bool:
     return 0 <= min(values) and max(values) < most and isfinite(sum(values))
 
 
-def _one_by_one(model: RunModel, held: list[re.Match[str]], arrived: float | None,
+def _one_by_one(model: Target, held: list[re.Match[str]], arrived: float | None,
                 parse: Callable[[str], Event | None], to_fields: Callable[..., tuple | None]) -> int:
     """Apply lines the progress pattern matched one at a time: the usual case without an event,
     the others through the parser and the model's handlers. Returns how many were not understood."""
     latest = most = rate = None  # the latest line applied here, not yet to the model: fields, maximum, throughput
     not_understood, iterations, seconds_each = 0, [], []  # of the lines applied here since the last settle
-    is_open, last = _state(model)
+    is_open, last = model.progress_state()
     most_iterations, most_seconds, most_throughput, inf = MAX_ITERATIONS, MAX_SECONDS, MAX_THROUGHPUT, _INF
     for found in held:
         line = found.string
@@ -140,17 +164,17 @@ def _one_by_one(model: RunModel, held: list[re.Match[str]], arrived: float | Non
                 not_understood += 1
                 continue
         if latest is not None:
-            _settle(model, latest, arrived, most, rate, iterations, seconds_each)
+            model.settle(ProgressRun(latest, arrived, most, rate, iterations, seconds_each))
             latest = most = rate = None
             iterations, seconds_each = [], []
         model.apply(event, line, arrived)
-        is_open, last = _state(model)
+        is_open, last = model.progress_state()
     if latest is not None:
-        _settle(model, latest, arrived, most, rate, iterations, seconds_each)
+        model.settle(ProgressRun(latest, arrived, most, rate, iterations, seconds_each))
     return not_understood
 
 
-def _feed_events(model: RunModel, lines: list[str], arrived: float | None,
+def _feed_events(model: Target, lines: list[str], arrived: float | None,
                  parse: Callable[[str], Event | None]) -> int:
     """Every line through the parser and the model's handlers (a format without a progress line)."""
     crash = crash_markers.parse
@@ -167,35 +191,3 @@ def _feed_events(model: RunModel, lines: list[str], arrived: float | None,
             model.apply(event, line, arrived)
     return not_understood
 
-
-def _state(model: RunModel) -> tuple[bool, int]:
-    """What the common case reads of the model: whether it applies now (a progress line seen in
-    this segment, no eval since) and the last iteration."""
-    last = model._last
-    is_open = last is not None and not model._new_segment and not model.timing.eval_pending
-    return is_open, last.iteration if last is not None else 0
-
-
-def _settle(model: RunModel, fields: tuple, arrived: float | None, most: int | None, rate: float | None,
-            iterations: list[int], seconds_each: list[float]) -> None:
-    """Write the progress applied since the last settle into the model, as its handler does for
-    each line: ``fields`` are the latest line's, ``most`` and ``rate`` the latest maximum iterations
-    and throughput given, ``iterations`` and ``seconds_each`` those of every line since (rising).
-    The sums run in the order line by line would, so the figures are the same to the last bit."""
-    timing = model.timing
-    steps = list(map(sub, iterations, chain((model._last.iteration,), iterations)))
-    timing.line_gaps.extend(steps[-ITERATION_WINDOW:])
-    timing.elapsed = reduce(add, map(mul, seconds_each, steps), timing.elapsed)
-    warm = bisect_left(iterations, (model._segment_start or 0) + WARMUP_ITERATIONS)
-    if warm < len(iterations):
-        timing.sample_all(iterations[warm:], seconds_each[warm:])
-    model._last, model._last_arrived = Progress(*fields), arrived
-    if arrived is not None:
-        model._last_progress_ts = arrived
-    model._crashed = False
-    model.losses.latest, model.losses.latest_finite = fields[1], True
-    model._mfu = fields[6]
-    if most is not None:
-        model._max_from_log = most
-    if rate is not None:
-        model._tokens_per_second = rate

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from exporter.events import (Checkpoint, ConfigValue, Eval, Event, Loss, Parameters, Progress, RunEnd, RunStart,
                              TokensPerIteration, TrainerError)
 from exporter.formats import FormatReader
-from exporter.run.bounds import Ignored, check_count, check_eval, check_progress, check_run_end, check_setting
+from exporter.run.bounds import check_count, check_eval, check_progress, check_run_end, check_setting
 from exporter.run import estimate, fast_path
 from exporter.run.outlook import Outlook, outlook
 from exporter.run.settings import Setting, TrainerSettings
@@ -18,17 +17,10 @@ from exporter.run.snapshot import RunSnapshot, progress_fields
 from exporter.run.state import Signals, StallTimeouts, decide_state
 from exporter.run.timing import WARMUP_ITERATIONS, IterationTiming
 
-log = logging.getLogger(__name__)
-
-LOGGED_IGNORED_LINES = 10  # the first ignored lines are logged with their reason; later ones only counted
-
 
 class RunModel:
-    """The state of one training run, built from its log.
-
-    Timestamps are Unix seconds; ``arrived`` is ``None`` for lines read while backfilling an
-    existing file.
-    """
+    """The state of one training run, built from its log. Timestamps are Unix seconds; ``arrived``
+    is ``None`` for lines read while backfilling an existing file."""
 
     def __init__(self, run: str, log_path: str = "", *, reader: FormatReader | None = None,
                  settings: TrainerSettings | None = None, timeouts: StallTimeouts = StallTimeouts()) -> None:
@@ -103,13 +95,23 @@ class RunModel:
         except Exception as exc:  # noqa: BLE001
             self.ignore(line, exc)
 
+    def progress_state(self) -> tuple[bool, int]:
+        """For the fast path: whether its usual case applies now, and the last iteration."""
+        last = self._last
+        return last is not None and not self._new_segment and not self.timing.eval_pending, last.iteration if last else 0
+
+    def settle(self, run: fast_path.ProgressRun) -> None:  # as _on_progress would, line by line
+        self.timing.measure_run(self._last.iteration, run.iterations, run.seconds_each,
+                                (self._segment_start or 0) + WARMUP_ITERATIONS)
+        self._last, self._last_arrived = Progress(*run.fields), run.arrived
+        self._last_progress_ts = run.arrived if run.arrived is not None else self._last_progress_ts
+        self._crashed = False
+        self.losses.latest, self.losses.latest_finite, self._mfu = run.fields[1], True, run.fields[6]
+        self._max_from_log = run.most if run.most is not None else self._max_from_log
+        self._tokens_per_second = run.rate if run.rate is not None else self._tokens_per_second
+
     def ignore(self, line: str, exc: Exception) -> None:
-        self.counts.lines_ignored += 1
-        if self.counts.lines_ignored <= LOGGED_IGNORED_LINES:
-            reason = str(exc) if isinstance(exc, Ignored) else f"{type(exc).__name__}: {exc}"
-            log.warning("%s: ignored line %r: %s%s", self.log_path or self.run, line[:80], reason[:200],
-                        "; further ignored lines are only counted (training_exporter_log_lines_ignored_total)"
-                        if self.counts.lines_ignored == LOGGED_IGNORED_LINES else "")
+        self.counts.ignored(line, exc, self.log_path or self.run)
 
     def count_not_understood(self, lines: int = 1) -> None:  # over-long lines the follower dropped
         self.counts.lines_read += lines
@@ -218,8 +220,7 @@ class RunModel:
     # ---- derived view ------------------------------------------------------------------------
 
     @property
-    def activity_unknown(self) -> bool:
-        """True while nothing says when the log was last written."""
+    def activity_unknown(self) -> bool:  # nothing says yet when the log was last written
         return self._last_line_ts is None
 
     @property

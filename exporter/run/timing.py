@@ -6,9 +6,13 @@ apart from recording what it says (:class:`IterationTiming`)."""
 from __future__ import annotations
 
 import statistics
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import reduce
+from itertools import chain
+from operator import add, mul, sub
 
 from exporter.events import Progress
 from exporter.run import drift, estimate
@@ -102,6 +106,18 @@ class IterationTiming:
     def start_segment(self, p: Progress) -> None:
         """The first line of a segment (a start or resume): only its own time is known."""
         self.elapsed += p.iteration_seconds or 0.0
+
+    def measure_run(self, previous: int, iterations: list[int], seconds_each: list[float], warm_until: int) -> None:
+        """Record usual lines together, as :meth:`measure` would one by one: ``previous`` is the
+        iteration before the first of ``iterations``, each with its step time in ``seconds_each``;
+        samples are kept from iteration ``warm_until`` on. The sums run in the order line by line
+        would, so the figures are the same to the last bit."""
+        steps = list(map(sub, iterations, chain((previous,), iterations)))
+        self.line_gaps.extend(steps[-ITERATION_WINDOW:])
+        self.elapsed = reduce(add, map(mul, seconds_each, steps), self.elapsed)
+        warm = bisect_left(iterations, warm_until)
+        if warm < len(iterations):
+            self.sample_all(iterations[warm:], seconds_each[warm:])
 
     def measure(self, previous: Progress, previous_arrived: float | None, p: Progress,
                 arrived: float | None, warm: bool) -> None:

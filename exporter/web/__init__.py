@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from exporter.http_server import HTML, Route
+from exporter.server.http_server import HTML, Route
 from exporter.web.api import RunApi
 from exporter.web.history import History
 from exporter.web.runs import RunPages

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 
 from exporter.gpu import GpuReading
 from exporter.run import RunSnapshot
-from exporter.runs.entry import RunEntry
+from exporter.run_set.entry import RunEntry
 from exporter.web.api import Alerts, RunApi
 
 NO_RUN = RunSnapshot(run="", format="none", log_path="", state="waiting")  # before a glob matches a log

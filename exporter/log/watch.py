@@ -4,14 +4,14 @@ snapshot of it per read, which every reader (collectors, energy, ``status``) the
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
-from exporter import stamps
-from exporter.follow import LogFollower
+from exporter.log import stamps
+from exporter.log.follow import LogFollower
 from exporter.run import RunModel, RunSnapshot
-from exporter.trainer_process import TrainerProcess
+from exporter.threads import Repeating
+from exporter.trainer.process import TrainerProcess
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,7 @@ class LogWatcher:
         self._follower = follower
         self._poll_interval = poll_interval
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Repeating("log-watcher", self._step, self._failed, poll_interval)
         self._announced_waiting = False
         self._announced_no_trainer = False
         self._announced_unrecognised = False
@@ -100,19 +99,15 @@ class LogWatcher:
         return self._published
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="log-watcher", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._loop.stop(join_seconds=5)
         self._follower.close()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll()
-            except Exception:  # keep following whatever one poll ran into
-                log.exception("reading %s failed", self._follower.path)
-            self._stop.wait(self._poll_interval)
+    def _step(self) -> float:
+        self.poll()
+        return self._poll_interval
+
+    def _failed(self, exc: Exception) -> None:  # keep following whatever one poll ran into
+        log.error("reading %s failed", self._follower.path, exc_info=exc)

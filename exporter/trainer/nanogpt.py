@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter import plan
+from exporter.plan import formulas
 
 # train.py's defaults for the keys the exporter and the planner use.
 DEFAULTS: dict[str, Any] = {
@@ -51,7 +51,7 @@ def resolve(*layers: Mapping[str, Any]) -> dict[str, Any]:
 def flops_per_token(parameters: float | None, settings: Mapping[str, Any]) -> float | None:
     """``estimate_mfu``'s FLOPs per token from the printed parameters and the model shape."""
     try:
-        return plan.flops_per_token(
+        return formulas.flops_per_token(
             parameters, settings["n_layer"], settings["n_head"], settings["n_embd"], settings["block_size"]
         )
     except (KeyError, TypeError, ZeroDivisionError):

@@ -14,7 +14,7 @@ content security policy that lets a page load nothing from elsewhere. Unlike pro
   connections would starve real scrapers), and a quick 503 says more than a time-out;
 - the exposition is CPU work under one interpreter lock (a few ms for a few hundred samples), so
   requests for the same one that arrive while it is being generated share the next one
-  (:class:`~exporter.expositions.SharedExpositions`);
+  (:class:`~exporter.server.expositions.SharedExpositions`);
 - one request per connection (HTTP/1.0): scrapes come seconds apart, keep-alive would only hold a
   descriptor. The reply goes out in one send with TCP_NODELAY: no Nagle wait for a delayed ACK.
 """
@@ -39,7 +39,7 @@ from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import CollectorRegistry
 
 from exporter.errors import LogOnce
-from exporter.expositions import SharedExpositions
+from exporter.server.expositions import SharedExpositions
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from exporter.errors import UsageError
-from exporter.trainer_process import TrainerProcess
+from exporter.trainer.process import TrainerProcess
 
 log = logging.getLogger(__name__)
 

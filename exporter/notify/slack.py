@@ -1,33 +1,22 @@
-"""Alerting inside the exporter: the engine for ``serve``, with Slack attached when a webhook file
-is given, and ``slack-test``."""
+"""Slack as a destination: each notification as a Slack message through the sending thread of
+:mod:`exporter.notify.delivery`, and ``slack-test``. Another destination is a module like this
+one: an object with ``notify``, ``counts`` and ``stop`` (:class:`exporter.alerts.engine.Notifier`)."""
 
 from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from exporter.alerts.engine import Notification
-from exporter.alerts.messages import payload, slack_test_payload
-from exporter.alerts.run_rules import Spend
-from exporter.alerts.slack import Post, SlackSender, post_json
-from exporter.alerts.webhook import read_webhook_url
-from exporter.energy import RunEnergy
+from exporter.alerts.runs import AlertSettings
 from exporter.errors import UsageError
-from exporter.run import RunSnapshot
+from exporter.notify.delivery import Post, SlackSender, post_json
+from exporter.notify.messages import payload, slack_test_payload
+from exporter.notify.webhook import read_webhook_url
 
 log = logging.getLogger(__name__)
 
 EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    webhook_file: str | None = None
-    repeat_interval_seconds: float = 4 * 3600.0
-    link: str = ""
-    for_cap_seconds: float | None = None
 
 
 def page_url(listen_address: str, port: int) -> str:
@@ -51,16 +40,6 @@ class SlackNotifier:
 
     def stop(self) -> None:
         self.sender.stop()
-
-
-def spend_of(energy: RunEnergy) -> Callable[[RunSnapshot], Spend | None]:
-    def spend(snapshot: RunSnapshot) -> Spend | None:
-        if not energy.has_data:
-            return None
-        joules = energy.figures(snapshot).joules
-        return Spend(joules, energy.cost(joules), energy.settings.currency)
-
-    return spend
 
 
 def open_notifier(settings: AlertSettings, post: Post = post_json) -> SlackNotifier | None:

@@ -11,10 +11,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from exporter import __version__, overrides
-from exporter.config import Config, load
+from exporter import __version__
+from exporter.commands import overrides
+from exporter.commands.config import Config, load
 from exporter.errors import UsageError
-from exporter.runs.sources import LogSource
+from exporter.run_set.sources import LogSource
 
 
 def _shown(field: dataclasses.Field) -> str:
@@ -78,9 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(slack, "slack-test", trainer_overrides=False)
 
     plan = commands.add_parser("plan", help="estimate a nanoGPT run before it starts")
-    from exporter import plan_report
+    from exporter.commands import plan as plan_command
 
-    plan_report.add_arguments(plan)
+    plan_command.add_arguments(plan)
     return parser
 
 
@@ -113,13 +114,14 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _wrap(args: argparse.Namespace, config: Config) -> int:
-    from exporter import serve, wrapper
+    from exporter.commands import serve
+    from exporter.commands import run as run_command
 
     if config.log and not config.single_log:
         raise UsageError("`run` writes one log: pass one --log PATH (not a glob)")
     log_path = config.single_log or os.path.join(os.getcwd(), "train.log")
     config = config.replace(log=(LogSource(log_path, config.logs[0].run if config.logs else None),))
-    return wrapper.run(args.trainer_command, log_path, args.grace_seconds,
+    return run_command.run(args.trainer_command, log_path, args.grace_seconds,
                        lambda stop, trainer: serve.run(config.replace(trainer_pid=trainer.pid), stop, trainer))
 
 
@@ -138,22 +140,22 @@ def resolve_config(args: argparse.Namespace) -> Config:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "plan":
-        from exporter import plan_report
+        from exporter.commands import plan as plan_command
 
-        return plan_report.run(args)
+        return plan_command.run(args)
     config = resolve_config(args)
     if args.command == "status":
-        from exporter import report
+        from exporter.commands import status as status_command
 
-        return report.run(config, as_json=args.json,
+        return status_command.run(config, as_json=args.json,
                           watch_seconds=args.interval if args.watch else None)
     if args.command == "run":
         return _wrap(args, config)
     if args.command == "slack-test":
-        from exporter.alerts import slack_test
+        from exporter.notify import slack_test
 
         return slack_test(config.slack_webhook_file, config.slack_link)
-    from exporter import serve
+    from exporter.commands import serve
 
     return serve.run(config)
 

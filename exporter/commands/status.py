@@ -11,15 +11,15 @@ import time
 from typing import TextIO
 
 from exporter import units
-from exporter.config import Config
+from exporter.commands.config import Config
 from exporter.energy import RunEnergy
 from exporter.errors import UsageError
-from exporter.follow import LogFollower
+from exporter.log.follow import LogFollower
 from exporter.formats import DETECTABLE
 from exporter.run import RunSnapshot
-from exporter.serve import energy_settings, open_run
+from exporter.commands.serve import energy_settings, open_run
 from exporter.units import duration
-from exporter.watch import LogWatcher
+from exporter.log.watch import LogWatcher
 
 REDRAW = "\x1b[H\x1b[2J"  # cursor home, clear the screen
 

@@ -14,10 +14,10 @@ from exporter.energy.service import trainer_running
 from exporter.energy.split import EnergySplit
 from exporter.gpu import GpuReading
 from exporter.gpu.processes import ProcFs
-from exporter.runs import attribution
-from exporter.runs.discovery import LogDiscovery
-from exporter.runs.entry import RunEntry, RunFactory
-from exporter.runs.sources import LogSource, derived_name, unique_name
+from exporter.run_set import attribution
+from exporter.run_set.discovery import LogDiscovery
+from exporter.run_set.entry import RunEntry, RunFactory
+from exporter.run_set.sources import LogSource, derived_name, unique_name
 
 log = logging.getLogger(__name__)
 

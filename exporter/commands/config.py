@@ -9,12 +9,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter import overrides as trainer_overrides
-from exporter.alerts.webhook import webhook_problem
+from exporter.commands import overrides as trainer_overrides
+from exporter.notify.webhook import webhook_problem
 from exporter.errors import UsageError
 from exporter.formats import FORMAT_NAMES
-from exporter.runs import sources as log_sources
-from exporter.watch import POLL_INTERVAL_SECONDS
+from exporter.run_set import sources as log_sources
+from exporter.log.watch import POLL_INTERVAL_SECONDS
 from exporter.yaml_file import read_yaml
 
 
@@ -66,7 +66,7 @@ COUNT = Kind("a whole number", _is_integer, _as(trainer_overrides.whole_number),
 NUMBER = Kind("a number", _is_number, _as(float), "X")
 TEXT = Kind("a string", lambda v: isinstance(v, str))
 MAPPING = Kind("a mapping", lambda v: isinstance(v, dict))
-# Trainer settings by name; each is checked by exporter.overrides (names, whole counts, 20k).
+# Trainer settings by name; each is checked by exporter.commands.overrides (names, whole counts, 20k).
 TRAINER_SETTINGS = Kind("a mapping of trainer settings", lambda v: isinstance(v, dict),
                         canonical=trainer_overrides.normalized)
 GPU_LIST = Kind(

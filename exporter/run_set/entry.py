@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from exporter.energy import EnergySettings, RunEnergy
 from exporter.energy.store import StateStore
-from exporter.follow import LogFollower
+from exporter.log.follow import LogFollower
 from exporter.run import RunModel, RunSnapshot
-from exporter.runs.attribution import RunMatch
-from exporter.runs.sources import LogSource
-from exporter.trainer_process import TrainerProcess
-from exporter.watch import POLL_INTERVAL_SECONDS, LogWatcher
+from exporter.run_set.attribution import RunMatch
+from exporter.run_set.sources import LogSource
+from exporter.trainer.process import TrainerProcess
+from exporter.log.watch import POLL_INTERVAL_SECONDS, LogWatcher
 
 
 @dataclass(eq=False)

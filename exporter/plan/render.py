@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from exporter import plan, units
+from exporter import units
+from exporter.plan import formulas
+from exporter.plan.result import PlanResult
 from exporter.units import duration
-
-if TYPE_CHECKING:
-    from exporter.plan_report import PlanResult
 
 _GIB = 2**30
 
@@ -63,11 +62,11 @@ def _tokens(p: PlanResult) -> list[str]:
 
 def _compute(p: PlanResult) -> list[str]:
     return ["Compute", *_rows([
-        ("training FLOPs, 6·N·D", plan.scientific(p.flops_6nd)),
-        ("training FLOPs, with attention", f"{plan.scientific(p.flops_with_attention)} "
-                                           f"({plan.scientific(p.flops_per_token)} per token: 6N + 12·L·H·Q·T)"),
+        ("training FLOPs, 6·N·D", formulas.scientific(p.flops_6nd)),
+        ("training FLOPs, with attention", f"{formulas.scientific(p.flops_with_attention)} "
+                                           f"({formulas.scientific(p.flops_per_token)} per token: 6N + 12·L·H·Q·T)"),
         ("evals", f"{p.evals} (every {p.eval_interval:,} iterations, {p.eval_iters} batches × 2 splits, "
-                  f"{plan.scientific(p.eval_flops)} FLOPs each)"),
+                  f"{formulas.scientific(p.eval_flops)} FLOPs each)"),
     ])]
 
 

@@ -8,9 +8,9 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from exporter.nanogpt import KEYS as NANOGPT_KEYS
+from exporter.trainer.nanogpt import KEYS as NANOGPT_KEYS
 from exporter.run.bounds import COUNT_SETTINGS
-from exporter.trainer_config import parse_override
+from exporter.trainer.config_file import parse_override
 
 # Every setting the exporter and the planner read: nanoGPT's train.py settings and the counts the
 # run model takes from any trainer.

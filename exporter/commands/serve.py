@@ -14,25 +14,27 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from exporter import http_server, web
-from exporter.alerts import AlertSettings, open_notifier, page_url
+from exporter import web
+from exporter.alerts import AlertSettings
+from exporter.notify import open_notifier, page_url
 from exporter.alerts.runs import RunAlerts
 from exporter.collectors.alerts import AlertsCollector
 from exporter.collectors.base import CollectorStats, Labelled
 from exporter.collectors.exporter_self import ExporterCollector
 from exporter.collectors.gpu import GpuCollector
 from exporter.collectors.runs import RunsCollector
-from exporter.config import Config
+from exporter.commands.config import Config
 from exporter.energy import EnergySettings
 from exporter.energy.store import StateStore
 from exporter.errors import UsageError
 from exporter.formats import FormatReader
 from exporter.gpu import GpuSettings, GpuTelemetry, open_telemetry
 from exporter.run import RunModel, StallTimeouts, TrainerSettings
-from exporter.runs.entry import RunFactory
-from exporter.runs.registry import RunSet
-from exporter.trainer_process import TrainerProcess
-from exporter.trainer_config import read_config_file
+from exporter.run_set.entry import RunFactory
+from exporter.run_set.registry import RunSet
+from exporter.server import http_server
+from exporter.trainer.config_file import read_config_file
+from exporter.trainer.process import TrainerProcess
 
 log = logging.getLogger(__name__)
 

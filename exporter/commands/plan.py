@@ -6,15 +6,17 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
 from typing import Any
 
-from exporter import overrides, plan, plan_render
-from exporter.config import RANGES, Config
+from exporter.commands import overrides
+from exporter.commands.config import RANGES, Config
 from exporter.errors import UsageError
 from exporter.gpu.specs import GpuSpec, known_names, lookup
-from exporter.nanogpt import resolve
-from exporter.trainer_config import read_config_file
+from exporter.plan import formulas
+from exporter.plan import render
+from exporter.plan.result import PlanResult
+from exporter.trainer.config_file import read_config_file
+from exporter.trainer.nanogpt import resolve
 
 # The counts the plan uses, each a whole number of 1 or more.
 _COUNTS = ("batch_size", "block_size", "gradient_accumulation_steps", "max_iters", "n_layer", "n_head",
@@ -97,45 +99,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-@dataclass(frozen=True)
-class PlanResult:
-    source: str
-    defaulted_keys: list[str]
-    shape: plan.ModelShape
-    batch_size: int
-    grad_accum_per_rank: int
-    world_size: int
-    max_iters: int
-    eval_interval: int
-    eval_iters: int
-    compiled: bool
-    parameters: float
-    parameters_source: str
-    parameters_computed: int
-    parameters_with_position_embeddings: float
-    tokens_per_iteration: int
-    total_tokens: int
-    dataset_tokens: int | None
-    dataset_source: str | None
-    epochs: float | None
-    flops_per_token: float
-    flops_6nd: float
-    flops_with_attention: float
-    evals: int
-    eval_flops: float
-    gpu: GpuSpec | None
-    watts: float | None
-    watts_source: str | None
-    other_watts: float
-    psu_efficiency: float
-    price_per_kwh: float
-    currency: str
-    durations: list[plan.Duration]
-    memory: plan.MemoryEstimate
-    memory_verdict: str | None
-    memory_verdict_checkpointed: str | None
-
-
 def _trainer_settings(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     layers: list[dict[str, Any]] = []
     if args.trainer_config:
@@ -182,15 +145,15 @@ def _dataset(args: argparse.Namespace) -> tuple[int | None, str | None]:
             size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise PlanError(f"cannot read dataset {args.dataset}: {exc.strerror or exc}") from exc
-    if size < plan.BYTES_PER_DATASET_TOKEN:
+    if size < formulas.BYTES_PER_DATASET_TOKEN:
         raise PlanError(f"dataset {args.dataset} is empty: a nanoGPT train.bin holds uint16 tokens")
-    return plan.dataset_tokens(size), args.dataset
+    return formulas.dataset_tokens(size), args.dataset
 
 
 def build(args: argparse.Namespace) -> PlanResult:
     """Every figure of the plan from the parsed arguments; :class:`UsageError` for bad inputs."""
     try:
-        mfus = plan.mfu_values(args.mfu)
+        mfus = formulas.mfu_values(args.mfu)
     except UsageError as exc:
         raise PlanError(f"--mfu: {exc}") from exc
     if not args.currency.strip():
@@ -198,23 +161,23 @@ def build(args: argparse.Namespace) -> PlanResult:
     settings, defaulted = _trainer_settings(args)
     gpu = _gpu(args.gpu)
     tokens_in_dataset, dataset_source = _dataset(args)
-    grad_accum = plan.per_rank_grad_accum(settings["gradient_accumulation_steps"], args.world_size)
-    shape = plan.ModelShape(
+    grad_accum = formulas.per_rank_grad_accum(settings["gradient_accumulation_steps"], args.world_size)
+    shape = formulas.ModelShape(
         n_layer=settings["n_layer"], n_head=settings["n_head"], n_embd=settings["n_embd"],
         block_size=settings["block_size"], vocab_size=settings["vocab_size"], bias=bool(settings["bias"]),
     )
-    computed = plan.parameter_count(shape)
+    computed = formulas.parameter_count(shape)
     parameters = args.params or computed
     position = shape.block_size * shape.n_embd
     batch = settings["batch_size"]
-    per_iter = plan.tokens_per_iteration(batch, shape.block_size, grad_accum, args.world_size)
-    tokens = plan.total_tokens(settings["max_iters"], per_iter)
-    per_token = plan.flops_per_token(parameters, shape.n_layer, shape.n_head, shape.n_embd, shape.block_size)
-    evals = plan.eval_count(settings["max_iters"], settings["eval_interval"])
-    one_eval = plan.eval_flops(settings["eval_iters"], batch, shape.block_size, per_token)
+    per_iter = formulas.tokens_per_iteration(batch, shape.block_size, grad_accum, args.world_size)
+    tokens = formulas.total_tokens(settings["max_iters"], per_iter)
+    per_token = formulas.flops_per_token(parameters, shape.n_layer, shape.n_head, shape.n_embd, shape.block_size)
+    evals = formulas.eval_count(settings["max_iters"], settings["eval_interval"])
+    one_eval = formulas.eval_flops(settings["eval_iters"], batch, shape.block_size, per_token)
     watts, watts_source = _watts(args, gpu)
     compiled = bool(settings.get("compile", True))
-    memory = plan.memory_estimate(parameters + position, shape, batch, compiled=compiled)
+    memory = formulas.memory_estimate(parameters + position, shape, batch, compiled=compiled)
     return PlanResult(
         source=args.trainer_config or "nanoGPT defaults", defaulted_keys=defaulted, shape=shape, batch_size=batch,
         grad_accum_per_rank=grad_accum, world_size=args.world_size, max_iters=settings["max_iters"],
@@ -223,15 +186,15 @@ def build(args: argparse.Namespace) -> PlanResult:
         parameters_computed=computed, parameters_with_position_embeddings=parameters + position,
         tokens_per_iteration=per_iter, total_tokens=tokens, dataset_tokens=tokens_in_dataset,
         dataset_source=dataset_source,
-        epochs=plan.epochs(tokens, tokens_in_dataset) if tokens_in_dataset else None,
-        flops_per_token=per_token, flops_6nd=plan.flops_6nd(parameters, tokens),
+        epochs=formulas.epochs(tokens, tokens_in_dataset) if tokens_in_dataset else None,
+        flops_per_token=per_token, flops_6nd=formulas.flops_6nd(parameters, tokens),
         flops_with_attention=per_token * tokens, evals=evals, eval_flops=one_eval, gpu=gpu, watts=watts,
         watts_source=watts_source, other_watts=args.other_watts, psu_efficiency=args.psu_efficiency,
         price_per_kwh=args.price_per_kwh, currency=args.currency.strip(),
         durations=_durations(args, settings, gpu, mfus, tokens, per_token, evals, one_eval, watts),
         memory=memory,
-        memory_verdict=plan.memory_verdict(memory.total, gpu.memory_bytes) if gpu else None,
-        memory_verdict_checkpointed=plan.memory_verdict(memory.total_checkpointed, gpu.memory_bytes) if gpu else None,
+        memory_verdict=formulas.memory_verdict(memory.total, gpu.memory_bytes) if gpu else None,
+        memory_verdict_checkpointed=formulas.memory_verdict(memory.total_checkpointed, gpu.memory_bytes) if gpu else None,
     )
 
 
@@ -246,13 +209,13 @@ def _watts(args: argparse.Namespace, gpu: GpuSpec | None) -> tuple[float | None,
 
 def _durations(args: argparse.Namespace, settings: dict[str, Any], gpu: GpuSpec | None, mfus: list[float],
                tokens: int, per_token: float, evals: int, one_eval: float,
-               watts: float | None) -> list[plan.Duration]:
+               watts: float | None) -> list[formulas.Duration]:
     measured_eval = None
     if args.tokens_per_second:
-        measured_eval = plan.eval_seconds_from_throughput(
+        measured_eval = formulas.eval_seconds_from_throughput(
             settings["eval_iters"], settings["batch_size"], settings["block_size"], args.world_size,
             args.tokens_per_second)
-    return plan.durations(
+    return formulas.durations(
         tokens=tokens, per_token_flops=per_token, evals=evals, one_eval_flops=one_eval,
         world_size=args.world_size, peak_flops=gpu.bf16_dense_flops if gpu else None, mfus=mfus,
         tokens_per_second=args.tokens_per_second, one_eval_seconds_measured=measured_eval,
@@ -268,8 +231,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"training-exporter plan: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(plan_render.as_dict(result), indent=2))
+        print(json.dumps(render.as_dict(result), indent=2))
     else:
-        print(plan_render.render(result), end="")
+        print(render.render(result), end="")
     return 0
 

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.alerts.webhook import read_webhook_url
 from exporter.errors import UsageError
+from exporter.notify.webhook import read_webhook_url
+from exporter.threads import Repeating
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,7 @@ class SlackSender:
         self._clock = clock
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue(queue_size)
         self._closing = threading.Event()  # send what is queued, then end
-        self._stopping = threading.Event()  # end now, waits cut short
-        self._thread: threading.Thread | None = None
+        self._loop = Repeating("slack-sender", self._step, self._failed, first_wait_seconds)
         self._lock = threading.Lock()
         self.sent = 0
         self.failed = 0
@@ -102,31 +102,30 @@ class SlackSender:
             self._count(False, payload, "the queue of unsent Slack messages is full")
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="slack-sender", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, drain_seconds: float = 5.0) -> None:
         """Send what is queued for up to ``drain_seconds``; what is left is counted as failed."""
         self._closing.set()
-        if self._thread is not None:
-            self._thread.join(drain_seconds)
-        self._stopping.set()
+        self._loop.join(drain_seconds)
+        self._loop.stop(join_seconds=0)
         while True:
             try:
                 self._count(False, self._queue.get_nowait(), "the exporter stopped first")
             except queue.Empty:
                 return
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                payload = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                if self._closing.is_set():
-                    return
-                continue
-            delivered, why = self.deliver(payload)
-            self._count(delivered, payload, why)
+    def _step(self) -> float | None:
+        try:
+            payload = self._queue.get(timeout=0.1)
+        except queue.Empty:
+            return None if self._closing.is_set() else 0
+        delivered, why = self.deliver(payload)
+        self._count(delivered, payload, why)
+        return 0
+
+    def _failed(self, exc: Exception) -> None:
+        log.error("sending to Slack failed: %s", type(exc).__name__)
 
     def _count(self, delivered: bool, payload: dict[str, Any], why: str) -> None:
         with self._lock:
@@ -159,7 +158,7 @@ class SlackSender:
                     return False, why  # a wrong or revoked webhook: retrying cannot help
                 pause = retry_after_seconds(reply.retry_after, self._clock())
                 pause = wait if pause is None else pause
-            if attempt == self._attempts or self._stopping.wait(min(pause, self._longest_wait)):
+            if attempt == self._attempts or self._loop.stopping.wait(min(pause, self._longest_wait)):
                 break
             wait *= 2
         return False, f"{why} after {attempt} attempt(s)"

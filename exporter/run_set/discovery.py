@@ -6,7 +6,7 @@ import glob
 import os
 from collections.abc import Callable, Sequence
 
-from exporter.runs.sources import LogSource
+from exporter.run_set.sources import LogSource
 
 
 class LogDiscovery:
