@@ -1,7 +1,8 @@
 """Sending to Slack: the webhook file is checked at load and never shown; the sender retries on
 no answer, 429 (after its Retry-After) and 5xx, gives up on other refusals, never blocks its
 caller, and counts what it gave up; messages carry the Alertmanager template's content;
-``slack-test`` says whether Slack accepted its message."""
+``slack-test`` says whether Slack accepted its message. (The sending engine for every destination
+is tested in test_notify_outbox.py.)"""
 
 import logging
 import os
@@ -16,8 +17,9 @@ from exporter.alerts import AlertEngine
 from exporter.alerts.alert import RULES, Active
 from exporter.alerts.engine import FIRING, RESOLVED, Notification
 from exporter.notify.messages import payload
-from exporter.notify.slack import SlackNotifier
-from exporter.notify.delivery import Reply, SlackSender, retry_after_seconds
+from exporter.notify.outbox import Policy
+from exporter.notify.outcome import DELIVERED, Outcome, from_status, no_answer, retry_after_seconds
+from exporter.notify.sender import Files, Notifications
 from exporter.collectors.alerts import AlertsCollector
 from exporter.collectors.base import CollectorStats
 from exporter.notify.webhook import read_webhook_url
@@ -43,18 +45,21 @@ def webhook(tmp_path):
 
 
 class Answers:
-    """A post function answering from a list (a Reply, or an exception to raise), noting when."""
+    """A post function answering from a list of Outcomes, noting when and with what."""
 
     def __init__(self, *answers):
         self.answers = list(answers)
         self.calls = []
 
-    def __call__(self, url, body, timeout):
-        self.calls.append((time.monotonic(), url, timeout))
-        answer = self.answers.pop(0) if self.answers else Reply(200, None, "ok")
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+    def __call__(self, url, message, seconds):
+        self.calls.append((time.monotonic(), url, seconds, message))
+        return self.answers.pop(0) if self.answers else DELIVERED
+
+
+def _notifications(webhook, post, **policy):
+    return Notifications(Files(slack_webhook_file=webhook), "http://box:9842/",
+                         policy=Policy(**{"first_wait_seconds": 0.01, **policy}),
+                         poster_of=lambda destination, link: post)
 
 
 @pytest.mark.parametrize("content", ["", "hooks.slack.com/services/T/B/X", "http://hooks.slack.com/services/T/B/X",
@@ -85,42 +90,52 @@ def test_https_and_a_relay_on_this_machine_are_accepted(tmp_path):
 
 
 def test_5xx_and_no_answer_are_retried_with_growing_waits(webhook):
-    post = Answers(Reply(503, None, "busy"), OSError("timed out"), Reply(200, None, "ok"))
-    sender = SlackSender(webhook, post, first_wait_seconds=0.05, timeout_seconds=7.0)
-    assert sender.deliver({"text": "x"}) == (True, "")
-    times = [t for t, _, _ in post.calls]
+    post = Answers(from_status(503, None, 0, "busy"), no_answer("TimeoutError"))
+    sender = _notifications(webhook, post, first_wait_seconds=0.05, deadline_seconds=7.0)
+    sender.notify(Notification(FIRING, STALLED, "gpt2", time.time(), time.time()))
+    sender.stop(drain_seconds=5)
+    assert sender.counts() == {"slack-webhook-file": (1, 0)}
+    times = [t for t, *_ in post.calls]
     assert len(times) == 3 and times[1] - times[0] >= 0.05 and times[2] - times[1] >= 0.1
-    assert {(url, timeout) for _, url, timeout in post.calls} == {(URL, 7.0)}
+    assert {(url, seconds) for _, url, seconds, _ in post.calls} == {(URL, 7.0)}
+    assert post.calls[0][3].slack["attachments"][0]["title"] == "CRITICAL: TrainingStalled · run gpt2"
 
 
 def test_a_429_waits_its_retry_after(webhook):
-    post = Answers(Reply(429, "0.4", "rate_limited"))
-    assert SlackSender(webhook, post, first_wait_seconds=0.01).deliver({"text": "x"}) == (True, "")
+    post = Answers(from_status(429, "0.4", 0, "rate_limited"))
+    sender = _notifications(webhook, post)
+    sender.notify(Notification(FIRING, STALLED, "gpt2", time.time(), time.time()))
+    sender.stop(drain_seconds=5)
+    assert sender.counts() == {"slack-webhook-file": (1, 0)}
     assert post.calls[1][0] - post.calls[0][0] >= 0.4
 
 
 def test_a_refusal_is_not_retried_and_the_url_never_reaches_the_log(webhook, caplog):
     caplog.set_level(logging.DEBUG)
-    post = Answers(Reply(404, None, "no_service"), *[OSError(f"cannot reach {URL}")] * 3)
-    sender = SlackSender(webhook, post, attempts=3, first_wait_seconds=0.01)
-    sender.start()
-    sender.send(payload(Notification(FIRING, STALLED, "gpt2", SINCE, SINCE), "http://box:9842/"))
-    sender.send({"attachments": [{"title": "second"}]})
+    post = Answers(from_status(404, None, 0, "no_service"), *[no_answer("ConnectionRefusedError")] * 3)
+    sender = _notifications(webhook, post, attempts=3)
+    now = time.time()
+    sender.notify(Notification(FIRING, STALLED, "gpt2", now, now))
+    sender.notify(Notification(RESOLVED, STALLED, "gpt2", now, now))
     sender.stop(drain_seconds=5)
-    assert sender.counts() == (0, 2) and len(post.calls) == 4
-    assert "Slack message 'CRITICAL: TrainingStalled · run gpt2' not sent: HTTP 404 no_service" in caplog.text
-    assert "not sent: no answer (OSError: cannot reach <webhook>) after 3 attempt(s)" in caplog.text
+    assert sender.counts() == {"slack-webhook-file": (0, 2)} and len(post.calls) == 4
+    assert ("message 'CRITICAL: TrainingStalled · run gpt2' to slack-webhook-file not sent: HTTP 404 no_service"
+            in caplog.text)
+    assert ("message 'RESOLVED: TrainingStalled · run gpt2' to slack-webhook-file not sent: no answer "
+            "(ConnectionRefusedError) after 3 attempts" in caplog.text)
     assert "SeCrEt" not in caplog.text
 
 
 def test_a_full_queue_drops_and_counts_without_waiting(webhook):
-    sender = SlackSender(webhook, Answers(), queue_size=2)
+    gate = __import__("threading").Event()
+    sender = _notifications(webhook, lambda url, message, seconds: gate.wait(5) and DELIVERED, queue_size=2)
     started = time.monotonic()
-    for n in range(5):
-        sender.send({"text": str(n)})
-    assert time.monotonic() - started < 0.5 and sender.counts() == (0, 3)
-    sender.stop(drain_seconds=0)  # never started: what is queued is given up
-    assert sender.counts() == (0, 5)
+    for _ in range(5):
+        sender.notify(Notification(FIRING, STALLED, "gpt2", time.time(), time.time()))
+    assert time.monotonic() - started < 0.5 and sender.counts()["slack-webhook-file"][1] == 3
+    sender.stop(drain_seconds=0)  # what is queued is given up
+    gate.set()
+    assert sender.counts() == {"slack-webhook-file": (0, 5)}
 
 
 def test_retry_after_is_seconds_or_an_http_date():
@@ -128,6 +143,7 @@ def test_retry_after_is_seconds_or_an_http_date():
     assert retry_after_seconds("30", now) == 30.0
     assert retry_after_seconds(formatdate(now + 20, usegmt=True), now) == pytest.approx(20, abs=1)
     assert retry_after_seconds("soon", now) is None and retry_after_seconds(None, now) is None
+    assert retry_after_seconds("nan", now) is None and retry_after_seconds("-5", now) == 0.0
 
 
 def test_a_firing_message_has_the_templates_lines_and_a_resolution_is_short():
@@ -194,14 +210,17 @@ def test_slack_test_says_whether_slack_accepted_its_message(tmp_path):
 
 def test_the_collector_shows_what_fires_and_the_slack_counts_only_when_slack_is_on(webhook):
     quiet = exposition(AlertsCollector(AlertEngine(), CollectorStats()))
-    assert "training_exporter_slack" not in quiet
+    assert "training_exporter_slack" not in quiet and "training_exporter_notifications" not in quiet
     assert quiet.count("training_exporter_alerts_firing{") == len(RULES)
-    sender = SlackSender(webhook, Answers())
-    alerts = AlertEngine(notifier=SlackNotifier(sender, "http://box:9842/"))
+    gate = __import__("threading").Event()
+    sender = _notifications(webhook, lambda url, message, seconds: gate.wait(5) and DELIVERED)
+    alerts = AlertEngine(notifier=sender)
     alerts.tick(NAN, (), T0)
-    sender.stop(drain_seconds=0)  # never started: the queued message is given up
+    sender.stop(drain_seconds=0)  # still queued: given up
+    gate.set()
     text = exposition(AlertsCollector(alerts, CollectorStats()))
     assert 'training_exporter_alerts_firing{alertname="TrainingLossNotFinite"} 1.0' in text
     assert 'training_exporter_alerts_firing{alertname="TrainingStalled"} 0.0' in text
     assert "training_exporter_slack_messages_sent_total 0.0" in text
     assert "training_exporter_slack_send_failures_total 1.0" in text
+    assert 'training_exporter_notifications_given_up_total{destination="slack-webhook-file"} 1.0' in text

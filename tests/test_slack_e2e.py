@@ -194,7 +194,7 @@ def test_a_refused_message_is_counted_and_the_url_is_in_no_log_line_even_verbose
     wrapped.process.send_signal(signal.SIGTERM)  # ends the grace period
     returncode, err = wrapped.finish()
     assert returncode == 0 and sink.titles() == []
-    assert f"Slack message 'INFO: TrainingFinished · run {RUN}' not sent: HTTP 404 no_service" in err
+    assert f"message 'INFO: TrainingFinished · run {RUN}' to slack-webhook-file not sent: HTTP 404 no_service" in err
 
 
 # Stands in for pynvml in the exporter process: GPU 0 runs 1 °C from its slowdown threshold (92 °C);

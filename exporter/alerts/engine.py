@@ -35,7 +35,7 @@ class Notification:
 class Notifier(Protocol):
     def notify(self, notification: Notification) -> None: ...
 
-    def counts(self) -> tuple[int, int]: ...  # messages sent, given up
+    def counts(self) -> dict[str, tuple[int, int]]: ...  # per destination: messages sent, given up
 
     def stop(self) -> None: ...
 
@@ -49,7 +49,7 @@ class _Tracked:
 
 
 class AlertEngine:
-    """Evaluate every alert on each :meth:`tick`; ``notifier`` (Slack, or None) hears of each
+    """Evaluate every alert on each :meth:`tick`; ``notifier`` (or None) hears of each
     firing, repeat and resolution. :meth:`firing` may be read from any thread."""
 
     def __init__(self, *, repeat_seconds: float = 4 * 3600.0, for_cap_seconds: float | None = None,
@@ -70,8 +70,8 @@ class AlertEngine:
         """The firing alerts that are not silenced: name, severity, summary, since (Unix seconds)."""
         return [dict(alert) for alert in self._firing]
 
-    def delivery_counts(self) -> tuple[int, int] | None:
-        """Messages sent and given up, while a notifier is attached."""
+    def delivery_counts(self) -> dict[str, tuple[int, int]] | None:
+        """Messages sent and given up per destination, while a notifier is attached."""
         return None if self.notifier is None else self.notifier.counts()
 
     def tick(self, snapshot: RunSnapshot, readings: Iterable[GpuReading], now: float) -> None:

@@ -1,4 +1,4 @@
-"""The alerts of every run an exporter follows: one engine per run, one notifier (Slack) for all.
+"""The alerts of every run an exporter follows: one engine per run, one notifier for all.
 
 A run's GPU alerts are those of the GPUs its processes are on; with a single run, every GPU of the
 node is its own (as before there were several), so a lost or idle GPU still alerts."""
@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AlertSettings:
-    webhook_file: str | None = None
+    webhook_file: str | None = None  # the Slack webhook file
+    notify_file: str | None = None  # one apprise URL per line
     repeat_interval_seconds: float = 4 * 3600.0
     link: str = ""
     for_cap_seconds: float | None = None
@@ -75,12 +76,12 @@ class RunAlerts:
             engines = [e for name, e in self._engines.items() if run is None or name == run]
         return [alert for engine in engines for alert in engine.firing()]
 
-    def delivery_counts(self) -> tuple[int, int] | None:
-        """Messages sent and given up, while Slack is on."""
+    def delivery_counts(self) -> dict[str, tuple[int, int]] | None:
+        """Messages sent and given up per destination, while notifications are on."""
         return None if self.notifier is None else self.notifier.counts()
 
     def stop(self, now: float) -> None:
-        """At exit: a crash still pending is sent (see :meth:`AlertEngine.finish`), then Slack's
+        """At exit: a crash still pending is sent (see :meth:`AlertEngine.finish`), then the notifier's
         queue is drained and its thread stopped."""
         with self._lock:
             engines = list(self._engines.values())

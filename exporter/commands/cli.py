@@ -1,5 +1,6 @@
 """Command line: ``serve`` (follow a log, serve /metrics), ``run`` (start the trainer and serve its
-metrics), ``status`` (one report), ``plan``, ``slack-test`` (one message to the Slack webhook)."""
+metrics), ``status`` (one report), ``plan``, ``slack-test`` (one message to the Slack webhook),
+``notify-test`` (one message to each destination)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     slack = commands.add_parser("slack-test", help="send one test message to the Slack webhook and say whether "
                                                    "Slack accepted it")
     _add_config_flags(slack, "slack-test", trainer_overrides=False)
+    notify = commands.add_parser("notify-test", help="send one test message to each destination of --notify-file "
+                                                     "and --slack-webhook-file and say which accepted it")
+    _add_config_flags(notify, "notify-test", trainer_overrides=False)
 
     plan = commands.add_parser("plan", help="estimate a nanoGPT run before it starts")
     from exporter.commands import plan as plan_command
@@ -155,6 +159,10 @@ def _run(args: argparse.Namespace) -> int:
         from exporter.notify import slack_test
 
         return slack_test(config.slack_webhook_file, config.slack_link)
+    if args.command == "notify-test":
+        from exporter.notify import notify_test
+
+        return notify_test(config.notify_file, config.slack_webhook_file, config.slack_link)
     from exporter.commands import serve
 
     return serve.run(config)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.commands import overrides as trainer_overrides
+from exporter.notify.destinations import notify_file_problem
 from exporter.notify.webhook import webhook_problem
 from exporter.errors import UsageError
 from exporter.formats import FORMAT_NAMES
@@ -85,7 +86,8 @@ LOGS = Kind("a path or glob, or a list of them or of {path, run, trainer_cmdline
 # The commands whose flags a key becomes.
 EVERYWHERE = ("serve", "status")
 SERVE = ("serve",)
-SLACK = ("serve", "slack-test")
+SLACK = ("serve", "slack-test", "notify-test")
+NOTIFY = ("serve", "notify-test")
 
 
 def _key(default: Any, kind: Kind, help: str, *, commands: tuple[str, ...] = EVERYWHERE,
@@ -156,10 +158,13 @@ class Config:
     slack_webhook_file: str | None = _key(None, TEXT, "file holding the Slack incoming-webhook URL: the exporter "
                                           "sends the alerts to Slack itself (off: no Slack)", commands=SLACK,
                                           metavar="PATH")
+    notify_file: str | None = _key(None, TEXT, "file of apprise URLs, one destination per line (discord://, tgram://, "
+                                   "ntfys://, mailtos://, workflows://, json://, slack://; chmod 600): the exporter "
+                                   "sends the alerts there itself (off: none)", commands=NOTIFY, metavar="PATH")
     slack_repeat_interval_seconds: float = _key(4 * 3600.0, NUMBER, "how often a critical or warning alert is "
-                                                "sent to Slack again while it lasts, in seconds (0: never)",
+                                                "sent again while it lasts, in seconds (0: never)",
                                                 commands=SERVE, limits=(0, 30 * _DAY))
-    slack_link: str | None = _key(None, TEXT, "the link in each Slack message (a dashboard or page URL)",
+    slack_link: str | None = _key(None, TEXT, "the link in each message (a dashboard or page URL)",
                                   commands=SLACK, metavar="URL", default_text="this exporter's http://ADDRESS:PORT/")
     alert_for_cap_seconds: float | None = _key(None, NUMBER, "cap every alert's for: delay at this many seconds, "
                                                "to try the alerts quickly", commands=SERVE, limits=(0, 3600),
@@ -219,6 +224,8 @@ def validate(values: Mapping[str, Any], source: str, earlier: Sequence[str] = ()
         problems.append("currency: must not be empty")
     if isinstance(known.get("slack_webhook_file"), str) and (problem := webhook_problem(known["slack_webhook_file"])):
         problems.append(f"slack_webhook_file: {problem}")
+    if isinstance(known.get("notify_file"), str) and (problem := notify_file_problem(known["notify_file"])):
+        problems.append(f"notify_file: {problem}")
     if isinstance(known.get("node"), str) and not known["node"].strip():
         problems.append("node: must not be empty")
     if known.get("log") is not None and log_sources.accepts(known["log"]):

@@ -71,7 +71,7 @@ def gpu_settings(config: Config) -> GpuSettings:
 
 
 def alert_settings(config: Config) -> AlertSettings:
-    return AlertSettings(webhook_file=config.slack_webhook_file,
+    return AlertSettings(webhook_file=config.slack_webhook_file, notify_file=config.notify_file,
                          repeat_interval_seconds=config.slack_repeat_interval_seconds,
                          link=config.slack_link or page_url(config.listen_address, config.port),
                          for_cap_seconds=config.alert_for_cap_seconds)

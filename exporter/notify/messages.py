@@ -13,9 +13,10 @@ from exporter.alerts.engine import RESOLVED, Notification
 COLORS = {CRITICAL: "danger", WARNING: "warning"}
 INFO_COLOR, RESOLVED_COLOR = "#439FE0", "good"
 LINK_TEXT = "Open the run's page"
+TEST_TITLE = "training-exporter: test message"
 
 
-def _clock(timestamp: float, with_date: bool = True) -> str:
+def clock(timestamp: float, with_date: bool = True) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC" if with_date else "%H:%M UTC", time.gmtime(timestamp))
 
 
@@ -27,9 +28,9 @@ def title(n: Notification) -> str:
 
 
 def text(n: Notification, link: str) -> str:
-    since = f"• Since: {_clock(n.since)}"
+    since = f"• Since: {clock(n.since)}"
     if n.status == RESOLVED:
-        lines = [f"*Resolved:* {n.alert.summary}", f"{since}, resolved {_clock(n.at, with_date=False)}"]
+        lines = [f"*Resolved:* {n.alert.summary}", f"{since}, resolved {clock(n.at, with_date=False)}"]
     else:
         lines = [f"*{n.alert.summary}*", n.alert.description,
                  *(f"• {name}: {value}" for name, value in n.alert.details), since]
@@ -53,5 +54,5 @@ def payload(n: Notification, link: str) -> dict[str, Any]:
 def slack_test_payload(host: str, link: str | None) -> dict[str, Any]:
     """What ``slack-test`` sends."""
     body = f"Alerts of training-exporter on {host} reach this channel."
-    return attachment("training-exporter: test message", body + (f"\n<{link}|{LINK_TEXT}>" if link else ""),
+    return attachment(TEST_TITLE, body + (f"\n<{link}|{LINK_TEXT}>" if link else ""),
                       link or "", RESOLVED_COLOR)

@@ -1,0 +1,75 @@
+"""One message to one apprise URL, within one deadline. Apprise renders it for its service (the
+Markdown rendering where the service draws it, plain text elsewhere) and posts it; what apprise
+does not report (the HTTP status, Retry-After, a cut answer) comes from
+:mod:`exporter.notify.exchange`, and the deadline from :mod:`exporter.notify.deadline`. A service
+apprise reaches without HTTP (e-mail) reports only whether it went: a failure there is retried."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+
+from exporter.notify import deadline, exchange
+from exporter.notify.outcome import CUT, DELIVERED, Outcome, from_status, no_answer
+from exporter.notify.render import Message
+
+# Services that draw Markdown: a Discord embed coloured by state, Telegram's Markdown, Slack's
+# mrkdwn in a coloured attachment, a Teams adaptive card, an HTML e-mail, ntfy's Markdown.
+RICH = frozenset({"discord", "telegram", "slack", "workflows", "email", "ntfy"})
+# Where the URL must ask for Markdown itself (Discord draws an embed only then).
+FORMAT_PARAMETER = frozenset({"discord", "telegram"})
+APP_ID = "training-exporter"
+
+Transport = Callable[[requests.PreparedRequest], requests.Response]
+
+
+def _with_markdown(url: str) -> str:
+    if any(key == "format" for key, _ in parse_qsl(urlsplit(url).query)):
+        return url
+    return url + ("&" if "?" in url else "?") + "format=markdown"
+
+
+def _plugin(url: str, service: str, link: str):
+    import apprise  # noqa: PLC0415
+
+    asset = apprise.AppriseAsset(app_id=APP_ID, app_desc="training run alerts", app_url=link or "")
+    return apprise.Apprise.instantiate(_with_markdown(url) if service in FORMAT_PARAMETER else url, asset=asset)
+
+
+def _outcome(sent: bool, seen: exchange.Exchanges, now: float) -> Outcome:
+    last = seen.answers[-1] if seen.answers else None
+    if last is not None and last.cut:
+        return CUT
+    if sent:
+        return DELIVERED
+    if seen.no_answer:
+        return no_answer(seen.no_answer)
+    if last is not None:
+        failed = from_status(last.status, last.retry_after, now)
+        return failed if not failed.delivered else Outcome(False, f"HTTP {last.status}, but the service "
+                                                                  "did not confirm the message")
+    return Outcome(False, "the service did not accept it")
+
+
+def post(url: str, service: str, message: Message, seconds: float, link: str = "",
+         transport: Transport | None = None) -> Outcome:
+    """Send ``message`` to the apprise URL ``url`` of ``service`` within ``seconds``."""
+    from apprise import NotifyFormat  # noqa: PLC0415
+
+    plugin = _plugin(url, service, link)
+    if plugin is None:
+        return Outcome(False, "the line is no longer an apprise URL", final=True)
+    rich = service in RICH
+    with deadline.within(seconds) as attempt, exchange.observed(transport) as seen:
+        try:
+            sent = bool(plugin.notify(body=message.markdown if rich else message.plain, title=message.title,
+                                      notify_type=message.kind,
+                                      body_format=NotifyFormat.MARKDOWN if rich else NotifyFormat.TEXT))
+        except Exception as exc:  # noqa: BLE001 - a plugin's own bug is one failed attempt
+            sent, seen.no_answer = False, type(exc).__name__
+    if attempt.expired and not sent:
+        seen.no_answer = "deadline"
+    return _outcome(sent, seen, time.time())
