@@ -19,24 +19,28 @@ from exporter.notify.render import Message
 # Services that draw Markdown: a Discord embed coloured by state, Telegram's Markdown, Slack's
 # mrkdwn in a coloured attachment, a Teams adaptive card, an HTML e-mail, ntfy's Markdown.
 RICH = frozenset({"discord", "telegram", "slack", "workflows", "email", "ntfy"})
-# Where the URL must ask for Markdown itself (Discord draws an embed only then).
-FORMAT_PARAMETER = frozenset({"discord", "telegram"})
+# Where the URL must ask for Markdown itself: Discord draws an embed only then; Telegram's
+# MarkdownV2, into which apprise escapes the text (a run named gpt2_small stays readable).
+MARKDOWN_PARAMETERS = {"discord": "format=markdown", "telegram": "format=markdown&mdv=v2"}
+# Services that show a backslash escape as it is.
+LITERAL_BACKSLASH = frozenset({"slack", "workflows"})
 APP_ID = "training-exporter"
 
 Transport = Callable[[requests.PreparedRequest], requests.Response]
 
 
-def _with_markdown(url: str) -> str:
-    if any(key == "format" for key, _ in parse_qsl(urlsplit(url).query)):
+def _with_markdown(url: str, service: str) -> str:
+    """``url`` asking for Markdown, unless it already says which format it wants."""
+    if service not in MARKDOWN_PARAMETERS or any(key == "format" for key, _ in parse_qsl(urlsplit(url).query)):
         return url
-    return url + ("&" if "?" in url else "?") + "format=markdown"
+    return url + ("&" if "?" in url else "?") + MARKDOWN_PARAMETERS[service]
 
 
 def _plugin(url: str, service: str, link: str):
     import apprise  # noqa: PLC0415
 
     asset = apprise.AppriseAsset(app_id=APP_ID, app_desc="training run alerts", app_url=link or "")
-    return apprise.Apprise.instantiate(_with_markdown(url) if service in FORMAT_PARAMETER else url, asset=asset)
+    return apprise.Apprise.instantiate(_with_markdown(url, service), asset=asset)
 
 
 def _outcome(sent: bool, seen: exchange.Exchanges, now: float) -> Outcome:
@@ -63,13 +67,12 @@ def post(url: str, service: str, message: Message, seconds: float, link: str = "
     if plugin is None:
         return Outcome(False, "the line is no longer an apprise URL", final=True)
     rich = service in RICH
+    body = message.markdown(escaped=service not in LITERAL_BACKSLASH) if rich else message.plain()
     with deadline.within(seconds) as attempt, exchange.observed(transport) as seen:
         try:
-            sent = bool(plugin.notify(body=message.markdown if rich else message.plain, title=message.title,
-                                      notify_type=message.kind,
+            sent = bool(plugin.notify(body=body, title=message.title, notify_type=message.kind,
                                       body_format=NotifyFormat.MARKDOWN if rich else NotifyFormat.TEXT))
         except Exception as exc:  # noqa: BLE001 - a plugin's own bug is one failed attempt
             sent, seen.no_answer = False, type(exc).__name__
-    if attempt.expired and not sent:
-        seen.no_answer = "deadline"
-    return _outcome(sent, seen, time.time())
+    outcome = _outcome(sent, seen, time.time())
+    return no_answer("deadline") if attempt.expired and not outcome.delivered else outcome

@@ -22,20 +22,32 @@ TYPES = {CRITICAL: FAILURE, WARNING: WARNING_TYPE}
 @dataclass(frozen=True)
 class Message:
     title: str
-    markdown: str
-    plain: str
+    headline: str
+    lines: tuple[str, ...]
+    link: str | None
     kind: str  # SUCCESS, INFO, WARNING_TYPE or FAILURE
     useful_until: float  # Unix seconds: after this the message is no longer worth sending
     slack: dict[str, Any] = field(default_factory=dict)  # the Slack webhook payload
 
+    def markdown(self, escaped: bool = True) -> str:
+        """CommonMark: the headline bold, the link a link; the text escaped unless the service
+        takes backslashes literally (Slack's mrkdwn)."""
+        text = _escaped if escaped else str
+        link = [f"[{messages.LINK_TEXT}]({self.link})"] if self.link else []
+        return "\n".join([f"**{text(self.headline)}**", *map(text, self.lines), *link])
 
-def _lines(n: Notification) -> tuple[str, list[str]]:
+    def plain(self) -> str:
+        link = [f"{messages.LINK_TEXT}: {self.link}"] if self.link else []
+        return "\n".join([self.headline, *self.lines, *link])
+
+
+def _lines(n: Notification) -> tuple[str, tuple[str, ...]]:
     """The headline and the lines under it."""
     since = f"Since: {messages.clock(n.since)}"
     if n.status == RESOLVED:
-        return f"Resolved: {n.alert.summary}", [f"{since}, resolved {messages.clock(n.at, with_date=False)}"]
-    return n.alert.summary, [n.alert.description, *(f"• {name}: {value}" for name, value in n.alert.details),
-                             f"• {since}"]
+        return f"Resolved: {n.alert.summary}", (f"{since}, resolved {messages.clock(n.at, with_date=False)}",)
+    return n.alert.summary, (n.alert.description, *(f"• {name}: {value}" for name, value in n.alert.details),
+                             f"• {since}")
 
 
 def _kind(n: Notification) -> str:
@@ -44,23 +56,14 @@ def _kind(n: Notification) -> str:
 
 def message(n: Notification, link: str, useful_seconds: float) -> Message:
     headline, lines = _lines(n)
-    return Message(
-        title=messages.title(n),
-        markdown="\n".join([f"**{_escaped(headline)}**", *map(_escaped, lines),
-                            f"[{messages.LINK_TEXT}]({link})"]),
-        plain="\n".join([headline, *lines, f"{messages.LINK_TEXT}: {link}"]),
-        kind=_kind(n), useful_until=n.at + useful_seconds, slack=messages.payload(n, link))
+    return Message(messages.title(n), headline, lines, link, _kind(n), n.at + useful_seconds,
+                   messages.payload(n, link))
 
 
 def test_message(host: str, link: str | None, now: float | None = None) -> Message:
     """What ``notify-test`` and ``slack-test`` send."""
-    text = f"Alerts of training-exporter on {host} reach this destination."
-    return Message(
-        title=messages.TEST_TITLE,
-        markdown=text + (f"\n[{messages.LINK_TEXT}]({link})" if link else ""),
-        plain=text + (f"\n{messages.LINK_TEXT}: {link}" if link else ""),
-        kind=SUCCESS, useful_until=(time.time() if now is None else now) + 300,
-        slack=messages.slack_test_payload(host, link))
+    return Message(messages.TEST_TITLE, f"Alerts of training-exporter on {host} reach this destination.", (),
+                   link, SUCCESS, (time.time() if now is None else now) + 300, messages.slack_test_payload(host, link))
 
 
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]"})
