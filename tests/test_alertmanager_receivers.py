@@ -32,7 +32,7 @@ KINDS = {"slack_webhook_url": "slack_configs", "discord_webhook_url": "discord_c
 
 def _start(tmp_path: Path, files: dict[str, str], *flags: str, alertmanager: str = "true"):
     secrets = tmp_path / "secrets"
-    secrets.mkdir(exist_ok=True)
+    secrets.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         (secrets / name).write_text(content)
     env = {**os.environ, "SECRETS": str(secrets), "OUT": str(tmp_path / "alertmanager.yml"),
@@ -156,6 +156,28 @@ def test_telegrams_html_escapes_what_the_run_and_the_rules_say(tmp_path):
 
 def test_readme_shows_the_one_line_set_up_of_each_receiver():
     readme = (ROOT / "README.md").read_text()
+    both = readme + (ROOT / "secrets" / "README.md").read_text()
     for name in FILES:
         assert f"> secrets/alertmanager/{name})" in readme, name
-        assert f"sudo chown 65534 secrets/alertmanager/{name}" in readme, name
+        assert f"(umask 077 && printf " in readme and f"sudo chown 65534 secrets/alertmanager/{name}" in both, name
+
+
+def test_the_readmes_one_liners_write_files_the_entrypoint_and_amtool_accept(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"`(\(umask 077 && printf .*? > secrets/alertmanager/[a-z_.]+\))`", readme)
+    (tmp_path / "secrets" / "alertmanager").mkdir(parents=True)
+    for command in commands:
+        subprocess.run(["sh", "-c", command], cwd=tmp_path, check=True, timeout=10)
+    written = {p.name: p.read_text() for p in (tmp_path / "secrets" / "alertmanager").iterdir()}
+    assert set(written) == set(FILES) - {"slack_webhook_url"}  # Slack's is in its own section
+    assert all(oct((tmp_path / "secrets" / "alertmanager" / name).stat().st_mode & 0o777) == "0o600"
+               for name in written)
+    usable = {name: text for name, text in written.items() if name.endswith(".yml")}
+    receivers = _receivers(_check_path(written_config(tmp_path / "out", **usable)))
+    assert receivers["team"]["telegram_configs"][0]["chat_id"] == -1001234567890
+    assert receivers["team"]["email_configs"][0]["smarthost"] == "smtp.example.com:587"
+
+
+def _check_path(path: Path) -> Path:
+    _check(path)
+    return path

@@ -29,7 +29,7 @@ class Heard:
         self.notifications.append(notification)
 
     def counts(self):
-        return len(self.notifications), 0
+        return {"heard#1": (len(self.notifications), 0)}
 
     def stop(self):
         pass

@@ -37,7 +37,7 @@ def test_each_run_pages_for_itself_through_one_notifier():
     assert fired(heard) == [("alpha", "TrainingCrashed")]
     assert [a["name"] for a in alerts.firing("alpha")] == ["TrainingCrashed"]
     assert alerts.firing("beta") == [] and len(alerts.firing()) == 1
-    assert alerts.delivery_counts() == (1, 0)
+    assert alerts.delivery_counts() == {"heard#1": (1, 0)}
 
 
 def test_a_hot_gpu_alerts_the_run_on_it_and_not_the_other():
