@@ -86,7 +86,7 @@ def test_unreadable_flag_text_is_reported_with_the_others():
 def test_every_field_has_flag_metadata_and_errors_are_usage_errors():
     for field in dataclasses.fields(Config):
         assert field.metadata["help"] and field.metadata["metavar"], field.name
-        assert set(field.metadata["commands"]) <= {"serve", "status", "slack-test"}
+        assert set(field.metadata["commands"]) <= {"serve", "status", "slack-test", "notify-test"}
     assert RANGES["psu_efficiency"] == (0.05, 1.0) and RANGES["port"] == (1, 65535)
     assert issubclass(ConfigError, UsageError)
 
