@@ -59,7 +59,9 @@ def _send(session: requests.Session, request: requests.PreparedRequest, **kwargs
         if left <= 0:
             seen.no_answer = "deadline"
             raise requests.Timeout("the post's deadline passed")
-        kwargs["timeout"] = (left, left)
+        asked = kwargs.get("timeout")
+        connect, read = asked if isinstance(asked, tuple) else (asked, asked)
+        kwargs["timeout"] = (min(connect or left, left), min(read or left, left))
     try:
         response = seen.transport(request) if seen.transport else _original(session, request, **kwargs)
     except requests.RequestException as exc:

@@ -30,6 +30,7 @@ class Policy:
     attempts: int = 6
     first_wait_seconds: float = 2.0
     longest_wait_seconds: float = 300.0
+    longest_pause_seconds: float = 3600.0  # a Retry-After longer than this is taken as this
     queue_size: int = 64
 
 
@@ -156,7 +157,7 @@ class Outbox:
         a growing wait."""
         now = self._monotonic()
         if outcome.retry_after is not None:
-            self._paused_until = now + outcome.retry_after
+            self._paused_until = now + min(outcome.retry_after, self._policy.longest_pause_seconds)
             log.info("%s asked to wait %.0f s (HTTP 429); its other messages wait too", self.name,
                      outcome.retry_after)
         else:
