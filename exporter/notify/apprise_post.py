@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
-
-from exporter.notify import deadline, exchange
+from exporter.notify import deadline
 from exporter.notify.outcome import CUT, DELIVERED, Outcome, from_status, no_answer
 from exporter.notify.render import Message
 
@@ -26,7 +25,11 @@ MARKDOWN_PARAMETERS = {"discord": "format=markdown", "telegram": "format=markdow
 LITERAL_BACKSLASH = frozenset({"slack", "workflows"})
 APP_ID = "training-exporter"
 
-Transport = Callable[[requests.PreparedRequest], requests.Response]
+if TYPE_CHECKING:
+    from exporter.notify.exchange import Exchanges
+
+# in place of the network (tests): requests.PreparedRequest -> requests.Response
+Transport = Callable[[Any], Any]
 
 
 def _with_markdown(url: str, service: str) -> str:
@@ -43,7 +46,7 @@ def _plugin(url: str, service: str, link: str):
     return apprise.Apprise.instantiate(_with_markdown(url, service), asset=asset)
 
 
-def _outcome(sent: bool, seen: exchange.Exchanges, now: float) -> Outcome:
+def _outcome(sent: bool, seen: Exchanges, now: float) -> Outcome:
     last = seen.answers[-1] if seen.answers else None
     if last is not None and last.cut:
         return CUT
@@ -61,7 +64,9 @@ def _outcome(sent: bool, seen: exchange.Exchanges, now: float) -> Outcome:
 def post(url: str, service: str, message: Message, seconds: float, link: str = "",
          transport: Transport | None = None) -> Outcome:
     """Send ``message`` to the apprise URL ``url`` of ``service`` within ``seconds``."""
-    from apprise import NotifyFormat  # noqa: PLC0415
+    from apprise import NotifyFormat  # noqa: PLC0415 - apprise and requests load only where notifications are on
+
+    from exporter.notify import exchange  # noqa: PLC0415
 
     plugin = _plugin(url, service, link)
     if plugin is None:
