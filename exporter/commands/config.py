@@ -14,6 +14,7 @@ from exporter.notify.webhook import webhook_problem
 from exporter.errors import UsageError
 from exporter.formats import FORMAT_NAMES
 from exporter.run_set import sources as log_sources
+from exporter.server.addresses import listen_problem
 from exporter.log.watch import POLL_INTERVAL_SECONDS
 from exporter.yaml_file import read_yaml
 
@@ -219,6 +220,8 @@ def validate(values: Mapping[str, Any], source: str, earlier: Sequence[str] = ()
         problems.append("currency: must not be empty")
     if isinstance(known.get("slack_webhook_file"), str) and (problem := webhook_problem(known["slack_webhook_file"])):
         problems.append(f"slack_webhook_file: {problem}")
+    if isinstance(known.get("listen_address"), str) and (problem := listen_problem(known["listen_address"])):
+        problems.append(f"listen_address: {problem}")
     if isinstance(known.get("node"), str) and not known["node"].strip():
         problems.append("node: must not be empty")
     if known.get("log") is not None and log_sources.accepts(known["log"]):

@@ -33,6 +33,7 @@ from exporter.run import RunModel, StallTimeouts, TrainerSettings
 from exporter.run_set.entry import RunFactory
 from exporter.run_set.registry import RunSet
 from exporter.server import http_server
+from exporter.server.addresses import url
 from exporter.trainer.config_file import read_config_file
 from exporter.trainer.process import TrainerProcess
 
@@ -112,7 +113,7 @@ def _tick(runs: RunSet, telemetry: GpuTelemetry, alerts: RunAlerts, pages: web.R
 
 
 def run(config: Config, stop: threading.Event | None = None, trainer: TrainerProcess | None = None) -> int:
-    """Serve until SIGTERM or SIGINT, or, when ``stop`` is given (``run`` wraps the trainer and
+    """Serve until SIGTERM, SIGINT or SIGHUP, or, when ``stop`` is given (``run`` wraps the trainer and
     owns the signals), until it is set. ``trainer``: the trainer's process, when the caller knows
     it better than ``--trainer-pid`` (its default)."""
     if not config.logs and not config.run:
@@ -122,6 +123,10 @@ def run(config: Config, stop: threading.Event | None = None, trainer: TrainerPro
         trainer = TrainerProcess(config.trainer_pid)
     telemetry = open_telemetry(gpu_settings(config))
     alerts = RunAlerts(alert_settings(config), open_notifier(alert_settings(config)))
+    if stop is None:
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, lambda *_: stop.set())
     runs = open_runs(config, trainer)
     node = config.node or socket.gethostname()
     registry = _registry(runs, telemetry, alerts, node)
@@ -134,13 +139,9 @@ def run(config: Config, stop: threading.Event | None = None, trainer: TrainerPro
         runs.stop()
         raise UsageError(f"cannot listen on {config.listen_address}:{config.port}: {exc.strerror or exc}; "
                          "pass another --port or --listen-address") from exc
-    log.info("serving %s on node %s on http://%s:%d/metrics", ", ".join(repr(e.name) for e in runs.entries())
-             or "the logs to come", node, config.listen_address, config.port)
+    log.info("serving %s on node %s on %s", ", ".join(repr(e.name) for e in runs.entries())
+             or "the logs to come", node, url(config.listen_address, config.port, "/metrics"))
 
-    if stop is None:
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
     runs.start()
     telemetry.start()
     try:

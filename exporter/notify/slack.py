@@ -13,6 +13,7 @@ from exporter.errors import UsageError
 from exporter.notify.delivery import Post, SlackSender, post_json
 from exporter.notify.messages import payload, slack_test_payload
 from exporter.notify.webhook import read_webhook_url
+from exporter.server.addresses import url
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
 def page_url(listen_address: str, port: int) -> str:
     """This exporter's own page, as another machine reaches it."""
     host = socket.gethostname() if listen_address in EVERY_ADDRESS else listen_address
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    return url(host, port)
 
 
 class SlackNotifier:
