@@ -386,7 +386,8 @@ def test_the_node_file_runs_the_exporter_alone_in_gpu_only_mode():
     for key in ("build", "image", "restart", "pid", "deploy"):
         assert exporter[key] == head[key], key
     assert exporter["ports"] == ["10.0.0.12:9842:9842"]
-    assert [v.split(":")[0] for v in exporter["volumes"]] == ["exporter-state"], "no log to mount"
+    assert [v.split(":")[0] for v in exporter["volumes"]] == ["./secrets/exporter", "exporter-state"], "no log to mount"
+    assert exporter["volumes"][0].endswith(":ro") and args.web_config_file == ""  # plain HTTP unless set
 
 
 def test_the_head_exporter_has_a_fixed_node_name_and_prometheus_reads_the_node_list(compose):

@@ -129,6 +129,9 @@ class Config:
     port: int = _key(9842, INTEGER, "port of /metrics", commands=SERVE, metavar="PORT", limits=(1, 65535))
     poll_interval_seconds: float = _key(POLL_INTERVAL_SECONDS, NUMBER, "how often the log is read, in seconds", commands=SERVE,
                                         limits=(0.01, 60))
+    web_config_file: str | None = _key(None, TEXT, "the Prometheus exporters' web configuration file (TLS, "
+                                       "basic auth, headers), as node_exporter's --web.config.file",
+                                       commands=SERVE, metavar="PATH", default_text="none: plain HTTP, no auth")
     # stall detection
     min_progress_timeout_seconds: float = _key(120.0, NUMBER, "the stall timeout never goes below this, in seconds",
                                                limits=(1, 7 * _DAY))

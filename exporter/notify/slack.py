@@ -20,10 +20,10 @@ log = logging.getLogger(__name__)
 EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
 
 
-def page_url(listen_address: str, port: int) -> str:
+def page_url(listen_address: str, port: int, tls: bool = False) -> str:
     """This exporter's own page, as another machine reaches it."""
     host = socket.gethostname() if listen_address in EVERY_ADDRESS else listen_address
-    return url(host, port)
+    return url(host, port, scheme="https" if tls else "http")
 
 
 class SlackNotifier:

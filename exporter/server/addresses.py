@@ -25,6 +25,6 @@ def listen_problem(address: str) -> str | None:
     return None
 
 
-def url(host: str, port: int, path: str = "/") -> str:
+def url(host: str, port: int, path: str = "/", scheme: str = "http") -> str:
     """``http://host:port/path``, with an IPv6 address in brackets."""
-    return f"http://[{host}]:{port}{path}" if ":" in host else f"http://{host}:{port}{path}"
+    return f"{scheme}://[{host}]:{port}{path}" if ":" in host else f"{scheme}://{host}:{port}{path}"
