@@ -4,8 +4,9 @@
 #   sudo scripts/stand_in_images.sh        # from the repository root; root for debootstrap
 #
 # For each image (the exporter Dockerfile's FROM, then every `image:` of docker-compose.yml): kept
-# when Docker already has it, else pulled, else built as a stand-in from this machine's Debian
-# packages and tagged with the real image's name, so that `docker compose up` runs unchanged:
+# when Docker already has the real one, else pulled (a pulled image replaces a stand-in), else built
+# as a stand-in from this machine's Debian packages and tagged with the real image's name, so that
+# `docker compose up` runs unchanged:
 #
 #   python:*-slim-*     Debian's python3 (this machine's release, by debootstrap) with a virtual
 #                       environment first on PATH (python, pip); the CA bundle is this machine's, so
@@ -36,13 +37,6 @@ say() { printf '%s: %s\n' "$1" "$2"; }
 # the label an image has, or nothing
 label_of() { docker image inspect -f "{{ index .Config.Labels \"$LABEL\" }}" "$1" 2>/dev/null || true; }
 
-# true when the image is there and is either real or a stand-in of the wanted recipe
-wanted_there() {
-    docker image inspect "$1" >/dev/null 2>&1 || return 1
-    have=$(label_of "$1")
-    [ -z "$have" ] || [ "$have" = "$2" ]
-}
-
 package_version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null; }
 
 debian_rootfs() {
@@ -58,20 +52,21 @@ debian_rootfs() {
     rm -rf "$WORK/rootfs"
 }
 
-build() {  # image, stand-in label; context: $WORK/context
+build() {  # image, stand-in label; the context is in $WORK/context
     printf 'LABEL %s="%s"\n' "$LABEL" "$2" >>"$WORK/context/Dockerfile"
     docker build -q -t "$1" "$WORK/context" >/dev/null 2>"$WORK/build.log" || { cat "$WORK/build.log" >&2; return 1; }
 }
 
-python_base() {
-    image=$1
+python_base() {  # image
     python=$(package_version python3)
     certificates=$(cksum </etc/ssl/certs/ca-certificates.crt | cut -d ' ' -f 1)
-    want="recipe $RECIPE: Debian $SUITE python3 $python in a virtual environment, CA bundle $certificates"
-    context="$WORK/context"
-    rm -rf "$context" && mkdir -p "$context"
-    cp /etc/ssl/certs/ca-certificates.crt "$context/"
-    cat >"$context/Dockerfile" <<EOF
+    ensure "$1" "recipe $RECIPE: Debian $SUITE python3 $python in a virtual environment, CA bundle $certificates" \
+        "Debian $SUITE python3 $python (debootstrap)" python_context
+}
+
+python_context() {
+    cp /etc/ssl/certs/ca-certificates.crt "$WORK/context/"
+    cat >"$WORK/context/Dockerfile" <<EOF
 FROM training-exporter/stand-in-debian:$SUITE
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 RUN python3 -m venv /opt/python \\
@@ -80,23 +75,30 @@ ENV PATH=/opt/python/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
     LANG=C.UTF-8
 CMD ["python3"]
 EOF
-    ensure "$image" "$want" "Debian $SUITE python3 $python (debootstrap)"
 }
 
 prom_image() {  # image, name (/bin/NAME is the entrypoint), Debian package, port, data directory, paths
     image=$1 name=$2 package=$3 port=$4 data=$5
     shift 5
+    paths=$*
     version=$(package_version "$package")
-    [ -n "$version" ] || { say "$image" "MISSING: no registry and $package is not installed (apt-get install $package)"; missing=1; return 0; }
-    want="recipe $RECIPE: Debian $package $version"
-    context="$WORK/context"
-    rm -rf "$context" && mkdir -p "$context/root"
+    if [ -n "$version" ]; then
+        ensure "$image" "recipe $RECIPE: Debian $package $version" "Debian $package $version" prom_context
+    else
+        ensure "$image" "" "no registry, and $package is not installed (apt-get install $package)"
+    fi
+}
+
+prom_context() {
+    mkdir -p "$WORK/context/root"
     # the package's own files, where the package puts them (Debian's alertmanager reads its default
     # template from /usr/share/prometheus/alertmanager)
-    tar -C / -ch "$@" | tar -C "$context/root" -x
-    mkdir -p "$context/root$data"
-    [ "$1" = "usr/bin/$name" ] || ln -s "/$1" "$context/root/usr/bin/$name"
-    cat >"$context/Dockerfile" <<EOF
+    # shellcheck disable=SC2086 # the paths, one word each
+    tar -C / -ch $paths | tar -C "$WORK/context/root" -x || return 1
+    mkdir -p "$WORK/context/root$data" || return 1
+    binary=${paths%% *}
+    [ "$binary" = "usr/bin/$name" ] || ln -s "/$binary" "$WORK/context/root/usr/bin/$name" || return 1
+    cat >"$WORK/context/Dockerfile" <<EOF
 FROM training-exporter/stand-in-debian:$SUITE
 COPY root/ /
 RUN chown nobody:nogroup $data
@@ -106,22 +108,33 @@ EXPOSE $port
 VOLUME ["$data"]
 ENTRYPOINT ["/bin/$name"]
 EOF
-    ensure "$image" "$want" "Debian $package $version"
 }
 
-ensure() {  # image, wanted stand-in label, what it is built from
-    if wanted_there "$1" "$2"; then
-        if [ -n "$(label_of "$1")" ]; then say "$1" "stand-in ($3), already built"
-        else say "$1" "real image, already here"
-        fi
-    elif [ -z "$(label_of "$1")" ] && docker pull -q "$1" >/dev/null 2>&1; then
+ensure() {  # image, wanted stand-in label (empty: none can be built here), what it is built from
+            # (or why not), the function that writes its build context
+    if docker image inspect "$1" >/dev/null 2>&1 && [ -z "$(label_of "$1")" ]; then
+        say "$1" "real image, already here"
+    elif pull "$1"; then
         say "$1" "real image, pulled"
+    elif [ -z "$2" ]; then
+        say "$1" "MISSING: $3"
+        missing=1
+    elif [ "$(label_of "$1")" = "$2" ]; then
+        say "$1" "stand-in ($3), already built"
     else
         started=$(date +%s)
-        debian_rootfs && build "$1" "$2" || { say "$1" "MISSING: the stand-in failed to build"; missing=1; return 0; }
-        say "$1" "stand-in ($3), built in $(( $(date +%s) - started )) s"
+        rm -rf "$WORK/context" && mkdir -p "$WORK/context"
+        if debian_rootfs && "$4" && build "$1" "$2"; then
+            say "$1" "stand-in ($3), built in $(( $(date +%s) - started )) s"
+        else
+            say "$1" "MISSING: its stand-in failed to build (above)"
+            missing=1
+        fi
     fi
 }
+
+# the real image from the registry, which replaces a stand-in of that name; false without a registry
+pull() { timeout 120 docker pull -q "$1" >/dev/null 2>&1; }
 
 [ -n "$SUITE" ] || { echo "not a Debian-like system (/etc/os-release has no VERSION_CODENAME)" >&2; exit 1; }
 docker info >/dev/null 2>&1 || { echo "the Docker daemon is not reachable (docker info)" >&2; exit 1; }
@@ -137,7 +150,7 @@ for image in $(sed -n 's/^ *image: *//p' docker-compose.yml); do
         training-exporter:*) ;;  # built from exporter/Dockerfile by docker compose
         *)
             if docker image inspect "$image" >/dev/null 2>&1; then say "$image" "real image, already here"
-            elif docker pull -q "$image" >/dev/null 2>&1; then say "$image" "real image, pulled"
+            elif pull "$image"; then say "$image" "real image, pulled"
             else say "$image" "not available (no registry, no stand-in): left out"
             fi ;;
     esac

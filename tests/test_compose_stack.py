@@ -48,7 +48,7 @@ def _say(request, line: str) -> None:
     """One line on the terminal even while pytest captures output (the images used, the timings)."""
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
-        print(f"\n[compose stack] {line}", flush=True)
+        print(f"\n[compose stack] {line}", end="", flush=True)
 
 
 def _images(request) -> set[str]:
