@@ -25,11 +25,14 @@ def free_port() -> int:
 class ExporterProcess:
     """``python -m exporter serve`` with the given flags; ``scrape()`` returns /metrics text."""
 
-    def __init__(self, *flags: str, port: int | None = None, import_first: Path | None = None) -> None:
+    def __init__(self, *flags: str, port: int | None = None, import_first: Path | None = None,
+                 ca: Path | None = None, auth: tuple[str, str] | None = None) -> None:
         """``import_first``: a directory searched before everything else for modules (a stand-in
-        ``pynvml`` for the NVML boundary)."""
+        ``pynvml`` for the NVML boundary); ``ca``: scrape over HTTPS, trusting this CA;
+        ``auth``: the user and password of each scrape."""
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/metrics"
+        self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}/metrics"
+        self._verify, self._auth = (str(ca) if ca else True), auth
         path = [str(import_first)] if import_first else []
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([*path, str(REPO)]), "PYTHONUNBUFFERED": "1"}
         self._output = tempfile.TemporaryFile(mode="w+")  # a file, so a chatty exporter never blocks
@@ -45,7 +48,7 @@ class ExporterProcess:
         return self._output.read()
 
     def scrape(self) -> str:
-        return requests.get(self.url, timeout=5).text
+        return requests.get(self.url, timeout=5, verify=self._verify, auth=self._auth).text
 
     def wait_for(self, text: str, timeout: float = 20.0) -> str:
         """Scrape until ``text`` shows up in the exposition."""

@@ -20,13 +20,17 @@ def paths(tmp_path):
     """The files a row may name: a log, YAML configs good and bad, a path that does not exist."""
     files = {
         "log": scenario_two(),
+        "utf16": scenario_two().encode("utf-16").decode("latin-1"),
         "bad_key": "prot: 9842\n",
         "bad_overrides": "overrides: {max_iter: 3, eval_interval: 0, max_iters: '20k'}\nport: 0\n",
         "amount": "overrides: {max_iters: '20k'}\n",
     }
     for name, text in files.items():
-        (tmp_path / name).write_text(text)
-    return {"missing": str(tmp_path / "missing"), **{name: str(tmp_path / name) for name in files}}
+        (tmp_path / name).write_text(text, encoding="latin-1" if name == "utf16" else None)
+    (tmp_path / "binary").write_bytes(bytes(range(256)) * 8)
+    os.mkfifo(tmp_path / "fifo")
+    return {"missing": str(tmp_path / "missing"), "dir": str(tmp_path), "fifo": str(tmp_path / "fifo"),
+            "binary": str(tmp_path / "binary"), **{name: str(tmp_path / name) for name in files}}
 
 
 def _run(argv: list[str], paths: dict[str, str], capsys) -> tuple[int, str, str]:
@@ -65,8 +69,18 @@ MISTAKES = [
     (["plan", "--mfu", "1.5"], "write the fraction 0.015 or the percentage 1.5%"),
     (["plan", "--mfu", "40"], "write the fraction 0.4 or the percentage 40%"),
     (["plan", "--mfu", "20-40"], "write the fraction 0.2-0.4 or the percentage 20-40%"),
-    # files that are not there
+    (["serve", "--log", "{log}", "--listen-address", "notanaddress"],
+     "listen_address: 'notanaddress' is neither an IP address nor a host name this machine resolves"),
+    (["status", "{log}", "--bogus"], "usage: training-exporter status"),
+    (["run", "python", "train.py", "--batch_size=32"],
+     "the trainer's own flags go after -- (training-exporter run [options] -- python train.py --batch_size=32)"),
+    # files that are not there, or are not a log
     (["status", "{missing}"], "no log file at"),
+    (["status", "{dir}"], "is a directory, not a log file; pass the path of the trainer's log file"),
+    (["status", "{fifo}"], "is a pipe (FIFO), which can be read only once, not a log file"),
+    (["status", "/dev/null"], "'/dev/null' is a character device, not a log file"),
+    (["status", "{utf16}"], "the log is UTF-16 text; the exporter reads UTF-8"),
+    (["status", "{binary}"], "the log is binary, not text"),
     (["status", "{log}", "--trainer-config", "{missing}"], "cannot read trainer config"),
     (["plan", "--trainer-config", "{missing}"], "cannot read trainer config"),
     (["plan", "{missing}"], "cannot read trainer config"),

@@ -1,4 +1,4 @@
-"""docker-compose.yml: two independent validators, mounted paths, exposure, pins, GPU-less override.
+"""docker-compose.yml: two independent validators, mounted paths, exposure, pins, the GPU add-on.
 
 Needs no Docker engine. The validators are Debian's ``docker-compose`` (1.29) and the pip package
 ``check-jsonschema`` (compose-spec schema); their tests skip only when the tool is not installed.
@@ -18,24 +18,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
-NOGPU = ROOT / "docker-compose.nogpu.yml"
+GPU = ROOT / "docker-compose.gpu.yml"
 NODE = ROOT / "docker-compose.node.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 SERVICES = {"exporter", "prometheus", "alertmanager", "grafana"}
-
-
-class _ComposeLoader(yaml.SafeLoader):
-    """YAML loader that knows Compose's merge tags (``!reset``, ``!override``)."""
-
-
-class _Reset:
-    pass
-
-
-_ComposeLoader.add_constructor("!reset", lambda loader, node: _Reset())
-_ComposeLoader.add_constructor(
-    "!override", lambda loader, node: loader.construct_object(node, deep=True)
-)
 
 
 def _env_example() -> dict[str, str]:
@@ -74,7 +60,7 @@ def _interpolate(value, env: dict[str, str]):
 
 
 def _load(path: Path) -> dict:
-    return yaml.load(path.read_text(), Loader=_ComposeLoader)
+    return yaml.safe_load(path.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +69,13 @@ def compose() -> dict:
     return _interpolate(_load(COMPOSE), _env_example())
 
 
+def _environment_without_compose(env=None) -> dict[str, str]:
+    return {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("COMPOSE_")}
+
+
 def _run(command: list[str], env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("COMPOSE_")}
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, **kwargs)
+    return subprocess.run(command, cwd=ROOT, env=_environment_without_compose(env), capture_output=True,
+                          text=True, timeout=120, **kwargs)
 
 
 def _need(tool: str) -> str:
@@ -119,31 +109,70 @@ def test_compose_spec_schema_accepts_the_file():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_gpu_less_override_only_drops_the_gpu_reservation_and_stays_valid(tmp_path):
-    override = _load(NOGPU)
-    assert set(override) == {"services"}
-    assert set(override["services"]) == {"exporter"}
-    assert all(isinstance(v, _Reset) for v in override["services"]["exporter"].values())
-    assert set(override["services"]["exporter"]) == {"deploy", "pid"}
-
-    merged = _load(COMPOSE)
-    for key in override["services"]["exporter"]:
-        merged["services"]["exporter"].pop(key)
-    assert "deploy" not in merged["services"]["exporter"]
-    merged_file = tmp_path / "docker-compose.yml"
-    merged_file.write_text(yaml.safe_dump(merged, sort_keys=False))
-    # The merged model must pass the same two validators.
-    if shutil.which("check-jsonschema"):
-        result = _run(["check-jsonschema", "--builtin-schema", "vendor.compose-spec", str(merged_file)])
-        assert result.returncode == 0, result.stdout + result.stderr
-    if shutil.which("docker-compose"):
-        result = _run(["docker-compose", "--env-file", str(ENV_EXAMPLE), "--project-directory", str(ROOT),
-                       "-f", str(merged_file), "config", "-q"])
-        assert result.returncode == 0, result.stderr
+def test_the_gpu_add_on_only_adds_the_gpu_reservation_and_host_pids():
+    add_on = _load(GPU)
+    assert set(add_on) == {"services"} and set(add_on["services"]) == {"exporter"}
+    assert set(add_on["services"]["exporter"]) == {"deploy", "pid"}
+    for path in (COMPOSE, NODE):
+        exporter = _load(path)["services"]["exporter"]
+        assert "deploy" not in exporter and "pid" not in exporter, f"{path.name}: the GPUs are the add-on's"
 
 
-def test_env_example_enables_the_override_with_one_documented_line():
-    assert "# COMPOSE_FILE=docker-compose.yml:docker-compose.nogpu.yml" in ENV_EXAMPLE.read_text()
+def test_no_file_needs_a_compose_newer_than_debians():
+    """``!reset`` and ``!override`` need Compose 2.24; Debian's docker-compose is 1.29."""
+    for path in ROOT.glob("docker-compose*.yml"):
+        assert not re.search(r"!(reset|override)\b", path.read_text()), path.name
+
+
+def _config_in_a_copy(tmp_path, compose_file: str | None, extra_env: dict[str, str] | None = None) -> dict:
+    """``docker-compose config`` as a user runs it: the compose files and .env.example as .env in
+    one directory, no -f; ``compose_file`` replaces .env's COMPOSE_FILE (None: keep the example's)."""
+    tool = _need("docker-compose")
+    for path in (COMPOSE, NODE, GPU):
+        (tmp_path / path.name).write_text(path.read_text())
+    env_text = ENV_EXAMPLE.read_text()
+    if compose_file is not None:
+        env_text = re.sub(r"^COMPOSE_FILE=.*$", f"COMPOSE_FILE={compose_file}", env_text, flags=re.M)
+    (tmp_path / ".env").write_text(env_text)
+    result = subprocess.run([tool, "config"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={**_environment_without_compose(), **(extra_env or {})})
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_the_example_settings_give_the_exporter_the_gpus_with_docker_compose_v1(tmp_path):
+    exporter = _config_in_a_copy(tmp_path, None)["services"]["exporter"]
+    assert exporter["pid"] == "host"
+    (device,) = exporter["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and device["capabilities"] == ["utility"]
+
+
+def test_leaving_the_gpu_add_on_out_gives_a_valid_gpu_less_stack_with_docker_compose_v1(tmp_path):
+    config = _config_in_a_copy(tmp_path, "docker-compose.yml")
+    assert set(config["services"]) == SERVICES
+    assert "deploy" not in config["services"]["exporter"] and "pid" not in config["services"]["exporter"]
+
+
+def test_the_gpu_add_on_fits_the_node_file_too(tmp_path):
+    config = _config_in_a_copy(tmp_path, "docker-compose.node.yml:docker-compose.gpu.yml", NODE_ENV)
+    assert set(config["services"]) == {"exporter"}
+    assert config["services"]["exporter"]["pid"] == "host"
+    assert config["services"]["exporter"]["deploy"]["resources"]["reservations"]["devices"]
+
+
+def test_compose_spec_schema_accepts_the_gpu_add_on():
+    tool = _need("check-jsonschema")
+    result = _run([tool, "--builtin-schema", "vendor.compose-spec", str(GPU)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_env_example_lists_the_gpu_add_on_by_default_and_shows_how_to_leave_it_out():
+    assert _env_example()["COMPOSE_FILE"] == "docker-compose.yml:docker-compose.gpu.yml"
+    assert "#   COMPOSE_FILE=docker-compose.yml\n" in ENV_EXAMPLE.read_text()
+
+
+def test_alertmanager_runs_as_one_instance_without_cluster_gossip(compose):
+    assert "--cluster.listen-address=" in compose["services"]["alertmanager"]["command"]
 
 
 # --- what the file says ----------------------------------------------------------------------
@@ -280,8 +309,8 @@ def test_state_lives_in_named_volumes(compose):
         assert any(v.split(":")[0] in declared and v.split(":")[1] == target for v in named), name
 
 
-def test_exporter_gets_the_gpus_for_nvml_and_host_pids(compose):
-    exporter = compose["services"]["exporter"]
+def test_the_gpu_add_on_gives_the_exporter_the_gpus_for_nvml_and_host_pids():
+    exporter = _load(GPU)["services"]["exporter"]
     assert exporter["pid"] == "host"
     (device,) = exporter["deploy"]["resources"]["reservations"]["devices"]
     assert device == {"driver": "nvidia", "count": "all", "capabilities": ["utility"]}
@@ -383,10 +412,11 @@ def test_the_node_file_runs_the_exporter_alone_in_gpu_only_mode():
     assert args.listen_address == "0.0.0.0" and args.port == 9842
     assert args.state_file.startswith("/var/lib/training-exporter/")
     head = _interpolate(_load(COMPOSE), _env_example())["services"]["exporter"]
-    for key in ("build", "image", "restart", "pid", "deploy"):
+    for key in ("build", "image", "restart"):
         assert exporter[key] == head[key], key
     assert exporter["ports"] == ["10.0.0.12:9842:9842"]
-    assert [v.split(":")[0] for v in exporter["volumes"]] == ["exporter-state"], "no log to mount"
+    assert [v.split(":")[0] for v in exporter["volumes"]] == ["./secrets/exporter", "exporter-state"], "no log to mount"
+    assert exporter["volumes"][0].endswith(":ro") and args.web_config_file == ""  # plain HTTP unless set
 
 
 def test_the_head_exporter_has_a_fixed_node_name_and_prometheus_reads_the_node_list(compose):

@@ -1,6 +1,7 @@
 """Configuration: defaults, every problem reported at once with its key, no half-valid config."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +129,10 @@ def test_the_command_lines_problems_come_with_the_files(tmp_path):
     with pytest.raises(ConfigError, match="cannot read the file") as error:
         load(str(tmp_path / "missing.yml"), {}, ["--override: override 'x' is not key=value"])
     assert len(error.value.problems) == 2
+
+
+def test_the_readme_configuration_table_lists_every_key():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Configuration"):readme.index("\n## ", readme.index("## Configuration") + 1)]
+    rows = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+    assert rows == [field.name for field in dataclasses.fields(Config)]

@@ -28,6 +28,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.server.http_server import MetricsServer
+from machine_load import slowdown
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -329,6 +330,7 @@ def percentile(values: list[float], fraction: float) -> float:
 def test_100_concurrent_scrapers_for_10_s(server_process, capsys):
     latencies: list[float] = []
     errors: list[str] = []
+    before = slowdown()
     until = time.monotonic() + 10
     threads = [threading.Thread(target=scraper, args=(server_process, 1.0, until, latencies, errors))
                for _ in range(100)]
@@ -336,13 +338,14 @@ def test_100_concurrent_scrapers_for_10_s(server_process, capsys):
         thread.start()
     for thread in threads:
         thread.join(20)
+    load = max(before, slowdown())  # the machine's load around the test, measured with no scraper running
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     with capsys.disabled():
         print(f"\n100 scrapers, one scrape a second each, for 10 s: {len(latencies)} scrapes, {len(errors)} errors, "
-              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies):.1f} ms")
+              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies):.1f} ms; machine slowdown {load:.1f}x")
     assert not errors, errors[:5]
     assert len(latencies) > 900
-    assert p99 < 50
+    assert p99 < 50 * load  # 50 ms on a quiet machine, widened by the load this test met
 
 
 def test_100_scrapers_connecting_at_once_wait_for_no_syn_retry(server_process, capsys):
@@ -354,15 +357,19 @@ def test_100_scrapers_connecting_at_once_wait_for_no_syn_retry(server_process, c
         barrier.wait()
         timed_scrape(server_process, latencies, errors)
 
+    load = slowdown()
     threads = [threading.Thread(target=burst) for _ in range(100)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(20)
+    load = max(load, slowdown())
     with capsys.disabled():
-        print(f"\n100 scrapers at once: p50 {percentile(latencies, 0.5):.0f} ms, slowest {max(latencies):.0f} ms")
+        print(f"\n100 scrapers at once: p50 {percentile(latencies, 0.5):.0f} ms, slowest {max(latencies):.0f} ms; "
+              f"machine slowdown {load:.1f}x")
     assert not errors and len(latencies) == 100
-    assert max(latencies) < 500  # a SYN lost to a full backlog costs a 1 s retry
+    # a SYN lost to a full backlog costs a 1 s retry: slower than that is never the load alone
+    assert max(latencies) < min(950, 500 * load)
 
 
 def serve_until_stdin_closes() -> None:

@@ -231,7 +231,7 @@ def test_the_readme_series_figures_are_the_measured_ones(cluster):
     # the series appear as the rules are evaluated and scrapes come in: compare once they settle
     expected, counts = _readme_series_table(), []
     with suppress(TimeoutError):
-        stack.wait_until(lambda: counts.append(measure()) or counts[-1] == expected, timeout=60,
+        stack.wait_until(lambda: counts.append(measure()) or counts[-1] == expected, timeout=180,
                          what="the README's series counts")
     measured = counts[-1]
     assert measured == expected

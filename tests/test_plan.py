@@ -149,16 +149,16 @@ def test_memory_estimate_scenario_1():
     )
     assert estimate.total_checkpointed < estimate.total
     # about 7.3 GB: fits a 12 GiB RTX 4070
-    assert formulas.memory_verdict(estimate.total, 12 * 2**30) == plan.FITS
+    assert formulas.memory_verdict(estimate.total, 12 * 2**30) == formulas.FITS
     eager = formulas.memory_estimate(total_params, SCENARIO_1, batch_size=16, compiled=False)
     assert eager.logits == 3 * estimate.logits
 
 
 def test_memory_verdict_thresholds():
-    assert formulas.memory_verdict(85, 100) == plan.FITS
-    assert formulas.memory_verdict(86, 100) == plan.TIGHT
-    assert formulas.memory_verdict(100, 100) == plan.TIGHT
-    assert formulas.memory_verdict(101, 100) == plan.WILL_NOT_FIT
+    assert formulas.memory_verdict(85, 100) == formulas.FITS
+    assert formulas.memory_verdict(86, 100) == formulas.TIGHT
+    assert formulas.memory_verdict(100, 100) == formulas.TIGHT
+    assert formulas.memory_verdict(101, 100) == formulas.WILL_NOT_FIT
 
 
 @pytest.mark.parametrize(

@@ -398,7 +398,7 @@ def _check_config_copy(tmp_path: Path, text: str) -> dict:
 def test_the_examples_are_all_there_and_valid_once_uncommented(tmp_path):
     text = (CONFIG / "prometheus.yml").read_text()
     names = [match.group(1) for match in EXAMPLE_BLOCK.finditer(text)]
-    assert names == ["external_labels", "federation", "remote_write"]
+    assert names == ["external_labels", "secured", "federation", "remote_write"]
     config = _check_config_copy(tmp_path, uncommented(text, set(names)))
     assert config["global"]["external_labels"] == {"lab": "lab-a"}
     (remote,) = config["remote_write"]
@@ -411,8 +411,10 @@ def test_the_examples_are_all_there_and_valid_once_uncommented(tmp_path):
     assert federate["honor_labels"] is True
     matchers = federate["params"]["match[]"]
     assert any("run:" in m for m in matchers) and any("training_info" in m for m in matchers)
+    secured = config["scrape_configs"][0]
+    assert secured["scheme"] == "https" and secured["basic_auth"]["password_file"].startswith("secrets/exporter/")
     # Unchanged otherwise: the commented file and the uncommented one differ only in the examples.
-    shipped = yaml.safe_load(text)
+    shipped = yaml.safe_load(uncommented(text, {"secured"}))
     assert [job for job in config["scrape_configs"] if job is not federate] == shipped["scrape_configs"]
 
 

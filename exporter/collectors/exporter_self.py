@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporter import __version__
@@ -15,8 +15,10 @@ from exporter.collectors.base import CollectorStats, gauge
 class ExporterCollector:
     """Registered last, so it reports the scrape of every collector before it."""
 
-    def __init__(self, stats: CollectorStats) -> None:
+    def __init__(self, stats: CollectorStats, auth_failures: Callable[[], int] | None = None) -> None:
+        """``auth_failures``: requests refused by basic auth so far, when a web configuration is given."""
         self._stats = stats
+        self._auth_failures = auth_failures
 
     def describe(self) -> list[Metric]:
         return []
@@ -33,4 +35,9 @@ class ExporterCollector:
         for name, (ok, seconds) in sorted(self._stats.snapshot().items()):
             success.add_metric([name], 1 if ok else 0)
             duration.add_metric([name], seconds)
-        return [build, success, duration]
+        families = [build, success, duration]
+        if self._auth_failures is not None:
+            families.append(CounterMetricFamily("training_exporter_http_auth_failures",
+                                                "Requests refused for a missing or wrong user or password.",
+                                                value=self._auth_failures()))
+        return families

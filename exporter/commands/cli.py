@@ -19,6 +19,16 @@ from exporter.errors import UsageError
 from exporter.run_set.sources import LogSource
 
 
+DESCRIPTION = ("Watch an LLM training run: follow its log and serve Prometheus metrics and a live page "
+               "(serve), start the trainer and serve its metrics (run), print one report (status), estimate "
+               "a run before it starts (plan), or send one test message to Slack (slack-test).")
+# Where a key means something else for one command than the field's own help says: (help, default).
+COMMAND_TEXTS = {
+    ("run", "log"): ("the log the trainer's output is appended to", "train.log in the current directory"),
+    ("status", "run"): ("the run label of the report", "the log file's name"),
+}
+
+
 def _shown(field: dataclasses.Field) -> str:
     """How the help text names a key's default."""
     if field.metadata["default_text"]:
@@ -30,14 +40,15 @@ def _number(value: float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
-def _flag_help(field: dataclasses.Field) -> str:
+def _flag_help(field: dataclasses.Field, command: str) -> str:
     limits = field.metadata["limits"]
     allowed = f"{_number(limits[0])}..{_number(limits[1])}; " if limits else ""
-    return f"{field.metadata['help']} ({allowed}default: {_shown(field)})"
+    text, default = COMMAND_TEXTS.get((command, field.name), (field.metadata["help"], _shown(field)))
+    return f"{text} ({allowed}default: {default})"
 
 
 def _add_config_flags(parser: argparse.ArgumentParser, command: str, leave_out: tuple[str, ...] = (),
-                      trainer_overrides: bool = True) -> None:
+                      trainer_overrides: bool = True, shown_as: str | None = None) -> None:
     """One ``--kebab-case`` flag per Config field of ``command`` (but those in ``leave_out``), from
     the field's metadata. Its text is read by the key's kind and checked with the file's values by
     config.py; default None (not given), so a flag left out keeps the file's value."""
@@ -47,7 +58,7 @@ def _add_config_flags(parser: argparse.ArgumentParser, command: str, leave_out: 
             continue
         choices, kind = field.metadata["choices"], field.metadata["kind"]
         parser.add_argument("--" + field.name.replace("_", "-"), dest=field.name, choices=choices,
-                            type=kind.from_text, help=_flag_help(field), action="append" if kind.repeatable else None,
+                            type=kind.from_text, help=_flag_help(field, shown_as or command), action="append" if kind.repeatable else None,
                             metavar=None if choices else field.metadata["metavar"])
     if trainer_overrides:
         parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
@@ -56,7 +67,7 @@ def _add_config_flags(parser: argparse.ArgumentParser, command: str, leave_out: 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="training-exporter", description=__doc__)
+    parser = argparse.ArgumentParser(prog="training-exporter", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"training-exporter {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -109,7 +120,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
         description="Start COMMAND (the trainer) with unbuffered output, pass its output through and append "
                     "it to --log, serve /metrics (its PID ends the run) until --grace-seconds after it exits; "
                     "SIGINT, SIGTERM and SIGHUP are forwarded to it; exits with its status.")
-    _add_config_flags(run, "serve", leave_out=("trainer_pid",))
+    _add_config_flags(run, "serve", leave_out=("trainer_pid",), shown_as="run")
     run.add_argument("--grace-seconds", type=_seconds_in(0, 86400), default=30.0, metavar="S",
                      help="how long /metrics is served after the trainer exits (0..86400; default: 30, "
                           "two 15 s scrapes)")
@@ -126,7 +137,7 @@ def _wrap(args: argparse.Namespace, config: Config) -> int:
     log_path = config.single_log or os.path.join(os.getcwd(), "train.log")
     config = config.replace(log=(LogSource(log_path, config.logs[0].run if config.logs else None),))
     return run_command.run(args.trainer_command, log_path, args.grace_seconds,
-                       lambda stop, trainer: serve.run(config.replace(trainer_pid=trainer.pid), stop, trainer))
+                           lambda stop, trainer: serve.run(config.replace(trainer_pid=trainer.pid), stop, trainer))
 
 
 def resolve_config(args: argparse.Namespace) -> Config:
@@ -152,7 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         from exporter.commands import status as status_command
 
         return status_command.run(config, as_json=args.json,
-                          watch_seconds=args.interval if args.watch else None)
+                                  watch_seconds=args.interval if args.watch else None)
     if args.command == "run":
         return _wrap(args, config)
     if args.command == "slack-test":
@@ -168,8 +179,23 @@ def _run(args: argparse.Namespace) -> int:
     return serve.run(config)
 
 
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line; a flag the command does not know is reported with that command's usage
+    (for ``run``, with the hint to put the trainer's own flags after ``--``)."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+        message = f"unrecognized arguments: {' '.join(unknown)}"
+        if args.command == "run" and args.trainer_command:
+            message += ("; the trainer's own flags go after -- (training-exporter run [options] -- "
+                        f"{' '.join(args.trainer_command + unknown)})")
+        command.choices[args.command].error(message)
+    return args
+
+
 def _main(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     level = logging.INFO if args.command in ("serve", "run") else logging.WARNING
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else level,

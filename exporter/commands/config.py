@@ -15,6 +15,7 @@ from exporter.notify.webhook import webhook_problem
 from exporter.errors import UsageError
 from exporter.formats import FORMAT_NAMES
 from exporter.run_set import sources as log_sources
+from exporter.server.addresses import listen_problem
 from exporter.log.watch import POLL_INTERVAL_SECONDS
 from exporter.yaml_file import read_yaml
 
@@ -130,6 +131,9 @@ class Config:
     port: int = _key(9842, INTEGER, "port of /metrics", commands=SERVE, metavar="PORT", limits=(1, 65535))
     poll_interval_seconds: float = _key(POLL_INTERVAL_SECONDS, NUMBER, "how often the log is read, in seconds", commands=SERVE,
                                         limits=(0.01, 60))
+    web_config_file: str | None = _key(None, TEXT, "the Prometheus exporters' web configuration file (TLS, "
+                                       "basic auth, headers), as node_exporter's --web.config.file",
+                                       commands=SERVE, metavar="PATH", default_text="none: plain HTTP, no auth")
     # stall detection
     min_progress_timeout_seconds: float = _key(120.0, NUMBER, "the stall timeout never goes below this, in seconds",
                                                limits=(1, 7 * _DAY))
@@ -226,6 +230,8 @@ def validate(values: Mapping[str, Any], source: str, earlier: Sequence[str] = ()
         problems.append(f"slack_webhook_file: {problem}")
     if isinstance(known.get("notify_file"), str) and (problem := notify_file_problem(known["notify_file"])):
         problems.append(f"notify_file: {problem}")
+    if isinstance(known.get("listen_address"), str) and (problem := listen_problem(known["listen_address"])):
+        problems.append(f"listen_address: {problem}")
     if isinstance(known.get("node"), str) and not known["node"].strip():
         problems.append("node: must not be empty")
     if known.get("log") is not None and log_sources.accepts(known["log"]):

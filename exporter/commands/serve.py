@@ -33,6 +33,8 @@ from exporter.run import RunModel, StallTimeouts, TrainerSettings
 from exporter.run_set.entry import RunFactory
 from exporter.run_set.registry import RunSet
 from exporter.server import http_server
+from exporter.server.addresses import url
+from exporter.server.security import Security
 from exporter.trainer.config_file import read_config_file
 from exporter.trainer.process import TrainerProcess
 
@@ -70,10 +72,10 @@ def gpu_settings(config: Config) -> GpuSettings:
                        sample_interval_seconds=config.gpu_sample_interval_seconds)
 
 
-def alert_settings(config: Config) -> AlertSettings:
+def alert_settings(config: Config, tls: bool = False) -> AlertSettings:
     return AlertSettings(webhook_file=config.slack_webhook_file, notify_file=config.notify_file,
                          repeat_interval_seconds=config.slack_repeat_interval_seconds,
-                         link=config.slack_link or page_url(config.listen_address, config.port),
+                         link=config.slack_link or page_url(config.listen_address, config.port, tls),
                          for_cap_seconds=config.alert_for_cap_seconds)
 
 
@@ -90,14 +92,15 @@ def open_runs(config: Config, trainer: TrainerProcess | None) -> RunSet:
     return runs
 
 
-def _registry(runs: RunSet, telemetry: GpuTelemetry, alerts: RunAlerts, node: str) -> CollectorRegistry:
+def _registry(runs: RunSet, telemetry: GpuTelemetry, alerts: RunAlerts, node: str,
+              security: Security | None) -> CollectorRegistry:
     """Every collector of the exposition, on a registry of its own."""
     registry = CollectorRegistry(auto_describe=False)
     stats = CollectorStats()
     registry.register(RunsCollector(runs, stats, node))
     registry.register(Labelled(GpuCollector(telemetry, stats), {"node": node}))
     registry.register(AlertsCollector(alerts, stats))
-    registry.register(ExporterCollector(stats))
+    registry.register(ExporterCollector(stats, (lambda: security.auth_failures) if security else None))
     return registry
 
 
@@ -112,35 +115,38 @@ def _tick(runs: RunSet, telemetry: GpuTelemetry, alerts: RunAlerts, pages: web.R
 
 
 def run(config: Config, stop: threading.Event | None = None, trainer: TrainerProcess | None = None) -> int:
-    """Serve until SIGTERM or SIGINT, or, when ``stop`` is given (``run`` wraps the trainer and
+    """Serve until SIGTERM, SIGINT or SIGHUP, or, when ``stop`` is given (``run`` wraps the trainer and
     owns the signals), until it is set. ``trainer``: the trainer's process, when the caller knows
     it better than ``--trainer-pid`` (its default)."""
     if not config.logs and not config.run:
         raise UsageError("no log to follow: pass --log PATH (or `log:` in the config file), or, on a node that "
                          "only reports the GPUs of a run whose log another node follows, --run NAME")
+    security = Security(config.web_config_file) if config.web_config_file else None
     if trainer is None and config.trainer_pid:
         trainer = TrainerProcess(config.trainer_pid)
     telemetry = open_telemetry(gpu_settings(config))
-    alerts = RunAlerts(alert_settings(config), open_notifier(alert_settings(config)))
+    settings = alert_settings(config, tls=security is not None and security.tls_on)
+    alerts = RunAlerts(settings, open_notifier(settings))
+    if stop is None:
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, lambda *_: stop.set())
     runs = open_runs(config, trainer)
     node = config.node or socket.gethostname()
-    registry = _registry(runs, telemetry, alerts, node)
+    registry = _registry(runs, telemetry, alerts, node, security)
     pages = web.RunPages(runs.entries, readings=telemetry.readings, gpu_error=telemetry.error,
                          alerts=lambda run: lambda: alerts.firing(run))
     try:
-        server = http_server.start(registry, config.listen_address, config.port, web.routes(pages))
+        server = http_server.start(registry, config.listen_address, config.port, web.routes(pages), security)
     except OSError as exc:
         alerts.stop(time.time())
         runs.stop()
         raise UsageError(f"cannot listen on {config.listen_address}:{config.port}: {exc.strerror or exc}; "
                          "pass another --port or --listen-address") from exc
-    log.info("serving %s on node %s on http://%s:%d/metrics", ", ".join(repr(e.name) for e in runs.entries())
-             or "the logs to come", node, config.listen_address, config.port)
+    log.info("serving %s on node %s on %s", ", ".join(repr(e.name) for e in runs.entries())
+             or "the logs to come", node, url(config.listen_address, config.port, "/metrics",
+                                             "https" if security is not None and security.tls_on else "http"))
 
-    if stop is None:
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
     runs.start()
     telemetry.start()
     try:

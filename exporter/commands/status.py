@@ -14,7 +14,8 @@ from exporter import units
 from exporter.commands.config import Config
 from exporter.energy import RunEnergy
 from exporter.errors import UsageError
-from exporter.log.follow import LogFollower
+from exporter.log.follow import HEAD_BYTES, LogFollower
+from exporter.log.kinds import not_a_log_file, text_problem
 from exporter.formats import DETECTABLE
 from exporter.run import RunSnapshot
 from exporter.commands.serve import energy_settings, open_run
@@ -110,10 +111,13 @@ def run(config: Config, as_json: bool, watch_seconds: float | None = None) -> in
     log_path = config.single_log
     if config.logs and not log_path:
         raise UsageError("status reads one log: pass its path, not a glob")
+    if log_path and (what := not_a_log_file(log_path)):
+        raise UsageError(f"{what}; pass the path of the trainer's log file (such as out/train.log)")
     if not log_path or not os.path.isfile(log_path):
         raise UsageError(f"no log file at {log_path!r}; pass the path of the trainer's log")
     if as_json and watch_seconds is not None:
         raise UsageError("--watch redraws the text report: leave out --json (or --watch)")
+    _check_text(log_path)
     watcher = LogWatcher(open_run(config), LogFollower(log_path))
     watcher.poll()
     snapshot = watcher.snapshot()
@@ -130,6 +134,17 @@ def run(config: Config, as_json: bool, watch_seconds: float | None = None) -> in
     else:
         print(_text_report(snapshot, config))
     return 0
+
+
+def _check_text(log_path: str) -> None:
+    """A UTF-16 or binary file is named as such before it is read as a log."""
+    try:
+        with open(log_path, "rb") as file:
+            head = file.read(HEAD_BYTES)
+    except OSError:
+        return  # the watcher reports a log it cannot read
+    if problem := text_problem(head):
+        raise UsageError(f"{log_path}: {problem}")
 
 
 def _json_report(snapshot: RunSnapshot, config: Config) -> dict:

@@ -55,6 +55,11 @@ class LogFollower:
         self._log_problem = LogOnce(log, logging.ERROR)
 
     @property
+    def head(self) -> bytes:
+        """The file's first bytes, as far as read."""
+        return self._head
+
+    @property
     def present(self) -> bool:
         """Whether the log exists at its path (as of the last poll)."""
         return self._exists

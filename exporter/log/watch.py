@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from exporter.log import stamps
 from exporter.log.follow import LogFollower
+from exporter.log.kinds import text_problem
 from exporter.run import RunModel, RunSnapshot
 from exporter.threads import Repeating
 from exporter.trainer.process import TrainerProcess
@@ -88,11 +89,13 @@ class LogWatcher:
 
     def _publish(self) -> None:
         self._published = snapshot = self.model.snapshot(self._clock())  # a reference swap: readers need no lock
-        if not snapshot.log_recognised and snapshot.lines_read >= UNRECOGNISED_WARNING_LINES \
-                and not self._announced_unrecognised:
-            log.warning("none of the first %d lines of %s was recognised as a training log; if it is one, "
-                        "name its format with --format", snapshot.lines_read, self._follower.path)
-            self._announced_unrecognised = True
+        if not snapshot.log_recognised and snapshot.lines_read and not self._announced_unrecognised:
+            if problem := text_problem(self._follower.head):
+                log.warning("%s: %s", self._follower.path, problem)
+            elif snapshot.lines_read >= UNRECOGNISED_WARNING_LINES:
+                log.warning("none of the first %d lines of %s was recognised as a training log; if it is one, "
+                            "name its format with --format", snapshot.lines_read, self._follower.path)
+            self._announced_unrecognised = problem is not None or snapshot.lines_read >= UNRECOGNISED_WARNING_LINES
 
     def snapshot(self) -> RunSnapshot:
         """The snapshot published by the latest read of the log."""

@@ -42,8 +42,10 @@ def color(n: Notification) -> str:
 
 
 def attachment(title_text: str, body: str, link: str, color_name: str) -> dict[str, Any]:
-    """A webhook payload of one attachment, as Alertmanager's Slack receiver sends."""
-    return {"attachments": [{"title": title_text, "title_link": link, "text": body, "fallback": title_text,
+    """A webhook payload of one attachment, as Alertmanager's Slack receiver sends (no title link
+    without a link)."""
+    linked = {"title_link": link} if link else {}
+    return {"attachments": [{"title": title_text, **linked, "text": body, "fallback": title_text,
                              "color": color_name, "mrkdwn_in": ["fallback", "pretext", "text"]}]}
 
 

@@ -7,6 +7,7 @@ import logging
 import socket
 
 from exporter.alerts.runs import AlertSettings
+from exporter.server.addresses import url
 from exporter.notify.sender import DEFAULT_USEFUL_SECONDS, Files, Notifications
 
 log = logging.getLogger(__name__)
@@ -14,10 +15,10 @@ log = logging.getLogger(__name__)
 EVERY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
 
 
-def page_url(listen_address: str, port: int) -> str:
+def page_url(listen_address: str, port: int, tls: bool = False) -> str:
     """This exporter's own page, as another machine reaches it."""
     host = socket.gethostname() if listen_address in EVERY_ADDRESS else listen_address
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    return url(host, port, scheme="https" if tls else "http")
 
 
 def open_notifier(settings: AlertSettings) -> Notifications | None:

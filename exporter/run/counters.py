@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from exporter.run.bounds import Ignored
 
@@ -23,6 +24,25 @@ class Counters:
     lines_read: int = 0
     lines_not_understood: int = 0
     lines_ignored: int = 0
+    _backfilled_checkpoint_elapsed: float | None = field(default=None, repr=False)  # the trainer's time at it
+
+    def checkpoint(self, arrived: float | None, elapsed: float) -> None:
+        """A checkpoint saved at ``arrived`` (None in a backfill: its time is worked out at the
+        backfill's end from ``elapsed``, the trainer's time so far)."""
+        self.checkpoints += 1
+        self.last_checkpoint_timestamp = arrived
+        self._backfilled_checkpoint_elapsed = elapsed if arrived is None else None
+
+    def backfill_ended(self, timestamp: float, elapsed: float) -> None:
+        """The backfill's last line was written at ``timestamp``, at trainer time ``elapsed``: a
+        backfilled checkpoint was saved the trainer time since it earlier."""
+        if (at := self._backfilled_checkpoint_elapsed) is not None:
+            self.last_checkpoint_timestamp = timestamp - max(0.0, elapsed - at)
+            self._backfilled_checkpoint_elapsed = None
+
+    def figures(self) -> dict[str, Any]:
+        """The counters by name, for a snapshot."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
     def ignored(self, line: str, exc: Exception, where: str) -> None:
         """Count a line of ``where`` that a parser or the model could not take; log the first few."""

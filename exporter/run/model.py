@@ -121,6 +121,7 @@ class RunModel:
         """The log was written at ``timestamp`` by lines that carry no arrival stamp: the end of a
         backfill (the file's mtime) or a log that appeared empty."""
         self._last_line_ts = timestamp
+        self.counts.backfill_ended(timestamp, self.timing.elapsed)
         if self._last is not None and self._last_arrived is None:
             self._last_progress_ts = timestamp
 
@@ -165,9 +166,7 @@ class RunModel:
         self.counts.nonfinite_losses += self.losses.evaluation(e.losses)
 
     def _on_checkpoint(self, c: Checkpoint, arrived: float | None) -> None:
-        self.counts.checkpoints += 1
-        if arrived is not None:
-            self.counts.last_checkpoint_timestamp = arrived
+        self.counts.checkpoint(arrived, self.timing.elapsed)
 
     def _on_parameters(self, p: Parameters, arrived: float | None) -> None:
         check_count(p)
@@ -293,7 +292,7 @@ class RunModel:
             "parameters": self._parameters,
             "mfu_ratio": self._mfu,
             "elapsed_seconds": self.timing.elapsed if self._last is not None else None,
-            **vars(self.counts),
+            **self.counts.figures(),
             "errors": dict(self.counts.errors),
             "lines_not_understood": self.counts.lines_not_understood + self._reader.held + self._reader.dropped,
             "log_recognised": self._reader.parse is not None or self._reader.preamble_seen,

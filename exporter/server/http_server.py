@@ -21,99 +21,32 @@ content security policy that lets a page load nothing from elsewhere. Unlike pro
 
 from __future__ import annotations
 
-import io
 import logging
 import queue
 import selectors
 import socket
+import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import urlsplit
 
-from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import CollectorRegistry
 
 from exporter.errors import LogOnce
+from exporter.server import tls
 from exporter.server.expositions import SharedExpositions
+from exporter.server.handler import HTML, INDEX_PAGE, Handler, Route
+from exporter.server.security import Security
 
 log = logging.getLogger(__name__)
 
 BACKLOG = 1024
 HEAD_LIMIT = 16 * 1024  # bytes of request line and headers; a longer head closes the connection
-INDEX_PAGE = (b'<!doctype html>\n<html><head><title>training-exporter</title></head>\n'
-              b'<body><h1>training-exporter</h1><p><a href="/metrics">/metrics</a></p></body></html>\n')
-HTML = "text/html; charset=utf-8"
-# a page may run its own inline script and style and fetch from this server, nothing else
-ROUTE_HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
-                 ("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; "
-                  "style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'")]
 BUSY = b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\n\r\n"
 FAILED = b"HTTP/1.0 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 _LISTENER, _WAKE = "listener", "wake"
-
-Route = Callable[[str], tuple[bytes, str]]  # given the query string: the body and its content type, made per request
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """One request whose head the selector has read (``request`` is the socket and that head);
-    the reply is collected and sent in one piece."""
-
-    server: MetricsServer
-
-    def setup(self) -> None:
-        self.connection, head = self.request
-        self.rfile = io.BytesIO(head)
-        self.wfile = io.BytesIO()
-
-    def finish(self) -> None:
-        self.connection.sendall(self.wfile.getvalue())
-
-    def parse_request(self) -> bool:
-        if not super().parse_request():
-            return False
-        if self.command in ("GET", "HEAD"):
-            return True
-        self._reply(HTTPStatus.METHOD_NOT_ALLOWED, b"only GET and HEAD\n", extra=[("Allow", "GET, HEAD")])
-        return False
-
-    def do_GET(self) -> None:
-        path, query = urlsplit(self.path)[2:4]
-        route = self.server.routes.get(path)
-        if path == "/metrics":
-            self._metrics()
-        elif route is not None:
-            body, content_type = route(query)
-            self._reply(HTTPStatus.OK, body, content_type, ROUTE_HEADERS)
-        else:
-            served = ", ".join(["/metrics", *self.server.routes])
-            self._reply(HTTPStatus.NOT_FOUND, f"not found: served are {served}\n".encode())
-
-    do_HEAD = do_GET
-
-    def _metrics(self) -> None:
-        encoder, content_type = choose_encoder(self.headers.get("Accept"))
-        gzipped = gzip_accepted(self.headers.get("Accept-Encoding"))
-        body = self.server.expositions.get(encoder, content_type, gzipped)
-        self._reply(HTTPStatus.OK, body, content_type, [("Content-Encoding", "gzip")] if gzipped else ())
-
-    def _reply(self, status: HTTPStatus, body: bytes, content_type: str = "text/plain; charset=utf-8",
-               extra: list[tuple[str, str]] | tuple = ()) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        for name, value in extra:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
-        """Nothing per request: one line per scrape would drown the exporter's own log."""
 
 
 @dataclass(slots=True)
@@ -121,6 +54,7 @@ class _Pending:
     """A connection still sending its request head."""
     address: tuple
     deadline: float
+    shaking: bool = False  # a TLS handshake under way
     head: bytes = b""
 
 
@@ -131,8 +65,9 @@ class MetricsServer:
 
     def __init__(self, registry: CollectorRegistry, address: str, port: int, *,
                  routes: Mapping[str, Route] | None = None, timeout: float = 5.0, workers: int = 16,
-                 max_pending: int = 256, max_queued: int = 256) -> None:
+                 max_pending: int = 256, max_queued: int = 256, security: Security | None = None) -> None:
         self.expositions = SharedExpositions(registry)
+        self.security = security
         self.routes = dict(routes) if routes is not None else {"/": lambda query: (INDEX_PAGE, HTML)}
         self.timeout = timeout
         self.max_pending = max_pending
@@ -192,18 +127,22 @@ class MetricsServer:
                 return
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.security is not None and self.security.context is not None:
+                conn = self.security.context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
             if len(self._pending) >= self.max_pending:
                 self._drop(selector, next(iter(self._pending)))
-            self._pending[conn] = _Pending(address, time.monotonic() + self.timeout)
+            self._pending[conn] = _Pending(address, time.monotonic() + self.timeout, shaking=isinstance(conn, ssl.SSLSocket))
             selector.register(conn, selectors.EVENT_READ)
 
     def _read(self, selector: selectors.BaseSelector, conn: socket.socket) -> None:
         pending = self._pending.get(conn)
         if pending is None:  # dropped earlier in this round
             return
+        if pending.shaking and not self._handshake(selector, conn, pending):
+            return
         try:
-            data = conn.recv(HEAD_LIMIT)
-        except BlockingIOError:
+            data = _received(conn)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         except OSError:
             data = b""
@@ -223,6 +162,24 @@ class MetricsServer:
         else:
             self._queue.put((conn, pending.address, pending.head))
 
+    def _handshake(self, selector: selectors.BaseSelector, conn: ssl.SSLSocket, pending: _Pending) -> bool:
+        """Go on with a TLS handshake; True once it is done (and the client certificate, if any, is
+        among the allowed names), False while it waits or after it failed (plain HTTP to the TLS
+        port, a certificate refused: the connection is closed)."""
+        try:
+            conn.do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False
+        except OSError:
+            self._drop(selector, conn)
+            return False
+        pending.shaking = False
+        settings = self.security.settings if self.security is not None else None
+        if settings is not None and not tls.allowed(settings, conn.getpeercert()):
+            self._drop(selector, conn)
+            return False
+        return True
+
     def _expire(self, selector: selectors.BaseSelector, now: float) -> None:
         while self._pending:
             conn, pending = next(iter(self._pending.items()))
@@ -238,9 +195,11 @@ class MetricsServer:
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
             conn, address, head = item
+            if self.security is not None:
+                self.security.refresh()
             try:
                 conn.settimeout(self.timeout)  # for the send: a client that stops reading is let go
-                _Handler((conn, head), address, self)
+                Handler((conn, head), address, self)
             except OSError:  # the client went away
                 pass
             except Exception as exc:  # a bug must cost one scrape, not the worker
@@ -249,6 +208,14 @@ class MetricsServer:
                     conn.send(FAILED)
             finally:
                 conn.close()
+
+
+def _received(conn: socket.socket) -> bytes:
+    """What the client sent, with what TLS has already decrypted (the selector does not see that)."""
+    data = conn.recv(HEAD_LIMIT)
+    while data and isinstance(conn, ssl.SSLSocket) and conn.pending() and len(data) < HEAD_LIMIT:
+        data += conn.recv(HEAD_LIMIT - len(data))
+    return data
 
 
 def _listen(address: str, port: int) -> socket.socket:
@@ -267,7 +234,8 @@ def _listen(address: str, port: int) -> socket.socket:
     return sock
 
 
-def start(registry: CollectorRegistry, address: str, port: int,
-          routes: Mapping[str, Route] | None = None) -> MetricsServer:
-    """Bind (``OSError`` when that fails) and serve ``registry`` and ``routes`` on daemon threads."""
-    return MetricsServer(registry, address, port, routes=routes).start()
+def start(registry: CollectorRegistry, address: str, port: int, routes: Mapping[str, Route] | None = None,
+          security: Security | None = None) -> MetricsServer:
+    """Bind (``OSError`` when that fails) and serve ``registry`` and ``routes`` on daemon threads,
+    with TLS and basic auth where ``security`` asks for them."""
+    return MetricsServer(registry, address, port, routes=routes, security=security).start()
