@@ -159,7 +159,7 @@ def test_readme_shows_the_one_line_set_up_of_each_receiver():
     both = readme + (ROOT / "secrets" / "README.md").read_text()
     for name in FILES:
         assert f"> secrets/alertmanager/{name})" in readme, name
-        assert f"(umask 077 && printf " in readme and f"sudo chown 65534 secrets/alertmanager/{name}" in both, name
+        assert "(umask 077 && printf " in readme and f"sudo chown 65534 secrets/alertmanager/{name}" in both, name
 
 
 def test_the_readmes_one_liners_write_files_the_entrypoint_and_amtool_accept(tmp_path):

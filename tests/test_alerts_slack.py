@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from email.utils import formatdate
 
@@ -18,7 +19,7 @@ from exporter.alerts.alert import RULES, Active
 from exporter.alerts.engine import FIRING, RESOLVED, Notification
 from exporter.notify.messages import payload
 from exporter.notify.outbox import Policy
-from exporter.notify.outcome import DELIVERED, Outcome, from_status, no_answer, retry_after_seconds
+from exporter.notify.outcome import DELIVERED, from_status, no_answer, retry_after_seconds
 from exporter.notify.sender import Files, Notifications
 from exporter.collectors.alerts import AlertsCollector
 from exporter.collectors.base import CollectorStats
@@ -127,7 +128,7 @@ def test_a_refusal_is_not_retried_and_the_url_never_reaches_the_log(webhook, cap
 
 
 def test_a_full_queue_drops_and_counts_without_waiting(webhook):
-    gate = __import__("threading").Event()
+    gate = threading.Event()
     sender = _notifications(webhook, lambda url, message, seconds: gate.wait(5) and DELIVERED, queue_size=2)
     started = time.monotonic()
     for _ in range(5):
@@ -212,7 +213,7 @@ def test_the_collector_shows_what_fires_and_the_slack_counts_only_when_slack_is_
     quiet = exposition(AlertsCollector(AlertEngine(), CollectorStats()))
     assert "training_exporter_slack" not in quiet and "training_exporter_notifications" not in quiet
     assert quiet.count("training_exporter_alerts_firing{") == len(RULES)
-    gate = __import__("threading").Event()
+    gate = threading.Event()
     sender = _notifications(webhook, lambda url, message, seconds: gate.wait(5) and DELIVERED)
     alerts = AlertEngine(notifier=sender)
     alerts.tick(NAN, (), T0)
