@@ -21,7 +21,8 @@ from exporter.run_set.sources import LogSource
 
 DESCRIPTION = ("Watch an LLM training run: follow its log and serve Prometheus metrics and a live page "
                "(serve), start the trainer and serve its metrics (run), print one report (status), estimate "
-               "a run before it starts (plan), or send one test message to Slack (slack-test).")
+               "a run before it starts (plan), or send one test message to each destination "
+               "(notify-test) or to Slack (slack-test).")
 # Where a key means something else for one command than the field's own help says: (help, default).
 COMMAND_TEXTS = {
     ("run", "log"): ("the log the trainer's output is appended to", "train.log in the current directory"),
