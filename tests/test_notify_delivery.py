@@ -171,3 +171,13 @@ def test_the_slack_webhook_file_post_has_the_same_deadline_and_knows_a_cut_reply
     assert time.monotonic() - started < 3.0
     assert post_message(url, message, 2.0).delivered
     assert sink.requests[-1].json()["attachments"][0]["title"] == "training-exporter: test message"
+
+
+def test_a_retry_after_of_years_pauses_no_longer_than_the_longest_pause(tmp_path, sinks):
+    sink = sinks((429, "99999999"))
+    sender = _notifications(tmp_path, sink.url(), useful_seconds=60,
+                            policy=Policy(deadline_seconds=2.0, first_wait_seconds=0.1, longest_pause_seconds=0.5))
+    sender.notify(_stalled())
+    first, second = sink.wait_for(1, 10) and sink.requests
+    sender.stop()
+    assert 0.5 <= second.at - first.at < 2.0 and sender.counts() == {"json#2": (1, 0)}
