@@ -5,12 +5,10 @@ of independent parts, each a variance in seconds²:
 
 - the level: the mean step time is known only so well (the variance of the mean), and it counts
   once for every iteration left;
-- the iterations' own noise, which averages out over many (it grows with √n, not n); where a
-  progress line gives one iteration's time for every iteration since the line before, that time
-  stands for all of them, and the noise averages out over the lines, not the iterations;
+- the iterations' own noise, which averages out over many (it grows with √n, not n);
 - drift: where the level's samples drift (their slope beyond the trend, and beyond what their
   scatter alone would give), the mean step time ahead moves the more, the longer the horizon (a
-  drift is carried no further ahead than it was seen: twice the level's lag);
+  drift is carried no further ahead than four times as far as it was seen);
 - the evals: the mean overhead's uncertainty for each eval left, and each one's own noise.
 
 The range is log-normal around the estimate, so its low end stays above 0 and a wide range
@@ -24,21 +22,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+DRIFT_REACH = 4  # a drift is carried at most this many times as far ahead as the level has been measured
 Z_80 = 1.2815515655446004  # the standard normal's 90th percentile: an 80 % range between the 10th and 90th
 
 
 @dataclass(frozen=True)
 class StepUncertainty:
     """What is known of the step time, per iteration: the variance of the level's estimate, the
-    variance of one iteration, the square of the level's drift (seconds per iteration), how many
-    iterations ago the level was measured (the middle of its samples), and how many iterations
-    each sample stands for."""
+    variance of one iteration, the square of the level's drift (seconds per iteration), and how
+    many iterations ago the level was measured (the middle of its samples)."""
 
     level_variance: float
     step_variance: float
     drift: float = 0.0
     lag: float = 0.0
-    per_sample: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,8 +51,8 @@ def remaining_variance(iterations: int, steps: StepUncertainty, evals: int, over
     """The variance of the time left over ``iterations`` and ``evals`` still to come; ``scale``
     (the projected step time over today's level) scales the step-time parts."""
     n, e = max(iterations, 0), max(evals, 0)
-    moved = steps.drift * min(steps.lag + n / 2, 2 * steps.lag) ** 2
-    step_part = n * n * (steps.level_variance + moved) + n * max(steps.per_sample, 1.0) * steps.step_variance
+    moved = steps.drift * min(steps.lag + n / 2, DRIFT_REACH * steps.lag) ** 2
+    step_part = n * n * (steps.level_variance + moved) + n * steps.step_variance
     return step_part * scale * scale + e * e * overhead.mean_variance + e * overhead.variance
 
 

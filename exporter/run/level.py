@@ -1,4 +1,5 @@
-"""The current level of the step time: every regular sample since the last level shift.
+"""The current level of the step time: every regular sample since the last level shift (of which
+the ETA reads those of the last few horizons, see :meth:`Level.since`).
 
 A sum of future iterations is a sum, so its per-iteration cost is the plain mean of the samples,
 slow steps included (they happen, and they cost time). The samples are kept as at most
@@ -8,12 +9,13 @@ samples' correlation) and for finding an older shift among the blocks."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from functools import reduce
 from operator import add, mul
 
 MAX_BLOCKS = 64
-MIN_BLOCKS_FOR_SPREAD = 8  # below this, the mean's uncertainty comes from the samples' variance
+MIN_BLOCKS_FOR_SPREAD = 16  # below this, the mean's uncertainty comes from the samples' variance
 
 
 class Level:
@@ -79,6 +81,16 @@ class Level:
     def count(self) -> int:
         return self.sums()[3]
 
+    def since(self, iteration: float) -> Level:
+        """The level's latest samples: the blocks from the first whose samples' mean iteration is
+        ``iteration`` or later, and the open one (the whole level where that leaves nothing)."""
+        first = next((i for i, block in enumerate(self.blocks) if block[2] / block[3] >= iteration), len(self.blocks))
+        if first == 0 or (first == len(self.blocks) and not self._open[3]):
+            return self
+        view = copy.copy(self)
+        view.drop_blocks(first)
+        return view
+
     def mean(self) -> float:
         total, _, _, count = self.sums()
         return total / count
@@ -106,15 +118,18 @@ class Level:
     def samples_per_block(self) -> int:
         return self._per_block
 
-    def mean_variance(self) -> float:
-        """The variance of :meth:`mean` as an estimate of the level: from the spread of the block
-        means where there are enough blocks (it holds for correlated samples too), else from the
-        samples' variance; never below the latter's."""
-        count = self.count
-        independent = self.variance() / count if count else 0.0
+    def long_run_variance(self) -> float:
+        """The variance per sample that a sum of many samples shows (batch means): the spread of
+        the block means × the samples in a block, where there are enough blocks, else the
+        samples' variance. Slow steps that come regularly (a periodic sync or save) average out
+        in it; a level that wanders adds to it."""
         if len(self.blocks) < MIN_BLOCKS_FOR_SPREAD:
-            return independent
+            return self.variance()
         means = self.block_means()
         centre = sum(means) / len(means)
-        spread = sum((m - centre) ** 2 for m in means) / (len(means) - 1)
-        return max(spread / len(means), independent)
+        return self._per_block * sum((m - centre) ** 2 for m in means) / (len(means) - 1)
+
+    def mean_variance(self) -> float:
+        """The variance of :meth:`mean` as an estimate of the level."""
+        count = self.count
+        return self.long_run_variance() / count if count else 0.0

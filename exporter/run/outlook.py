@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from exporter.run import drift, estimate, interval
 from exporter.run.settings import Setting, TrainerSettings
 from exporter.run.state import StallTimeouts
+from exporter.run.level import Level
 from exporter.run.timing import IterationTiming
 
 Spread = tuple[float, float, float]  # (low, typical, high)
@@ -55,12 +56,13 @@ def eval_uncertainty(timing: IterationTiming, evals: Spread, provisional: bool) 
     return interval.EvalUncertainty(variance / len(measured), variance)
 
 
-def eta_ahead(timing: IterationTiming, iteration: int, remaining: int, typical: float, evals_left: int,
+def eta_ahead(timing: IterationTiming, level: Level, iteration: int, remaining: int, evals_left: int,
               evals: Spread, provisional: bool) -> estimate.Eta:
-    """The ETA at the step time projected along the run's trend, with its 80 % range."""
-    ahead = drift.mean_ahead(typical, timing.level_at(), timing.trend(), iteration, remaining)
+    """The ETA at ``level``'s step time projected along the run's trend, with its 80 % range."""
+    typical = level.mean()
+    ahead = drift.mean_ahead(typical, level.centre(), timing.trend(), iteration, remaining)
     seconds = estimate.eta_seconds(remaining, ahead, evals_left, evals[1])
-    variance = interval.remaining_variance(remaining, timing.step_uncertainty(iteration), evals_left,
+    variance = interval.remaining_variance(remaining, timing.step_uncertainty(level, iteration), evals_left,
                                            eval_uncertainty(timing, evals, provisional),
                                            ahead / typical if typical > 0 else 1.0)
     rate = interval.slowdown_rate(len(timing.slowdowns), timing.seen_since(iteration), iteration + remaining)
@@ -75,7 +77,9 @@ def eta_ahead(timing: IterationTiming, iteration: int, remaining: int, typical: 
 def outlook(timing: IterationTiming, settings: TrainerSettings, iteration: int | None,
             max_iterations: int | None, timeouts: StallTimeouts) -> Outlook:
     timing.settle_level()
-    typical = timing.typical_iteration()
+    remaining = max_iterations - iteration if iteration is not None and max_iterations is not None else None
+    level = timing.level_ahead(iteration, remaining)
+    typical = level.mean() if level.count else None
     interval = settings.eval_interval(timing.observed_eval_interval())
     every = interval.value if interval else None
     evals, provisional = eval_spread(timing, settings, typical)
@@ -83,8 +87,7 @@ def outlook(timing: IterationTiming, settings: TrainerSettings, iteration: int |
     if iteration is not None and max_iterations is not None:
         evals_left = estimate.evals_left(iteration, max_iterations, every, timing.last_eval_iteration())
         if typical is not None:
-            eta = eta_ahead(timing, iteration, max_iterations - iteration, typical, evals_left,
-                            evals or (0.0, 0.0, 0.0), provisional)
+            eta = eta_ahead(timing, level, iteration, remaining, evals_left, evals or (0.0, 0.0, 0.0), provisional)
     steps_per_line = timing.steps_per_line()
     eval_due = 0.0
     if evals and iteration is not None and (

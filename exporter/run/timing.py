@@ -19,6 +19,7 @@ from exporter.run.level import Level
 ITERATION_WINDOW = 101
 WARMUP_ITERATIONS = 5  # the first iterations after a start or resume include compilation and warm-up
 EVAL_WINDOW = 20
+WINDOW_HORIZONS = 4  # the ETA's level reads the samples of this many horizons (iterations left) back
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +179,6 @@ class IterationTiming:
             return sum(b[0] for b in dropped) / sum(b[3] for b in dropped)
         return None
 
-    def level_at(self) -> float:
-        """The iteration the typical iteration time stands for: the middle of its samples."""
-        return self.level.centre()
-
     def trend(self) -> float:
         """How much the step time grows per iteration over the run (0 without a clear trend)."""
         return self.history.trend()
@@ -203,19 +200,22 @@ class IterationTiming:
             return max(set(gaps), key=lambda gap: (gaps.count(gap), gap))
         return seen[0] if len(seen) == 1 and seen[0] > 0 else None
 
-    def typical_iteration(self) -> float | None:
-        """The mean step time of the current level, slow steps included."""
-        return self.level.mean() if self.level.count else None
+    def level_ahead(self, iteration: int | None, remaining: int | None) -> Level:
+        """The samples that speak for the ``remaining`` iterations after ``iteration``: the level's
+        since ``WINDOW_HORIZONS`` × ``remaining`` iterations back (a drift too slow to count as a
+        shift weighs less on a short horizon), all of them when the run's length is not known."""
+        if iteration is None or remaining is None:
+            return self.level
+        return self.level.since(iteration - WINDOW_HORIZONS * max(remaining, 1))
 
-    def step_uncertainty(self, iteration: int) -> StepUncertainty:
-        """What is known of the step time at ``iteration``: see :mod:`exporter.run.interval`."""
-        noise = self.level.variance()
+    def step_uncertainty(self, level: Level, iteration: int) -> StepUncertainty:
+        """What ``level`` tells of the step time after ``iteration``: see :mod:`exporter.run.interval`."""
+        noise = level.long_run_variance()
         return StepUncertainty(
-            level_variance=self.level.mean_variance(),
+            level_variance=noise / level.count,
             step_variance=noise,
-            drift=drift.drift_variance(self.level.points(), self.trend()),
-            lag=max(iteration - self.level.centre(), 0.0),
-            per_sample=self.steps_per_line(),
+            drift=drift.drift_variance(level.points(), self.trend()),
+            lag=max(iteration - level.centre(), 0.0),
         )
 
     def seen_since(self, iteration: int) -> float:
