@@ -20,6 +20,7 @@ SHIFT_MIN_RATIO = 0.1  # ... and differs from the old one by this share
 SHIFT_MIN_SCORE = 10.0  # ... by this many noise units (robust t-statistic)
 SHIFT_AGREEMENT = 0.8  # ... and this share of the samples since lie beyond the old level
 MIN_SLOPE_POINTS = 8  # points before a slope's uncertainty is worked out
+TREND_CONTRADICTED = 3.0  # standard errors between the level's own slope and the run's trend
 TREND_AGREEMENT = 0.8  # the share of point pairs that must agree on the trend's direction
 HISTORY_POINTS = 64
 
@@ -82,22 +83,43 @@ def moved_from(old: float, old_count: int, recent: Sequence[float]) -> bool:
     return sum(1 for v in recent if (v - midway) * moved > 0) >= SHIFT_AGREEMENT * n
 
 
-def drift_variance(points: Sequence[tuple[float, float]], trend: float) -> float:
-    """How fast the step time over ``points`` (``(iteration, seconds)``, means of equal sample
-    counts) drifts beyond ``trend``, as a squared slope: the least-squares slope's square less
-    its own variance (what the points' scatter alone would give it), so that a level that holds
-    still shows (on average) no drift. 0 for fewer than ``MIN_SLOPE_POINTS``."""
+def least_squares(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """The least-squares slope of ``points`` (``(iteration, seconds)``, means of equal sample
+    counts) and its variance, from the points' scatter about the line; None for fewer than
+    ``MIN_SLOPE_POINTS`` or a single iteration."""
     m = len(points)
     if m < MIN_SLOPE_POINTS:
-        return 0.0
+        return None
     mean_x = sum(x for x, _ in points) / m
     mean_y = sum(y for _, y in points) / m
     sxx = sum((x - mean_x) ** 2 for x, _ in points)
     if sxx <= 0:
-        return 0.0
+        return None
     slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
     scatter = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in points) / (m - 2)
-    return max((slope - trend) ** 2 - scatter / sxx, 0.0)
+    return slope, scatter / sxx
+
+
+def level_trend(points: Sequence[tuple[float, float]], trend: float) -> float:
+    """The run's ``trend``, unless the current level's own ``points`` contradict it (their slope
+    lies more than ``TREND_CONTRADICTED`` standard errors from it): a staircase of level shifts
+    reads as a trend over the run, yet within its last stage the step time holds still."""
+    fit = least_squares(points)
+    if fit is None or trend == 0:
+        return trend
+    slope, variance = fit
+    return 0.0 if (slope - trend) ** 2 > TREND_CONTRADICTED**2 * variance else trend
+
+
+def drift_variance(points: Sequence[tuple[float, float]], trend: float) -> float:
+    """How fast the step time over ``points`` drifts beyond ``trend``, as a squared slope: the
+    least-squares slope's square less its own variance (what the points' scatter alone would give
+    it), so that a level that holds still shows (on average) no drift."""
+    fit = least_squares(points)
+    if fit is None:
+        return 0.0
+    slope, variance = fit
+    return max((slope - trend) ** 2 - variance, 0.0)
 
 
 def trend_slope(points: Sequence[tuple[float, float]]) -> float:

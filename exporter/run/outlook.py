@@ -60,7 +60,8 @@ def eta_ahead(timing: IterationTiming, level: Level, iteration: int, remaining: 
               evals: Spread, provisional: bool) -> estimate.Eta:
     """The ETA at ``level``'s step time projected along the run's trend, with its 80 % range."""
     typical = level.mean()
-    ahead = drift.mean_ahead(typical, level.centre(), timing.trend(), iteration, remaining)
+    trend = drift.level_trend(level.points(), timing.trend())
+    ahead = drift.mean_ahead(typical, level.centre(), trend, iteration, remaining)
     seconds = estimate.eta_seconds(remaining, ahead, evals_left, evals[1])
     variance = interval.remaining_variance(remaining, timing.step_uncertainty(level, iteration), evals_left,
                                            eval_uncertainty(timing, evals, provisional),

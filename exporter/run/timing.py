@@ -154,22 +154,17 @@ class IterationTiming:
         self._settled = tuple(self.samples)
 
     def _shift(self) -> float | None:
-        """Find a shift among the recent samples (those before it are dropped), between the recent
-        samples and the level's older ones (read in one go, a log's shift can lie before the
-        recent samples), or among the level's blocks, and start the level after it. Returns the
-        old level's mean, or None without a shift."""
+        """Find a shift among the recent samples (those before it are dropped), among the level's
+        blocks (read in one go, a log's shift can lie before the recent samples), or between the
+        recent samples and the level's older ones (one too recent to show among the blocks), and
+        start the level after it. Returns the old level's mean, or None without a shift."""
         samples = list(self.samples)
-        total, _, _, count = self.level.sums()
         if split := drift.level_start(samples):
             for _ in range(split):
                 self.samples.popleft()
                 self.sampled_at.popleft()
             self.level.reset(list(self.sampled_at), list(self.samples))
             return sum(samples[:split]) / split
-        older = count - len(samples)
-        if older > 0 and drift.moved_from(old := (total - sum(samples)) / older, older, samples):
-            self.level.reset(list(self.sampled_at), samples)
-            return old
         if first := drift.level_start(self.level.block_means(), least=2):
             dropped = self.level.blocks[:first]
             self.level.drop_blocks(first)
@@ -177,6 +172,11 @@ class IterationTiming:
                 self.samples.popleft()
                 self.sampled_at.popleft()
             return sum(b[0] for b in dropped) / sum(b[3] for b in dropped)
+        total, _, _, count = self.level.sums()
+        older = count - len(samples)
+        if older > 0 and drift.moved_from(old := (total - sum(samples)) / older, older, samples):
+            self.level.reset(list(self.sampled_at), samples)
+            return old
         return None
 
     def trend(self) -> float:
