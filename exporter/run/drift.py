@@ -205,10 +205,6 @@ class History:
                 per_point = self._per_point = per_point * 2
         self._sum_x, self._sum_y, self._count = sum_x, sum_y, count
 
-    @property
-    def samples_per_point(self) -> int:
-        return self._per_point
-
     def trend(self) -> float:
         """:func:`trend_slope` of the points."""
         if self._trend is None:

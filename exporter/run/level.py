@@ -5,7 +5,7 @@ A sum of future iterations is a sum, so its per-iteration cost is the plain mean
 slow steps included (they happen, and they cost time). The samples are kept as at most
 ``MAX_BLOCKS`` blocks of equal sample counts (each block twice as long once they are full), which
 is enough for the mean, the spread of the block means (how well the mean is known, whatever the
-samples' correlation) and for finding an older shift among the blocks."""
+samples' correlation), the drift of the blocks and for finding an older shift among them."""
 
 from __future__ import annotations
 
@@ -113,10 +113,6 @@ class Level:
     def points(self) -> list[tuple[float, float]]:
         """Each block as ``(mean iteration, mean seconds)``."""
         return [(at / count, total / count) for total, _, at, count in self.blocks]
-
-    @property
-    def samples_per_block(self) -> int:
-        return self._per_block
 
     def long_run_variance(self) -> float:
         """The variance per sample that a sum of many samples shows (batch means): the spread of

@@ -210,10 +210,9 @@ class IterationTiming:
 
     def step_uncertainty(self, level: Level, iteration: int) -> StepUncertainty:
         """What ``level`` tells of the step time after ``iteration``: see :mod:`exporter.run.interval`."""
-        noise = level.long_run_variance()
         return StepUncertainty(
-            level_variance=noise / level.count,
-            step_variance=noise,
+            level_variance=level.mean_variance(),
+            step_variance=level.long_run_variance(),
             drift=drift.drift_variance(level.points(), self.trend()),
             lag=max(iteration - level.centre(), 0.0),
         )
