@@ -145,39 +145,42 @@ class IterationTiming:
         self.level.add_all(iterations, seconds)
 
     def settle_level(self) -> None:
-        """Start the level afresh after a shift (see :meth:`_shift`), noting the size of a slowdown."""
+        """Start the level afresh after a shift (see :meth:`_shift`), noting the size of a slowdown
+        from a level that had lasted ``ITERATION_WINDOW`` samples (not the end of a warm-up)."""
         if tuple(self.samples) == self._settled:
             return
-        old = self._shift()
-        if old is not None and 0 < old < self.level.mean():
+        old, lasted = self._shift()
+        if lasted >= ITERATION_WINDOW and 0 < old < self.level.mean():
             self.slowdowns.append(math.log(self.level.mean() / old))
         self._settled = tuple(self.samples)
 
-    def _shift(self) -> float | None:
+    def _shift(self) -> tuple[float, int]:
         """Find a shift among the recent samples (those before it are dropped), among the level's
         blocks (read in one go, a log's shift can lie before the recent samples), or between the
         recent samples and the level's older ones (one too recent to show among the blocks), and
-        start the level after it. Returns the old level's mean, or None without a shift."""
+        start the level after it. Returns the old level's mean and how many samples it had lasted
+        (0 without a shift)."""
         samples = list(self.samples)
+        total, _, _, count = self.level.sums()
         if split := drift.level_start(samples):
             for _ in range(split):
                 self.samples.popleft()
                 self.sampled_at.popleft()
             self.level.reset(list(self.sampled_at), list(self.samples))
-            return sum(samples[:split]) / split
+            return sum(samples[:split]) / split, count - len(self.samples)
         if first := drift.level_start(self.level.block_means(), least=2):
             dropped = self.level.blocks[:first]
             self.level.drop_blocks(first)
             while len(self.samples) > self.level.count:
                 self.samples.popleft()
                 self.sampled_at.popleft()
-            return sum(b[0] for b in dropped) / sum(b[3] for b in dropped)
-        total, _, _, count = self.level.sums()
+            lasted = sum(b[3] for b in dropped)
+            return sum(b[0] for b in dropped) / lasted, lasted
         older = count - len(samples)
         if older > 0 and drift.moved_from(old := (total - sum(samples)) / older, older, samples):
             self.level.reset(list(self.sampled_at), samples)
-            return old
-        return None
+            return old, older
+        return 0.0, 0
 
     def trend(self) -> float:
         """How much the step time grows per iteration over the run (0 without a clear trend)."""
