@@ -89,3 +89,11 @@ def test_a_steady_backfill_keeps_every_sample():
     feed(timing, samples(4000, 0.1, 0.01))
     timing.settle_level()
     assert timing.level.count == 3999 and timing.slowdowns == []
+
+
+def test_the_end_of_a_warm_up_is_a_shift_but_not_a_slowdown_that_promises_more():
+    timing = IterationTiming()
+    feed(timing, samples(40, 0.08, 0.002) + samples(2000, 0.1, 0.005, seed=4))
+    timing.settle_level()
+    assert timing.level.mean() == pytest.approx(0.1, rel=0.01)  # the faster start is left out
+    assert timing.slowdowns == []
