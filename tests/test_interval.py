@@ -92,3 +92,8 @@ def test_slowdowns_seen_raise_only_the_high_end():
     low, high = interval.eta_range(100.0, 1.0, (mean, variance))
     assert low == interval.eta_range(100.0, 1.0)[0]
     assert high > 100 * math.exp(mean)
+
+
+def test_absurd_figures_give_a_finite_range():
+    low, high = interval.eta_range(1.0, 1e300, interval.more_slowdowns(1.0, [27.0] * 1000, 10**12))
+    assert 0 < low < 1 < high < math.inf

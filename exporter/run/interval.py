@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 
 DRIFT_REACH = 4  # a drift is carried at most this many times as far ahead as the level has been measured
+MAX_EXPONENT = 20.0  # a range reaches at most e^20 times the ETA either way: absurd logs never overflow
 Z_80 = 1.2815515655446004  # the standard normal's 90th percentile: an 80 % range between the 10th and 90th
 
 
@@ -82,5 +83,5 @@ def eta_range(seconds: float, variance: float, slowdowns: tuple[float, float] = 
         return 0.0, 0.0
     relative = max(variance, 0.0) / (seconds * seconds)
     extra_mean, extra_variance = slowdowns
-    low = seconds * math.exp(-Z_80 * math.sqrt(relative))
-    return low, seconds * math.exp(extra_mean + Z_80 * math.sqrt(relative + extra_variance))
+    low = seconds * math.exp(-min(Z_80 * math.sqrt(relative), MAX_EXPONENT))
+    return low, seconds * math.exp(min(extra_mean + Z_80 * math.sqrt(relative + extra_variance), MAX_EXPONENT))
