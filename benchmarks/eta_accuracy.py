@@ -2,8 +2,10 @@
 
     python3 benchmarks/eta_accuracy.py [LOG ...] [--cuts 0.1,0.5,0.9] [--json] [--generated-only]
 
-Each log is cut at 10 %, 20 %, ..., 90 % of its progress lines, and at each cut the time left to
-its last progress line is estimated three ways:
+Each log is cut at 5 %, 10 %, ..., 95 % of its progress lines (19 cuts: with 9, a log's coverage
+could only move in steps of 11 %), and at each cut the time left to
+its end (its last progress line, or the eval printed after it at the same iteration) is estimated
+three ways:
 - exporter: the run model's ``eta_seconds`` (range ``eta_low/high_seconds``), fed (a) like
   ``status``, the cut as one backfill, and (b) like ``serve``, the lines replayed poll by poll
   (every 0.5 s) with the poll's time as their arrival time;
@@ -49,7 +51,7 @@ from exporter.run.estimate import percentile  # noqa: E402
 from exporter.commands.serve import open_run  # noqa: E402
 
 REAL_LOGS = REPO.parent / "shared" / "real-logs"
-CUTS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+CUTS = tuple(round(0.05 * i, 2) for i in range(1, 20))
 POLL_SECONDS = Config().poll_interval_seconds
 TQDM_SMOOTHING = 0.3
 ESTIMATORS = ("exporter/status", "exporter/serve", "naive", "tqdm")
@@ -76,6 +78,7 @@ class Trace:
     max_iters: int | None  # handed to the model; None where the log prints the run's length
     truth: str
     note: str = ""
+    end: float | None = None  # the truth clock at the run's end, where it lies after the last progress line
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,20 @@ def truth_clock(progress: list[Progress], after_eval: list[bool], indices: list[
     return None
 
 
+def final_eval(events: list, last_index: int, stamps: list[float] | None) -> float | None:
+    """The wall time at which an eval of the last iteration, printed after the last progress line
+    (modded-nanogpt validates after its last step's line), ended: part of the run, and of the time
+    an ETA is for; None where there is none, or no wall clock to time it."""
+    if stamps is None:
+        return None
+    last = events[last_index]
+    for index in range(last_index + 1, len(events)):
+        event = events[index]
+        if isinstance(event, Eval) and event.iteration in (None, last.iteration):
+            return stamps[index]
+    return None
+
+
 def run_length(events: list, last_iteration: int) -> tuple[int | None, str]:
     """``max_iters`` to hand the model (None where the log prints the run's length and reaches it),
     and a note saying why."""
@@ -219,7 +236,8 @@ def read_trace(path: str | Path, name: str | None = None) -> Trace | str:
     max_iters, note = run_length(events, progress[-1].iteration)
     arrivals = times_written or synthetic_arrivals(len(lines), indices, times)
     points = [(i, p.iteration, t) for i, p, t in zip(indices, progress, times)]
-    return Trace(name or Path(path).name, str(path), raw_lines, lines, arrivals, points, max_iters, truth, note)
+    return Trace(name or Path(path).name, str(path), raw_lines, lines, arrivals, points, max_iters, truth, note,
+                 final_eval(events, indices[-1], times_written))
 
 
 # ---- estimating --------------------------------------------------------------------------------
@@ -294,6 +312,7 @@ def measure(trace: Trace, fractions: tuple[float, ...] = CUTS) -> list[Cut]:
     positions = cut_positions(len(trace.points), fractions)
     served = serve_like(trace, [trace.points[k][0] for k in positions])
     _, end_iteration, end_time = trace.points[-1]
+    end_time = trace.end if trace.end is not None else end_time
     cuts = []
     for fraction, k, live in zip(fractions, positions, served):
         index, iteration, time = trace.points[k]
@@ -428,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("logs", nargs="*", metavar="LOG",
                         help="trainer logs to measure (default: ../shared/real-logs/*.log)")
     parser.add_argument("--cuts", type=parse_cuts, default=CUTS, help="fractions of the progress lines to cut at, "
-                        "comma-separated (default 0.1,0.2,...,0.9)")
+                        "comma-separated (default 0.05,0.1,...,0.95)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--generated-only", action="store_true", help="measure only the generated logs")
     args = parser.parse_args(argv)

@@ -65,3 +65,13 @@ def test_history_keeps_a_bounded_number_of_points_over_the_whole_run():
     assert 32 <= len(history.points) <= 64
     assert history.points[0][0] < 2_000 and history.points[-1][0] > 95_000
     assert trend_slope(history.points) == pytest.approx(1e-6, rel=0.01)
+
+
+def test_a_trend_the_current_level_contradicts_is_not_projected():
+    """A staircase reads as a trend over the run, but within its last stage the step time holds."""
+    from exporter.run.drift import level_trend
+    stage = [(float(i), v) for i, v in zip(range(0, 320, 10), noisy(0.060, 32, seed=5))]
+    assert level_trend(stage, 1e-4) == 0.0
+    ramp = [(x, y + 1e-4 * x) for x, y in stage]
+    assert level_trend(ramp, 1e-4) == 1e-4
+    assert level_trend(stage[:4], 1e-4) == 1e-4  # too few points to say

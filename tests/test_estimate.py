@@ -14,11 +14,10 @@ def test_evals_between_counts_the_eval_at_max_iters():
 
 
 def test_scenario_two_eta():
-    eta = estimate.eta(18700, (0.16, 0.17, 0.18), 38, (5.0, 5.8, 6.5))
-    assert eta.seconds == pytest.approx(18700 * 0.17 + 38 * 5.8)  # 3399.4 s, about 57 min
-    assert eta.seconds == pytest.approx(3400, rel=0.001)
-    assert eta.low == pytest.approx(18700 * 0.16 + 38 * 5.0)
-    assert eta.high == pytest.approx(18700 * 0.18 + 38 * 6.5)
+    seconds = estimate.eta_seconds(18700, 0.17, 38, 5.8)
+    assert seconds == pytest.approx(18700 * 0.17 + 38 * 5.8)  # 3399.4 s, about 57 min
+    assert seconds == pytest.approx(3400, rel=0.001)
+    assert estimate.eta_seconds(-5, 0.17, -1, 5.8) == 0.0  # past the end: nothing left
 
 
 def test_provisional_eval_cost_from_eval_iters():

@@ -21,16 +21,19 @@ def logs(tmp_path_factory):
     return {s.name: eta_logs.write_log(s, directory) for s in (STEADY, RAMP)}
 
 
+NINE_CUTS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+
+
 @pytest.fixture(scope="module")
 def steady(logs):
     trace = eta_accuracy.read_trace(logs["tiny_steady"])
-    return trace, eta_accuracy.measure(trace)
+    return trace, eta_accuracy.measure(trace, NINE_CUTS)
 
 
 @pytest.fixture(scope="module")
 def ramp(logs):
     trace = eta_accuracy.read_trace(logs["tiny_ramp"])
-    return trace, eta_accuracy.measure(trace)
+    return trace, eta_accuracy.measure(trace, NINE_CUTS)
 
 
 def test_truth_from_unix_time_prefixes(steady):
@@ -96,3 +99,13 @@ def test_a_log_without_any_clock_is_skipped(tmp_path):
 
 def test_estimate_defaults_have_no_range():
     assert summarize([eta_accuracy.Cut(0.5, 1, 2.0, {"naive": Estimate(1.0)})], "naive").median == 0.5
+
+
+def test_the_eval_after_the_last_progress_line_is_part_of_the_run(tmp_path):
+    """modded-nanogpt validates after its last step's line: with a wall clock, the run ends there."""
+    scenario = eta_logs.Scenario("tiny_modded", "modded", 300, eta_logs.steady(30), 100, 2.0, log_interval=1)
+    trace = eta_accuracy.read_trace(eta_logs.write_log(scenario, tmp_path))
+    assert trace.truth.startswith("arrival stamps")
+    for c in eta_accuracy.measure(trace, NINE_CUTS):
+        evals = 3 - c.iteration // 100  # at 100, 200 and 300 (after the last progress line)
+        assert c.true_remaining == pytest.approx((300 - c.iteration) * 0.03 + evals * 2.0, abs=1e-4)

@@ -158,3 +158,18 @@ def test_bad_flags_are_usage_errors(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse(*argv)
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize(("gpu", "expected"), [
+    ("RTX 4070", [0.2, 0.3, 0.4]),  # no published run on it: the general default
+    ("NVIDIA A100-SXM4-80GB", [0.3, 0.45, 0.6]),  # nanoGPT's 4 days at 29 %, llm.c's 90 minutes at 63 %
+    ("H100 SXM", [0.25, 0.35, 0.45]),  # modded-nanogpt and llm.c on 8 × H100: 26-44 %
+])
+def test_the_default_mfu_is_the_range_published_runs_reached_on_that_gpu(config_file, gpu, expected):
+    durations = plan_report.build(parse(config_file, "--gpu", gpu)).durations
+    assert [d.mfu for d in durations] == pytest.approx(expected)
+
+
+def test_an_mfu_given_wins_over_the_gpus_default(config_file):
+    args = parse(config_file, "--gpu", "H100 SXM", "--mfu", "0.5")
+    assert [d.mfu for d in plan_report.build(args).durations] == [0.5]

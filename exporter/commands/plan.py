@@ -18,6 +18,8 @@ from exporter.plan.result import PlanResult
 from exporter.trainer.config_file import read_config_file
 from exporter.trainer.nanogpt import resolve
 
+DEFAULT_MFU = "0.2-0.4"  # where the GPU is unknown or has no range of its own in exporter/data/gpus.yml
+
 # The counts the plan uses, each a whole number of 1 or more.
 _COUNTS = ("batch_size", "block_size", "gradient_accumulation_steps", "max_iters", "n_layer", "n_head",
            "n_embd", "vocab_size", "eval_interval", "eval_iters")
@@ -76,9 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_mutually_exclusive_group()
     data.add_argument("--dataset", metavar="PATH", help="nanoGPT train.bin (uint16 tokens: size / 2)")
     data.add_argument("--dataset-tokens", type=_amount, metavar="N", help="dataset size in tokens, e.g. 3.68e9")
-    parser.add_argument("--mfu", default="0.2-0.4", metavar="X",
+    parser.add_argument("--mfu", metavar="X",
                         help="model FLOPs utilisation as a fraction or a percentage: 0.3 or 30%%, a range "
-                             "0.2-0.4 (default) or 20-40%%, a list 0.2,0.3")
+                             f"0.2-0.4 or 20-40%%, a list 0.2,0.3 (default {DEFAULT_MFU}; on A100 and H100/H200 "
+                             "the range their published runs reached, see README)")
     parser.add_argument("--tokens-per-second", type=_amount, metavar="X",
                         help="measured throughput of the whole run; replaces the MFU estimate")
     parser.add_argument("--params", type=_amount, metavar="N",
@@ -152,14 +155,14 @@ def _dataset(args: argparse.Namespace) -> tuple[int | None, str | None]:
 
 def build(args: argparse.Namespace) -> PlanResult:
     """Every figure of the plan from the parsed arguments; :class:`UsageError` for bad inputs."""
+    gpu = _gpu(args.gpu)
     try:
-        mfus = formulas.mfu_values(args.mfu)
+        mfus = formulas.mfu_values(args.mfu or (gpu and gpu.mfu) or DEFAULT_MFU)
     except UsageError as exc:
         raise PlanError(f"--mfu: {exc}") from exc
     if not args.currency.strip():
         raise PlanError("--currency must not be empty")
     settings, defaulted = _trainer_settings(args)
-    gpu = _gpu(args.gpu)
     tokens_in_dataset, dataset_source = _dataset(args)
     grad_accum = formulas.per_rank_grad_accum(settings["gradient_accumulation_steps"], args.world_size)
     shape = formulas.ModelShape(

@@ -25,6 +25,7 @@ class GpuSpec:
     bf16_dense_flops: float
     board_watts: float
     memory_bytes: int
+    mfu: str | None = None  # the default MFU range ``plan`` assumes on it, where published runs say
 
 
 @cache
@@ -37,6 +38,7 @@ def _table() -> tuple[tuple[re.Pattern[str], GpuSpec], ...]:
             bf16_dense_flops=float(entry["bf16_tflops"]) * 1e12,
             board_watts=float(entry["board_watts"]),
             memory_bytes=int(entry["memory_gib"] * _GIB),
+            mfu=entry.get("mfu"),
         )
         rows.append((re.compile(entry["pattern"]), spec))
     return tuple(rows)

@@ -19,15 +19,18 @@ SHIFT_MIN_SAMPLES = 8  # a new level counts once it has lasted this many samples
 SHIFT_MIN_RATIO = 0.1  # ... and differs from the old one by this share
 SHIFT_MIN_SCORE = 10.0  # ... by this many noise units (robust t-statistic)
 SHIFT_AGREEMENT = 0.8  # ... and this share of the samples since lie beyond the old level
+MIN_SLOPE_POINTS = 8  # points before a slope's uncertainty is worked out
+TREND_CONTRADICTED = 3.0  # standard errors between the level's own slope and the run's trend
 TREND_AGREEMENT = 0.8  # the share of point pairs that must agree on the trend's direction
 HISTORY_POINTS = 64
 
 
-def level_start(samples: Sequence[float]) -> int:
+def level_start(samples: Sequence[float], least: int = SHIFT_MIN_SAMPLES) -> int:
     """Where the current level of ``samples`` starts: the index after the most significant level
-    shift, or 0 when there is none."""
+    shift, or 0 when there is none; each side of it has ``least`` samples or more (fewer where each
+    sample is the mean of many)."""
     n = len(samples)
-    if n < 2 * SHIFT_MIN_SAMPLES:
+    if n < 2 * least:
         return 0
     samples = list(samples)
     middle = percentile(samples, 0.5)
@@ -38,7 +41,7 @@ def level_start(samples: Sequence[float]) -> int:
     for value in samples:
         prefix.append(prefix[-1] + value)
     best, best_score = 0, SHIFT_MIN_SCORE
-    for split in range(SHIFT_MIN_SAMPLES, n - SHIFT_MIN_SAMPLES + 1):
+    for split in range(least, n - least + 1):
         before = prefix[split] / split
         after = (prefix[n] - prefix[split]) / (n - split)
         if abs(after - before) < SHIFT_MIN_RATIO * before:
@@ -60,6 +63,63 @@ def _persists(samples: Sequence[float], split: int) -> bool:
     midway = before + moved / 2
     beyond = sum(1 for v in after if (v - midway) * moved > 0)
     return beyond >= SHIFT_AGREEMENT * len(after)
+
+
+def moved_from(old: float, old_count: int, recent: Sequence[float]) -> bool:
+    """Whether the ``recent`` samples sit on another level than the ``old_count`` samples before
+    them, whose mean is ``old``: :func:`level_start`'s rules for a split between the two."""
+    n = len(recent)
+    if n < SHIFT_MIN_SAMPLES or old_count < SHIFT_MIN_SAMPLES or old <= 0:
+        return False
+    after = sum(recent) / n
+    middle = percentile(recent, 0.5)
+    moved = middle - old
+    if min(abs(after - old), abs(moved)) < SHIFT_MIN_RATIO * old:
+        return False
+    noise = percentile([abs(v - middle) for v in recent], 0.5) * 1.4826 or middle * 0.01
+    if abs(after - old) / noise * (old_count * n / (old_count + n)) ** 0.5 < SHIFT_MIN_SCORE:
+        return False
+    midway = old + moved / 2
+    return sum(1 for v in recent if (v - midway) * moved > 0) >= SHIFT_AGREEMENT * n
+
+
+def least_squares(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """The least-squares slope of ``points`` (``(iteration, seconds)``, means of equal sample
+    counts) and its variance, from the points' scatter about the line; None for fewer than
+    ``MIN_SLOPE_POINTS`` or a single iteration."""
+    m = len(points)
+    if m < MIN_SLOPE_POINTS:
+        return None
+    mean_x = sum(x for x, _ in points) / m
+    mean_y = sum(y for _, y in points) / m
+    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    if sxx <= 0:
+        return None
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
+    scatter = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in points) / (m - 2)
+    return slope, scatter / sxx
+
+
+def level_trend(points: Sequence[tuple[float, float]], trend: float) -> float:
+    """The run's ``trend``, unless the current level's own ``points`` contradict it (their slope
+    lies more than ``TREND_CONTRADICTED`` standard errors from it): a staircase of level shifts
+    reads as a trend over the run, yet within its last stage the step time holds still."""
+    fit = least_squares(points)
+    if fit is None or trend == 0:
+        return trend
+    slope, variance = fit
+    return 0.0 if (slope - trend) ** 2 > TREND_CONTRADICTED**2 * variance else trend
+
+
+def drift_variance(points: Sequence[tuple[float, float]], trend: float) -> float:
+    """How fast the step time over ``points`` drifts beyond ``trend``, as a squared slope: the
+    least-squares slope's square less its own variance (what the points' scatter alone would give
+    it), so that a level that holds still shows (on average) no drift."""
+    fit = least_squares(points)
+    if fit is None:
+        return 0.0
+    slope, variance = fit
+    return max((slope - trend) ** 2 - variance, 0.0)
 
 
 def trend_slope(points: Sequence[tuple[float, float]]) -> float:

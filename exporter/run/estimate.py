@@ -44,20 +44,9 @@ class Eta:
     high: float
 
 
-def eta(
-    remaining_iterations: int,
-    iteration_seconds: tuple[float, float, float],
-    evals_left: int,
-    eval_seconds: tuple[float, float, float],
-) -> Eta:
-    """Remaining regular iterations × typical iteration time + remaining evals × eval overhead.
-
-    Each time argument is ``(low, typical, high)``.
-    """
-    remaining = max(remaining_iterations, 0)
-    evals = max(evals_left, 0)
-    low, mid, high = (remaining * it + evals * ev for it, ev in zip(iteration_seconds, eval_seconds))
-    return Eta(seconds=mid, low=min(low, mid), high=max(high, mid))
+def eta_seconds(remaining_iterations: int, iteration_seconds: float, evals_left: int, eval_seconds: float) -> float:
+    """Remaining regular iterations × typical iteration time + remaining evals × eval overhead."""
+    return max(remaining_iterations, 0) * iteration_seconds + max(evals_left, 0) * eval_seconds
 
 
 def robust_mean(values: Sequence[float]) -> float:

@@ -5,6 +5,7 @@ apart from recording what it says (:class:`IterationTiming`)."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from bisect import bisect_left
 from collections import deque
@@ -16,10 +17,13 @@ from operator import add, mul, sub
 
 from exporter.events import Progress
 from exporter.run import drift, estimate
+from exporter.run.interval import StepUncertainty
+from exporter.run.level import Level
 
 ITERATION_WINDOW = 101
 WARMUP_ITERATIONS = 5  # the first iterations after a start or resume include compilation and warm-up
 EVAL_WINDOW = 20
+WINDOW_HORIZONS = 4  # the ETA's level reads the samples of this many horizons (iterations left) back
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,7 @@ def interval(previous: Progress, p: Progress, wall: float | None, eval_here: boo
     if eval_here and eval_in_own_time:
         span, iterations = (p.iteration_seconds, 1) if p.iteration_seconds is not None else (clock, steps)
         typical = _typical(samples)
-        overhead = None if typical is None else max(span - iterations * typical, 0.0)
+        overhead = None if typical is None else span - iterations * typical
         return Interval(span, None, overhead)
     if p.iteration_seconds is not None:
         regular = Interval(p.iteration_seconds * steps, p.iteration_seconds)
@@ -81,9 +85,11 @@ def interval(previous: Progress, p: Progress, wall: float | None, eval_here: boo
         if typical is None:
             return regular
         expected = steps * typical
-    overhead = max(wall - expected, 0.0)
+    # not clipped at 0: arrival times come a poll at a time, and an eval that cost nothing must
+    # average out at nothing, not at the mean of the polls' rounding up
+    overhead = wall - expected
     timed = p.iteration_seconds is not None or clock is not None
-    return Interval(regular.elapsed + (overhead if timed else wall), regular.iteration_seconds, overhead)
+    return Interval(regular.elapsed + (max(overhead, 0.0) if timed else wall), regular.iteration_seconds, overhead)
 
 
 class IterationTiming:
@@ -94,14 +100,16 @@ class IterationTiming:
         self.samples: deque[float] = deque(maxlen=ITERATION_WINDOW)
         self.sampled_at: deque[int] = deque(maxlen=ITERATION_WINDOW)  # the iteration of each sample
         self.history = drift.History()
+        self.level = Level()  # every sample since the last level shift
+        self.slowdowns: list[float] = []  # the size of each shift up so far: log(new level / old)
         self.eval_overheads: deque[float] = deque(maxlen=EVAL_WINDOW)
         self.line_gaps: deque[int] = deque(maxlen=ITERATION_WINDOW)
         self.eval_iterations: deque[int] = deque(maxlen=8)
         self.eval_pending = False  # an eval was printed since the last progress line
         self.elapsed = 0.0
-        # the last level split, with the samples it was worked out from: every snapshot asks for
-        # it, and while a log is followed it seldom changes
-        self._level: tuple[tuple[float, ...], int] = ((), 0)
+        # the recent samples when the level was last settled: every snapshot asks for it, and
+        # while a log is followed it seldom changes
+        self._settled: tuple[float, ...] = ()
 
     def start_segment(self, p: Progress) -> None:
         """The first line of a segment (a start or resume): only its own time is known."""
@@ -143,25 +151,52 @@ class IterationTiming:
         self.samples.append(seconds)
         self.sampled_at.append(iteration)
         self.history.add(iteration, seconds)
+        self.level.add(iteration, seconds)
 
     def sample_all(self, iterations: Sequence[int], seconds: Sequence[float]) -> None:
         """Record the samples ``zip(iterations, seconds)`` in order, as many :meth:`_sample` calls do."""
         self.samples.extend(seconds[-ITERATION_WINDOW:])
         self.sampled_at.extend(iterations[-ITERATION_WINDOW:])
         self.history.add_all(iterations, seconds)
+        self.level.add_all(iterations, seconds)
 
     def settle_level(self) -> None:
-        """Forget the samples before a level shift: the step time has moved to a new level."""
-        samples = tuple(self.samples)
-        if samples != self._level[0]:
-            self._level = samples, drift.level_start(samples)
-        for _ in range(self._level[1]):
-            self.samples.popleft()
-            self.sampled_at.popleft()
+        """Start the level afresh after a shift (see :meth:`_shift`), noting the size of a slowdown
+        from a level that had lasted ``ITERATION_WINDOW`` samples (not the end of a warm-up)."""
+        if tuple(self.samples) == self._settled:
+            return
+        old, lasted = self._shift()
+        if lasted >= ITERATION_WINDOW and 0 < old < self.level.mean():
+            self.slowdowns.append(math.log(self.level.mean() / old))
+        self._settled = tuple(self.samples)
 
-    def level_at(self) -> float:
-        """The iteration the typical iteration time stands for: the middle of its samples."""
-        return (self.sampled_at[0] + self.sampled_at[-1]) / 2
+    def _shift(self) -> tuple[float, int]:
+        """Find a shift among the recent samples (those before it are dropped), among the level's
+        blocks (read in one go, a log's shift can lie before the recent samples), or between the
+        recent samples and the level's older ones (one too recent to show among the blocks), and
+        start the level after it. Returns the old level's mean and how many samples it had lasted
+        (0 without a shift)."""
+        samples = list(self.samples)
+        total, _, _, count = self.level.sums()
+        if split := drift.level_start(samples):
+            for _ in range(split):
+                self.samples.popleft()
+                self.sampled_at.popleft()
+            self.level.reset(list(self.sampled_at), list(self.samples))
+            return sum(samples[:split]) / split, count - len(self.samples)
+        if first := drift.level_start(self.level.block_means(), least=2):
+            dropped = self.level.blocks[:first]
+            self.level.drop_blocks(first)
+            while len(self.samples) > self.level.count:
+                self.samples.popleft()
+                self.sampled_at.popleft()
+            lasted = sum(b[3] for b in dropped)
+            return sum(b[0] for b in dropped) / lasted, lasted
+        older = count - len(samples)
+        if older > 0 and drift.moved_from(old := (total - sum(samples)) / older, older, samples):
+            self.level.reset(list(self.sampled_at), samples)
+            return old, older
+        return 0.0, 0
 
     def trend(self) -> float:
         """How much the step time grows per iteration over the run (0 without a clear trend)."""
@@ -184,12 +219,32 @@ class IterationTiming:
             return max(set(gaps), key=lambda gap: (gaps.count(gap), gap))
         return seen[0] if len(seen) == 1 and seen[0] > 0 else None
 
-    def iteration_spread(self) -> tuple[float, float, float] | None:
-        return estimate.spread(self.samples) if self.samples else None
+    def level_ahead(self, iteration: int | None, remaining: int | None) -> Level:
+        """The samples that speak for the ``remaining`` iterations after ``iteration``: the level's
+        since ``WINDOW_HORIZONS`` × ``remaining`` iterations back (a drift too slow to count as a
+        shift weighs less on a short horizon), all of them when the run's length is not known."""
+        if iteration is None or remaining is None:
+            return self.level
+        return self.level.since(iteration - WINDOW_HORIZONS * max(remaining, 1))
+
+    def step_uncertainty(self, level: Level, iteration: int) -> StepUncertainty:
+        """What ``level`` tells of the step time after ``iteration``: see :mod:`exporter.run.interval`."""
+        return StepUncertainty(
+            level_variance=level.mean_variance(),
+            step_variance=level.long_run_variance(),
+            drift=drift.drift_variance(level.points(), self.trend()),
+            lag=max(iteration - level.centre(), 0.0),
+        )
+
+    def seen_since(self, iteration: int) -> float:
+        """Iterations from the run's first samples to ``iteration``."""
+        return iteration - self.history.points[0][0] if self.history.points else 0.0
 
     def eval_spread(self) -> tuple[float, float, float] | None:
         # every eval's cost is real (a checkpoint save after some evals only): a plain mean
-        return estimate.spread(self.eval_overheads, statistics.fmean) if self.eval_overheads else None
+        if not self.eval_overheads:
+            return None
+        return tuple(max(v, 0.0) for v in estimate.spread(self.eval_overheads, statistics.fmean))
 
     def steps_per_line(self) -> float:
         return estimate.percentile(self.line_gaps, 0.5) if self.line_gaps else 1
