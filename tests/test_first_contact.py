@@ -19,7 +19,7 @@ from exporter.commands.cli import build_parser
 from exporter.log.follow import LogFollower
 from exporter.log.watch import LogWatcher
 from exporter.notify.messages import slack_test_payload
-from exporter.notify.slack import page_url
+from exporter.notify.start import page_url
 from exporter.run import RunModel
 from exporter.server.addresses import listen_problem, url
 from exporter_process import ExporterProcess
