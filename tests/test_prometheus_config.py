@@ -452,3 +452,17 @@ def test_other_nodes_come_from_file_sd_and_the_example_lists_targets_only():
     # the copy a user makes is theirs, not the repository's
     ignored = subprocess.run(["git", "check-ignore", "-q", "prometheus/targets/nodes.json"], cwd=ROOT)
     assert ignored.returncode == 0
+
+
+def test_runs_default_grace_period_is_worked_out_from_the_shipped_rules(local_stack):
+    """`training-exporter run` serves /metrics long enough after the trainer ends for the shipped
+    Prometheus to fire the alert of the end while the exporter still answers: a scrape that sees
+    the end, an evaluation, the longest `for:` of those alerts and a scrape to spare."""
+    from exporter.commands.run import DEFAULT_GRACE_SECONDS, ENDING_ALERTS, SHIPPED_SCRAPE_SECONDS
+
+    shipped = yaml.safe_load((CONFIG / "prometheus.yml").read_text())["global"]
+    scrape, evaluation = (local_stack.parse_duration(shipped[key]) for key in ("scrape_interval", "evaluation_interval"))
+    longest = max(local_stack.parse_duration(rule.get("for", "0s")) for rule in _alert_rules()
+                  if rule["alert"] in ENDING_ALERTS and rule["labels"].get("cause") != "silent")
+    assert SHIPPED_SCRAPE_SECONDS == scrape == evaluation
+    assert DEFAULT_GRACE_SECONDS == 2 * scrape + evaluation + longest == 75
