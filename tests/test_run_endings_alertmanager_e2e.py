@@ -80,6 +80,7 @@ class Ending:
     port: int = field(default_factory=free_port)
     folder: Path | None = None
     wrapper: subprocess.Popen | None = None
+    stderr: object = None  # the wrapper's stderr file
     pid: int = 0
     ended_at: float | None = None  # monotonic, when the trainer's process was gone
     last_iteration: int | None = None
@@ -118,8 +119,9 @@ def _start(ending: Ending, root: Path) -> None:
                "--", sys.executable, "-c", TRAINER, str(ending.folder), ending.name]
     if ending.ignore_sigint:  # SIG_IGN is inherited through exec, by the wrapper and by its trainer
         command = ["bash", "-c", 'trap "" INT; exec "$@"', "bash", *command]
+    ending.stderr = open(ending.folder / "wrapper.err", "w")  # closed by the fixture
     ending.wrapper = subprocess.Popen(command, cwd=ending.folder, env={**os.environ, "PYTHONPATH": str(REPO)},
-                                      stdout=subprocess.DEVNULL, stderr=open(ending.folder / "wrapper.err", "w"))
+                                      stdout=subprocess.DEVNULL, stderr=ending.stderr)
 
 
 def _wait(condition, timeout: float, what: str):
@@ -240,6 +242,8 @@ def outcome(tmp_path_factory, local_stack):
                 ending.wrapper.wait(timeout=10)
             if ending.pid and not _gone(ending.pid):
                 os.kill(ending.pid, signal.SIGKILL)
+            if ending.stderr is not None:
+                ending.stderr.close()
         sink.close()
 
 
