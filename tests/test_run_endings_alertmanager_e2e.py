@@ -13,7 +13,7 @@ more minutes (the one fixed wait: an absence cannot be waited for), so that:
   then SIGKILL (no "resolved" after it); TrainingFinished once for a finish; nothing after Ctrl-C;
 - TrainingExporterDown is not even pending within 10 minutes of any end.
 
-All endings share the stack so that the 10 minutes are paid once (the module takes about 14
+All endings share the stack so that the 10 minutes are paid once (the module takes about 12
 minutes). What promtool proves on top (the alerts' end 10 minutes after the exporter has gone,
 an exporter that goes away mid-run) is in prometheus/tests/run-end.test.yml."""
 
