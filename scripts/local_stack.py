@@ -40,7 +40,8 @@ API (tests import it by path; ``scripts/`` is not a package)::
         stack.logs()                                    # both processes' output, for failure messages
 
 Command line (for people): ``python3 scripts/local_stack.py --exporter-port 9842`` starts the stack
-with the shipped timings on the default ports 9090/9093 and prints the URLs; Ctrl-C stops it.
+with the shipped timings on the default ports 9090/9093 and prints the URLs; Ctrl-C stops it, and
+so do SIGTERM and SIGHUP (``kill``, a closed terminal): Prometheus and Alertmanager never outlive it.
 """
 
 from __future__ import annotations
@@ -426,6 +427,11 @@ class LocalStack:
             time.sleep(interval)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM and SIGHUP stop the stack as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--exporter-port", type=int, default=9842, help="where the exporter listens (127.0.0.1)")
@@ -440,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group-interval", help="override Alertmanager's group_interval")
     args = parser.parse_args(argv)
 
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     workdir = args.workdir or tempfile.mkdtemp(prefix="training-local-stack-")
     stack = LocalStack(
         args.exporter_port, workdir, args.prometheus_port, args.alertmanager_port,
@@ -447,19 +455,18 @@ def main(argv: list[str] | None = None) -> int:
         scrape_interval=args.scrape_interval, for_cap=args.for_cap,
         group_wait=args.group_wait, group_interval=args.group_interval,
     )
-    with stack:
-        print(f"Prometheus:   {stack.prometheus_url} (scraping the exporter at 127.0.0.1:{args.exporter_port})")
-        if stack.alertmanager_url:
-            print(f"Alertmanager: {stack.alertmanager_url}")
-        print(f"configs, data and logs in {stack.workdir}; Ctrl-C stops both")
-        try:
+    try:
+        with stack:
+            print(f"Prometheus:   {stack.prometheus_url} (scraping the exporter at 127.0.0.1:{args.exporter_port})")
+            if stack.alertmanager_url:
+                print(f"Alertmanager: {stack.alertmanager_url}")
+            print(f"configs, data and logs in {stack.workdir}; Ctrl-C stops both", flush=True)
             while stack.running():
                 time.sleep(1)
             print(f"a process exited:\n{stack.logs()}", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:
-            return 0
-
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: both stopped on the way out of `with`
+        return 0
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -67,7 +67,7 @@ def _receivers(path: Path) -> dict[str, dict]:
 def test_without_any_secret_file_every_receiver_is_empty_and_amtool_accepts_it(tmp_path):
     path = written_config(tmp_path)
     assert "2 receivers" in _check(path)
-    assert _receivers(path) == {"team": {"name": "team"}, "team-info": {"name": "team-info"}}
+    assert _receivers(path) == {"team": {"name": "team"}, "team-once": {"name": "team-once"}}
     templates = yaml.safe_load(path.read_text())["templates"]
     assert templates == [str(ROOT / "prometheus" / "templates" / "*.tmpl")]
     assert oct(path.stat().st_mode & 0o777) == "0o600"
@@ -78,7 +78,7 @@ def test_each_file_turns_on_its_own_receiver_only(tmp_path, name):
     receivers = _receivers(written_config(tmp_path, **{name: FILES[name]}))
     for receiver in receivers.values():
         assert {key for key in receiver if key.endswith("_configs")} == {KINDS[name]}
-    (firing,), (info,) = receivers["team"][KINDS[name]], receivers["team-info"][KINDS[name]]
+    (firing,), (info,) = receivers["team"][KINDS[name]], receivers["team-once"][KINDS[name]]
     assert firing["send_resolved"] is True and info["send_resolved"] is False
     assert {k: v for k, v in info.items() if k != "send_resolved"} == \
         {k: v for k, v in firing.items() if k != "send_resolved"}

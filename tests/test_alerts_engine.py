@@ -247,7 +247,8 @@ def _shipped_rules():
     for path in sorted((Path(__file__).resolve().parent.parent / "prometheus" / "rules").glob("*alerts.yml")):
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
-                rules.setdefault(rule["alert"], []).append(rule)
+                if "alert" in rule:  # not the recording rules the alerts read
+                    rules.setdefault(rule["alert"], []).append(rule)
     return rules
 
 

@@ -62,6 +62,8 @@ RECORDS = [
     "run:training_energy_projected_joules:sum", "run:training_electricity_cost_projected:sum",
     "run:training_plan_energy_joules:sum",
     "run:training_energy_kwh:total", "run:training_energy_projected_kwh:total", "run:training_plan_energy_kwh:total",
+    # training-alerts.yml: whether an exporter's runs had all ended when it was last scraped
+    "instance:training_runs_ended:last",
 ]
 # What Prometheus scrapes in the compose stack (service name:port) and where it sends alerts.
 SCRAPE_TARGETS = {
@@ -109,7 +111,7 @@ def test_shipped_rules_are_the_documented_alerts_and_recordings():
     assert [r["record"] for r in load_rules() if "record" in r] == RECORDS
     assert all(("alert" in r) != ("record" in r) for r in load_rules())
     assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "recording.yml": 9, "run-totals.yml": 16,
-                                       "training-alerts.yml": 9}
+                                       "training-alerts.yml": 10}
 
 
 def test_promtool_check_config():
@@ -282,13 +284,26 @@ def test_every_alert_has_a_firing_unit_test():
 def test_alertmanager_routes_every_severity_and_silences_stalls_after_finish():
     config = yaml.safe_load((CONFIG / "alertmanager.yml").read_text())
     routed = {m for route in config["route"]["routes"] for m in route["matchers"]}
-    assert routed == {f'severity="{s}"' for s in SEVERITIES}
+    assert routed == {f'severity="{s}"' for s in SEVERITIES} | {'alertname=~"TrainingCrashed|TrainingLossNotFinite"'}
     finished = [r for r in config["inhibit_rules"] if r["source_matchers"] == ['alertname="TrainingFinished"']]
     assert finished and "TrainingStalled" in finished[0]["target_matchers"][0]
     for receiver in config["receivers"]:
         for slack in receiver["slack_configs"]:
             assert "api_url" not in slack, "the webhook URL is a secret: api_url_file only"
             assert slack["api_url_file"] == "/etc/alertmanager/secrets/slack_webhook_url"
+
+
+def test_the_end_of_a_run_is_said_once_without_a_resolved_message(local_stack):
+    """A run's end (a crash, a nan loss, a finish) ends as an alert when its exporter has been gone
+    10 minutes: no "resolved" then, and no repeat within those 10 minutes."""
+    config = yaml.safe_load((CONFIG / "alertmanager.yml").read_text())
+    receivers = {r["name"]: r["slack_configs"][0]["send_resolved"] for r in config["receivers"]}
+    ending, critical, info = config["route"]["routes"][0], config["route"]["routes"][1], config["route"]["routes"][3]
+    assert ending["matchers"] == ['alertname=~"TrainingCrashed|TrainingLossNotFinite"']
+    assert receivers[ending["receiver"]] is False and receivers[info["receiver"]] is False
+    assert receivers[critical["receiver"]] is True
+    assert ending["group_wait"] == critical["group_wait"] and ending["repeat_interval"] == critical["repeat_interval"]
+    assert local_stack.parse_duration(ending["repeat_interval"]) > 10 * 60
 
 
 def _readme_metric_names() -> set[str]:
@@ -441,3 +456,17 @@ def test_other_nodes_come_from_file_sd_and_the_example_lists_targets_only():
     # the copy a user makes is theirs, not the repository's
     ignored = subprocess.run(["git", "check-ignore", "-q", "prometheus/targets/nodes.json"], cwd=ROOT)
     assert ignored.returncode == 0
+
+
+def test_runs_default_grace_period_is_worked_out_from_the_shipped_rules(local_stack):
+    """`training-exporter run` serves /metrics long enough after the trainer ends for the shipped
+    Prometheus to fire the alert of the end while the exporter still answers: a scrape that sees
+    the end, an evaluation, the longest `for:` of those alerts and a scrape to spare."""
+    from exporter.commands.run import DEFAULT_GRACE_SECONDS, ENDING_ALERTS, SHIPPED_SCRAPE_SECONDS
+
+    shipped = yaml.safe_load((CONFIG / "prometheus.yml").read_text())["global"]
+    scrape, evaluation = (local_stack.parse_duration(shipped[key]) for key in ("scrape_interval", "evaluation_interval"))
+    longest = max(local_stack.parse_duration(rule.get("for", "0s")) for rule in _alert_rules()
+                  if rule["alert"] in ENDING_ALERTS and rule["labels"].get("cause") != "silent")
+    assert SHIPPED_SCRAPE_SECONDS == scrape == evaluation
+    assert DEFAULT_GRACE_SECONDS == 2 * scrape + evaluation + longest == 75

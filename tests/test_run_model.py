@@ -287,3 +287,50 @@ def test_an_iteration_time_of_zero_never_breaks_the_snapshot():
                      + [f"iter {i}: loss 3.2871, time 0ms, mfu 31.52%" for i in range(5, 400, 5)], None)
     snapshot = model.snapshot(0.0)
     assert snapshot.iteration == 395 and snapshot.eta_seconds == 0.0
+
+
+@pytest.mark.parametrize("lines", [
+    # a frame quoting the exception, then the exception's own line
+    ["Traceback (most recent call last):", '  File "train.py", line 300, in <module>',
+     '    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")',
+     "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"],
+    # a chained exception: two tracebacks, both naming the OOM
+    ["Traceback (most recent call last):", "torch.OutOfMemoryError: CUDA out of memory.", "",
+     "The above exception was the direct cause of the following exception:", "",
+     "Traceback (most recent call last):",
+     "torch._dynamo.exc.BackendCompilerFailed: backend='inductor' raised: OutOfMemoryError: CUDA out of memory."],
+    # two ranks printing the same OOM
+    ["[rank0]: torch.OutOfMemoryError: CUDA out of memory.", "[rank1]: torch.OutOfMemoryError: CUDA out of memory."],
+])
+def test_one_oom_is_one_error_however_many_lines_name_it(lines):
+    model, clock = _printed_to_1000(5000)
+    model.feed_lines(lines, clock + 1)
+    s = model.snapshot(clock + 2)
+    assert s.state == "crashed" and s.errors["oom"] == 1 and s.errors["traceback"] <= 1
+
+
+def test_a_crash_after_the_run_went_on_again_is_counted_again():
+    model, clock = _printed_to_1000(5000)
+    for step in range(2):
+        model.feed_lines(["Traceback (most recent call last):", "torch.OutOfMemoryError: CUDA out of memory."],
+                         clock + 1 + step)
+        model.feed_line(f"iter {1005 + 5 * step}: loss 3.0000, time 170.00ms, mfu 30.00%", clock + 1.5 + step)
+    assert model.snapshot(clock + 3).errors == {"oom": 2, "traceback": 2}
+
+
+def test_what_an_interrupt_makes_the_trainer_print_is_no_crash_while_it_stops():
+    model, clock = _printed_to_1000(5000)
+    model.stopping = True  # the run wrapper forwarded Ctrl-C and the trainer does not ignore it
+    model.feed_lines(["Traceback (most recent call last):", "KeyboardInterrupt"], clock + 1)
+    s = model.snapshot(clock + 1.5)
+    assert s.state == "running" and s.errors["traceback"] == 0  # never a transient `crashed`
+    model.trainer_ended(interrupted=True, returncode=-2)
+    assert model.snapshot(clock + 2).state == "interrupted"
+
+
+def test_an_interrupt_the_trainer_did_not_end_by_is_a_crash_when_another_signal_kills_it():
+    model, clock = _printed_to_1000(5000)
+    model.stopping = True
+    model.trainer_ended(interrupted=False, returncode=-9)  # kill -9 after the interrupt
+    s = model.snapshot(clock + 2)
+    assert s.state == "crashed" and s.errors.get("killed") == 1

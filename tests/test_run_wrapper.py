@@ -4,6 +4,7 @@ grace period after the trainer ends, showing how it ended. Real processes, loopb
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -154,3 +155,87 @@ def test_a_trainer_that_cannot_start_is_a_usage_error(tmp_path, command, message
     assert process.returncode == 2
     assert message in process.stderr
     assert b"Traceback" not in process.stderr
+
+
+def _run_with_port_taken(tmp_path, *flags):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        return subprocess.run(
+            [sys.executable, "-m", "exporter", "run", "--port", str(taken.getsockname()[1]), *flags,
+             "--", sys.executable, "-c", "import pathlib; pathlib.Path('started').write_text('')"],
+            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("flags", [(), ("--grace-seconds", "5"), ("--log", "a.log")])
+def test_a_port_in_use_stops_the_command_before_the_trainer_starts(tmp_path, flags):
+    process = _run_with_port_taken(tmp_path, *flags)
+    assert process.returncode == 2
+    assert process.stderr.decode().endswith("Address already in use; pass another --port or --listen-address\n")
+    assert process.stderr.count(b"\n") == 1 and b"serving" not in process.stderr  # one message, no claim to serve
+    assert not (tmp_path / "started").exists()  # the trainer never started
+    assert not (tmp_path / "a.log").exists()
+
+
+def test_an_address_that_is_none_stops_the_command_before_the_trainer_starts(tmp_path):
+    process = subprocess.run(
+        [sys.executable, "-m", "exporter", "run", "--listen-address", "notanaddress", "--port", str(free_port()),
+         "--", sys.executable, "-c", "import pathlib; pathlib.Path('started').write_text('')"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, timeout=60)
+    assert process.returncode == 2
+    assert process.stderr.startswith(b"training-exporter: cannot listen on notanaddress:")
+    assert b"Traceback" not in process.stderr
+    assert not (tmp_path / "started").exists()
+
+
+LOOPING_PREAMBLE = preamble("eval_interval = 5000\neval_iters = 20\nlog_interval = 10\nmax_iters = 5000\n")
+LOOPING_TRAINER = f"""
+    import time
+    for line in {LOOPING_PREAMBLE!r}:
+        print(line)
+    for i in range(0, 5000, 10):
+        print(f"iter {{i}}: loss 3.0000, time 40.00ms, mfu 30.00%")
+        time.sleep(0.05)
+"""
+
+
+def _iteration(port):
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return float(text.split('training_iteration{run="w"} ')[1].split()[0])
+
+
+def test_ctrl_c_never_shows_crashed_on_the_way_to_interrupted(tmp_path):
+    port = free_port()
+    process = _wrapper(tmp_path, LOOPING_TRAINER, "--run", "w", grace="3", port=port)
+    _metrics_until(port, process, 'training_state{run="w",state="running"} 1.0')
+    process.send_signal(signal.SIGINT)
+    states = []
+    while 'training_state{run="w",state="interrupted"} 1.0' not in (states or [""])[-1]:
+        assert process.poll() is None, "the wrapper ended before the run read interrupted"
+        states.append(requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
+    assert not any('training_state{run="w",state="crashed"} 1.0' in text for text in states)
+    assert 'training_errors_total{kind="traceback",run="w"} 0.0' in states[-1]  # Ctrl-C's traceback is no error
+    assert _finish(process)[0] == 128 + signal.SIGINT
+
+
+def test_a_sigint_the_trainer_ignores_changes_nothing_and_a_later_kill_is_a_crash(tmp_path):
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(  # as `nohup` or a shell's `&` starts it: SIGINT ignored, inherited by the trainer
+        ["bash", "-c", 'trap "" INT; exec "$@"', "bash", sys.executable, "-m", "exporter", "run", "--port", str(port),
+         "--grace-seconds", "3", "--poll-interval-seconds", "0.1", "--run", "w", "--",
+         sys.executable, "-c", textwrap.dedent(LOOPING_TRAINER)],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _metrics_until(port, process, 'training_state{run="w",state="running"} 1.0')
+    process.send_signal(signal.SIGINT)
+    interrupted_at = _iteration(port)
+    deadline = time.monotonic() + TIMEOUT
+    while _iteration(port) < interrupted_at + 200:  # training goes on
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.1)
+    assert 'training_state{run="w",state="running"} 1.0' in requests.get(f"http://127.0.0.1:{port}/metrics").text
+    trainer = int(subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()[0])
+    os.kill(trainer, signal.SIGKILL)
+    text = _metrics_until(port, process, 'training_state{run="w",state="crashed"} 1.0')
+    assert 'training_errors_total{kind="killed",run="w"} 1.0' in text
+    assert _finish(process)[0] == 128 + signal.SIGKILL

@@ -9,6 +9,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from exporter.trainer.process import TrainerProcess
 from exporter_process import ExporterProcess
 from nanogpt_fixture import preamble
@@ -94,3 +96,44 @@ def test_a_zombie_or_a_reused_pid_is_not_the_trainer(tmp_path):
     assert reused.alive() and reused.seen
     stat.write_text("42 (python3) S " + " ".join(["0"] * 18) + " 2000 0 0\n")  # another start time
     assert not reused.alive()
+
+
+def _status(tmp_path, pid, ignored_mask):
+    status = tmp_path / str(pid) / "status"
+    status.parent.mkdir(exist_ok=True)
+    status.write_text(f"Name:\tpython3\nSigBlk:\t0000000000000000\nSigIgn:\t{ignored_mask:016x}\n"
+                      "SigCgt:\t0000000180004002\n")
+    return TrainerProcess(pid, proc_root=str(tmp_path))
+
+
+def test_which_signals_the_trainer_ignores_is_read_from_its_status(tmp_path):
+    nohup = _status(tmp_path, 7, 1 << (signal.SIGHUP - 1) | 1 << (signal.SIGINT - 1))
+    assert nohup.ignores(signal.SIGINT) and nohup.ignores(signal.SIGHUP) and not nohup.ignores(signal.SIGTERM)
+    assert not _status(tmp_path, 8, 0).ignores(signal.SIGINT)
+    assert not TrainerProcess(9, proc_root=str(tmp_path)).ignores(signal.SIGINT)  # unreadable: not ignored
+    real = subprocess.Popen(["bash", "-c", 'trap "" INT; exec sleep 30'])
+    try:
+        deadline = time.monotonic() + 10
+        while not TrainerProcess(real.pid).ignores(signal.SIGINT):
+            assert time.monotonic() < deadline, "SIG_IGN of SIGINT not seen"
+            time.sleep(0.02)
+        assert not TrainerProcess(real.pid).ignores(signal.SIGTERM)
+    finally:
+        real.kill()
+        real.wait()
+
+
+@pytest.mark.parametrize(("interrupt", "returncode", "interrupted"), [
+    (None, -signal.SIGINT, False),  # no interrupt reached it: a SIGINT from elsewhere is no user's stop
+    (signal.SIGINT, -signal.SIGINT, True),  # Python's Ctrl-C
+    (signal.SIGINT, 0, True),  # caught, a checkpoint saved, exit 0
+    (signal.SIGINT, 1, True),  # torchrun's SignalException
+    (signal.SIGTERM, -signal.SIGTERM, True),
+    (signal.SIGINT, -signal.SIGKILL, False),  # it went on, then kill -9 or the OOM killer: a crash
+    (signal.SIGINT, -signal.SIGSEGV, False),
+    (signal.SIGINT, None, True),  # still stopping
+])
+def test_an_interrupt_counts_only_when_the_trainer_ends_by_it(interrupt, returncode, interrupted):
+    trainer = TrainerProcess(1)
+    trainer.interrupt, trainer.returncode = interrupt, returncode
+    assert trainer.interrupted is interrupted

@@ -122,9 +122,12 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
                     "it to --log, serve /metrics (its PID ends the run) until --grace-seconds after it exits; "
                     "SIGINT, SIGTERM and SIGHUP are forwarded to it; exits with its status.")
     _add_config_flags(run, "serve", leave_out=("trainer_pid",), shown_as="run")
-    run.add_argument("--grace-seconds", type=_seconds_in(0, 86400), default=30.0, metavar="S",
-                     help="how long /metrics is served after the trainer exits (0..86400; default: 30, "
-                          "two 15 s scrapes)")
+    from exporter.commands.run import DEFAULT_GRACE_SECONDS
+
+    run.add_argument("--grace-seconds", type=_seconds_in(0, 86400), default=DEFAULT_GRACE_SECONDS, metavar="S",
+                     help="how long /metrics is served after the trainer exits, for Prometheus to see how it "
+                          f"ended (0..86400; default: {DEFAULT_GRACE_SECONDS:g}, enough for the shipped rules "
+                          "to fire the alert of the end at 15 s scrapes; Ctrl-C ends it early)")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging (default: off)")
     run.add_argument("trainer_command", nargs="*", metavar="COMMAND", help="the trainer's command, after --")
 
@@ -137,8 +140,12 @@ def _wrap(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("`run` writes one log: pass one --log PATH (not a glob)")
     log_path = config.single_log or os.path.join(os.getcwd(), "train.log")
     config = config.replace(log=(LogSource(log_path, config.logs[0].run if config.logs else None),))
-    return run_command.run(args.trainer_command, log_path, args.grace_seconds,
-                           lambda stop, trainer: serve.run(config.replace(trainer_pid=trainer.pid), stop, trainer))
+
+    def prepare() -> run_command.Serve:
+        listener = serve.preflight(config)
+        return lambda stop, trainer: serve.run(config.replace(trainer_pid=trainer.pid), stop, trainer, listener)
+
+    return run_command.run(args.trainer_command, log_path, args.grace_seconds, prepare)
 
 
 def resolve_config(args: argparse.Namespace) -> Config:

@@ -1,6 +1,8 @@
-"""The ``run`` command: start the trainer as a child, pass its output through to the terminal
-byte for byte and append it to the log, serve /metrics while it runs and for a grace period
-after, forward the signals that stop it, and exit with its status."""
+"""The ``run`` command: bind the port and check every setting, then start the trainer as a child,
+pass its output through to the terminal byte for byte and append it to the log, serve /metrics
+while it runs and for a grace period after, forward the signals that stop it, and exit with its
+status. A mistake of the exporter's own (a port in use, a bad address) stops the command before
+the trainer starts, never after."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from exporter.alerts.alert import RULES
 from exporter.errors import UsageError
 from exporter.trainer.process import TrainerProcess
 
@@ -20,12 +23,23 @@ log = logging.getLogger(__name__)
 CHUNK = 65536  # bytes read from a pipe at once
 DRAIN_SECONDS = 5.0  # how long output is still read after the trainer ends (a grandchild may hold the pipe)
 STOP_SECONDS = 10.0  # how long the exporter has to stop after the grace period
+# How long /metrics is served after the trainer ends, by default: long enough for the shipped
+# Prometheus (prometheus/prometheus.yml: a scrape and a rule evaluation every 15 s) to fire the alert
+# of the run's end while the exporter still answers, its message quoting the run's last figures:
+# a scrape that sees the end, an evaluation, the longest ``for:`` of those alerts, a scrape to spare.
+# The rules also hold a run's last state for 10 minutes after its exporter has gone.
+SHIPPED_SCRAPE_SECONDS = 15.0
+ENDING_ALERTS = ("TrainingCrashed", "TrainingLossNotFinite", "TrainingFinished")
+DEFAULT_GRACE_SECONDS = 3 * SHIPPED_SCRAPE_SECONDS + max(RULES[name].for_seconds for name in ENDING_ALERTS)
 # Signals a terminal sends to its whole foreground group; the trainer's group gets them the same way.
 GROUP_SIGNALS = (signal.SIGINT, signal.SIGHUP)
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 # serve(stop, trainer): serve /metrics for this trainer until ``stop`` is set
 Serve = Callable[[threading.Event, TrainerProcess], object]
+# prepare(): bind the port and check what serving needs (UsageError when it cannot), before the
+# trainer starts; then how to serve
+Prepare = Callable[[], Serve]
 
 
 class ChildProcess(TrainerProcess):
@@ -65,9 +79,6 @@ def open_log(path: str) -> int:
 def start(command: Sequence[str]) -> subprocess.Popen:
     """The trainer, unbuffered, in its own process group (signals reach it once, through the
     wrapper), reading no terminal input."""
-    if not command:
-        raise UsageError("no trainer command: put it after --, e.g. "
-                         "training-exporter run -- python train.py config/train_shakespeare_char.py")
     try:
         return subprocess.Popen(list(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -145,8 +156,10 @@ class Tee:
 
 class Signals:
     """While the trainer runs, SIGINT, SIGTERM and SIGHUP go on to it (SIGINT and SIGHUP to its
-    process group, as a terminal sends them), SIGINT and SIGTERM marking the run interrupted by the
-    user; once it has ended, they end the grace period."""
+    process group, as a terminal sends them). SIGINT and SIGTERM are the user's interrupt, unless
+    the trainer ignores them (``nohup``, a shell's background job): one it ignores changes nothing,
+    and whether it ended the run is told by how the trainer ends. Once it has ended, they end the
+    grace period."""
 
     def __init__(self, child: subprocess.Popen, stop: threading.Event, trainer: TrainerProcess) -> None:
         self._child = child
@@ -159,8 +172,9 @@ class Signals:
         if self.child_ended:
             self._stop.set()
             return
-        if signum in (signal.SIGINT, signal.SIGTERM):
-            self._trainer.interrupted = True  # the user stops the run: its end is no crash
+        if signum in (signal.SIGINT, signal.SIGTERM) and self._trainer.interrupt is None \
+                and not self._trainer.ignores(signum):
+            self._trainer.interrupt = signum
         try:
             if signum in GROUP_SIGNALS:
                 os.killpg(self._child.pid, signum)
@@ -174,42 +188,43 @@ class Signals:
             signal.signal(signum, handler)
 
 
-def _serve(serve: Serve, stop: threading.Event, trainer: ChildProcess, child: subprocess.Popen,
-           failures: list[UsageError]) -> None:
-    """The exporter's thread. When it cannot serve at all (a port in use), the trainer just
-    started is stopped and the command fails; any later trouble leaves the trainer running."""
+def _serve(serve: Serve, stop: threading.Event, trainer: ChildProcess) -> None:
+    """The exporter's thread. Whatever goes wrong here leaves the trainer running: the port was
+    bound and the settings checked before it started."""
     try:
         serve(stop, trainer)
-    except UsageError as exc:
-        failures.append(exc)  # said once, by the command line, after the trainer has stopped
-        try:
-            child.terminate()
-        except ProcessLookupError:
-            pass
-    except Exception:
-        log.exception("serving /metrics failed; the trainer runs on without it")
+    except Exception as exc:  # noqa: BLE001 - the trainer runs on, whatever happened to the exporter
+        log.error("serving /metrics failed (%s); the trainer runs on without it", exc,
+                  exc_info=not isinstance(exc, UsageError))
 
 
-def run(command: Sequence[str], log_path: str, grace_seconds: float, serve: Serve) -> int:
-    """Run the trainer ``command`` with its output appended to ``log_path`` and /metrics served by
-    ``serve`` until ``grace_seconds`` after it ends; returns its exit status."""
+def run(command: Sequence[str], log_path: str, grace_seconds: float, prepare: Prepare) -> int:
+    """Run the trainer ``command`` with its output appended to ``log_path`` and /metrics served
+    (by what ``prepare`` returns, called before the trainer starts) until ``grace_seconds`` after
+    it ends; returns its exit status."""
+    if not command:
+        raise UsageError("no trainer command: put it after --, e.g. "
+                         "training-exporter run -- python train.py config/train_shakespeare_char.py")
+    serve = prepare()
     log_fd = open_log(log_path)
     try:
         child = start(command)
     except UsageError:
         os.close(log_fd)
         raise
-    stop, trainer, failures = threading.Event(), ChildProcess(child.pid), []
+    stop, trainer = threading.Event(), ChildProcess(child.pid)
     signals, tee = Signals(child, stop, trainer), Tee(log_fd)
     try:
         tee.start(child.stdout, 1)  # the terminal's stdout, whatever sys.stdout has become
         tee.start(child.stderr, 2)
-        server = thread(_serve, serve, stop, trainer, child, failures, name="serve")
+        server = thread(_serve, serve, stop, trainer, name="serve")
         status = _wait(child, tee, trainer, signals)
-        if failures:
-            raise failures[0]
-        log.info("the trainer exited with status %d; serving /metrics %g s more", status, grace_seconds)
-        stop.wait(grace_seconds)
+        if server.is_alive():
+            log.info("the trainer exited with status %d; serving /metrics %g s more (Ctrl-C ends that now)",
+                     status, grace_seconds)
+            stop.wait(grace_seconds)
+        else:
+            log.info("the trainer exited with status %d", status)
         stop.set()
         server.join(STOP_SECONDS)
         return status

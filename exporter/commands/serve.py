@@ -114,35 +114,61 @@ def _tick(runs: RunSet, telemetry: GpuTelemetry, alerts: RunAlerts, pages: web.R
     pages.sample()
 
 
-def run(config: Config, stop: threading.Event | None = None, trainer: TrainerProcess | None = None) -> int:
+def bind(config: Config) -> socket.socket:
+    """The listening socket of ``config``'s address and port; a port in use or an address that is
+    none is a :class:`UsageError` naming the fix."""
+    try:
+        return http_server.listen(config.listen_address, config.port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {config.listen_address}:{config.port}: {exc.strerror or exc}; "
+                         "pass another --port or --listen-address") from exc
+
+
+def preflight(config: Config) -> socket.socket:
+    """Before ``run`` starts the trainer: the web configuration checked, the port bound (returned)
+    and the run's model opened once, so that a mistake in its settings (the trainer config, a
+    custom format file) is said first."""
+    if config.web_config_file:
+        Security(config.web_config_file)
+    listener = bind(config)
+    try:
+        open_run(config)
+    except BaseException:
+        listener.close()
+        raise
+    return listener
+
+
+def run(config: Config, stop: threading.Event | None = None, trainer: TrainerProcess | None = None,
+        listener: socket.socket | None = None) -> int:
     """Serve until SIGTERM, SIGINT or SIGHUP, or, when ``stop`` is given (``run`` wraps the trainer and
     owns the signals), until it is set. ``trainer``: the trainer's process, when the caller knows
-    it better than ``--trainer-pid`` (its default)."""
+    it better than ``--trainer-pid`` (its default); ``listener``: the socket already bound (by
+    :func:`preflight`), else the port is bound first of all."""
     if not config.logs and not config.run:
         raise UsageError("no log to follow: pass --log PATH (or `log:` in the config file), or, on a node that "
                          "only reports the GPUs of a run whose log another node follows, --run NAME")
     security = Security(config.web_config_file) if config.web_config_file else None
-    if trainer is None and config.trainer_pid:
-        trainer = TrainerProcess(config.trainer_pid)
-    telemetry = open_telemetry(gpu_settings(config))
-    settings = alert_settings(config, tls=security is not None and security.tls_on)
-    alerts = RunAlerts(settings, open_notifier(settings))
     if stop is None:
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, lambda *_: stop.set())
-    runs = open_runs(config, trainer)
+    listener = listener or bind(config)
+    if trainer is None and config.trainer_pid:
+        trainer = TrainerProcess(config.trainer_pid)
+    try:
+        telemetry = open_telemetry(gpu_settings(config))
+        settings = alert_settings(config, tls=security is not None and security.tls_on)
+        alerts = RunAlerts(settings, open_notifier(settings))
+        runs = open_runs(config, trainer)
+    except BaseException:
+        listener.close()
+        raise
     node = config.node or socket.gethostname()
     registry = _registry(runs, telemetry, alerts, node, security)
     pages = web.RunPages(runs.entries, readings=telemetry.readings, gpu_error=telemetry.error,
                          alerts=lambda run: lambda: alerts.firing(run))
-    try:
-        server = http_server.start(registry, config.listen_address, config.port, web.routes(pages), security)
-    except OSError as exc:
-        alerts.stop(time.time())
-        runs.stop()
-        raise UsageError(f"cannot listen on {config.listen_address}:{config.port}: {exc.strerror or exc}; "
-                         "pass another --port or --listen-address") from exc
+    server = http_server.start(registry, config.listen_address, config.port, web.routes(pages), listener, security)
     log.info("serving %s on node %s on %s", ", ".join(repr(e.name) for e in runs.entries())
              or "the logs to come", node, url(config.listen_address, config.port, "/metrics",
                                              "https" if security is not None and security.tls_on else "http"))

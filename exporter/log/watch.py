@@ -48,6 +48,9 @@ class LogWatcher:
         lines read. A long backfill publishes after each chunk, so scrapes see it advance."""
         lines = 0
         backfilled_until = None
+        if self._trainer is not None and not self._trainer_ended:
+            # set before the lines are read: what an interrupt makes the trainer print comes after it
+            self.model.stopping = self._trainer.interrupt is not None
         for batch in self._follower.poll():
             arrived = None if batch.backfill else self._clock()
             stamps.feed(self.model, batch.lines, arrived)

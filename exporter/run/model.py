@@ -12,6 +12,7 @@ from exporter.run import estimate, fast_path
 from exporter.run.outlook import Outlook, outlook
 from exporter.run.settings import Setting, TrainerSettings
 from exporter.run.counters import Counters
+from exporter.run.ending import Ending
 from exporter.run.losses import Losses
 from exporter.run.snapshot import RunSnapshot, progress_fields
 from exporter.run.state import Signals, StallTimeouts, decide_state
@@ -32,6 +33,7 @@ class RunModel:
         self.log_present = False
         self.log_problem: str | None = None  # why a log that exists cannot be read
         self.trainer_alive: bool | None = None  # whether the trainer's watched process runs (None: not watched)
+        self.stopping = False  # an interrupt the user sent is stopping the trainer (told by the run wrapper)
         self._last_line_ts: float | None = None
         self._logged_tokens_per_iteration: int | None = None
         self.generation = 0  # trainings started from scratch in this log after the first one
@@ -54,7 +56,7 @@ class RunModel:
         self._new_segment = True
         self._max_from_log: int | None = None
         self.timing = IterationTiming()
-        self._crashed = self._ended = self._interrupted = False
+        self.ending = Ending()
         self.losses = Losses()
         self._mfu: float | None = None
         self._tokens_per_second: float | None = None
@@ -105,7 +107,7 @@ class RunModel:
                                 (self._segment_start or 0) + WARMUP_ITERATIONS)
         self._last, self._last_arrived = Progress(*run.fields), run.arrived
         self._last_progress_ts = run.arrived if run.arrived is not None else self._last_progress_ts
-        self._crashed = False
+        self.ending.progress()
         self.losses.latest, self.losses.latest_finite, self._mfu = run.fields[1], True, run.fields[6]
         self._max_from_log = run.most if run.most is not None else self._max_from_log
         self._tokens_per_second = run.rate if run.rate is not None else self._tokens_per_second
@@ -145,7 +147,7 @@ class RunModel:
             self._max_from_log = p.max_iterations
         self._last, self._last_arrived = p, arrived
         self._last_progress_ts = arrived if arrived is not None else self._last_progress_ts
-        self._crashed = False
+        self.ending.progress()
         if p.loss is not None:
             self._record_loss(p.loss)
         self._mfu = p.mfu_ratio
@@ -189,32 +191,26 @@ class RunModel:
             self.generation += 1
             self._start_history()
         self._new_segment = True
-        self._crashed = self._ended = self._interrupted = False
+        self.ending = Ending()
 
     def _on_error(self, e: TrainerError, arrived: float | None) -> None:
-        self.counts.errors[e.kind] = self.counts.errors.get(e.kind, 0) + 1
-        self._crashed = True
+        if self.ending.error(e.kind, self.stopping):
+            self.counts.errors[e.kind] = self.counts.errors.get(e.kind, 0) + 1
 
     def _on_run_end(self, r: RunEnd, arrived: float | None) -> None:
         check_run_end(r)
-        self._ended = True
+        self.ending.ended = True
         if r.wall_seconds is not None:
             self.timing.elapsed = r.wall_seconds
 
     def trainer_ended(self, interrupted: bool = False, returncode: int | None = None) -> None:
-        """The trainer's process is gone: near its last iteration, or with exit code 0, the run
-        finished; stopped by the user it was interrupted, whatever its last lines say (Ctrl-C
-        prints a traceback); else it crashed: ``killed`` by a signal, ``exited`` with an error
-        code, or ``process_gone`` when the code is not known."""
+        """The trainer's process is gone (see :meth:`Ending.trainer_ended`)."""
         ahead = self._outlook()[2]
-        self.trainer_alive = False
-        if self._ended or ahead.at_end or ahead.near_end or (returncode == 0 and not interrupted):
-            self._ended = self._ended or (not self._crashed and self.losses.latest_finite)
-        elif interrupted:
-            self._interrupted = True
-        elif not self._crashed and self.losses.latest_finite:
-            kind = "process_gone" if returncode is None else "killed" if returncode < 0 else "exited"
-            self._on_error(TrainerError(kind), None)
+        self.trainer_alive = self.stopping = False
+        error = self.ending.trainer_ended(interrupted=interrupted, returncode=returncode,
+                                          at_end=ahead.at_end or ahead.near_end, loss_finite=self.losses.latest_finite)
+        if error is not None:
+            self._on_error(error, None)
 
     # ---- derived view ------------------------------------------------------------------------
 
@@ -233,9 +229,9 @@ class RunModel:
         state = decide_state(Signals(
             log_present=self.log_present and self.log_problem is None,
             started=self._last is not None,
-            interrupted=self._interrupted,
-            crashed=self._crashed or not self.losses.latest_finite,
-            ended=self._ended or ahead.at_end,
+            interrupted=self.ending.interrupted,
+            crashed=self.ending.crashed or not self.losses.latest_finite,
+            ended=self.ending.ended or ahead.at_end,
             near_end=ahead.near_end,
             silent_seconds=None if last_progress is None else now - last_progress,
             timeout_seconds=ahead.timeout,

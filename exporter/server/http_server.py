@@ -65,14 +65,15 @@ class MetricsServer:
 
     def __init__(self, registry: CollectorRegistry, address: str, port: int, *,
                  routes: Mapping[str, Route] | None = None, timeout: float = 5.0, workers: int = 16,
-                 max_pending: int = 256, max_queued: int = 256, security: Security | None = None) -> None:
+                 max_pending: int = 256, max_queued: int = 256, listener: socket.socket | None = None,
+                 security: Security | None = None) -> None:
         self.expositions = SharedExpositions(registry)
         self.security = security
         self.routes = dict(routes) if routes is not None else {"/": lambda query: (INDEX_PAGE, HTML)}
         self.timeout = timeout
         self.max_pending = max_pending
         self.max_queued = max_queued
-        self.socket = _listen(address, port)
+        self.socket = listener if listener is not None else listen(address, port)
         self.server_address = self.socket.getsockname()
         self.port: int = self.server_address[1]
         self._pending: dict[socket.socket, _Pending] = {}  # in order of accept, so of deadline
@@ -218,7 +219,7 @@ def _received(conn: socket.socket) -> bytes:
     return data
 
 
-def _listen(address: str, port: int) -> socket.socket:
+def listen(address: str, port: int) -> socket.socket:
     """A listening socket on ``address`` (IPv4 or IPv6, as it resolves), reusable at once."""
     family, _, _, _, sockaddr = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM,
                                                    flags=socket.AI_PASSIVE)[0]
@@ -235,7 +236,8 @@ def _listen(address: str, port: int) -> socket.socket:
 
 
 def start(registry: CollectorRegistry, address: str, port: int, routes: Mapping[str, Route] | None = None,
-          security: Security | None = None) -> MetricsServer:
-    """Bind (``OSError`` when that fails) and serve ``registry`` and ``routes`` on daemon threads,
-    with TLS and basic auth where ``security`` asks for them."""
-    return MetricsServer(registry, address, port, routes=routes, security=security).start()
+          listener: socket.socket | None = None, security: Security | None = None) -> MetricsServer:
+    """Bind (``OSError`` when that fails) unless ``listener`` is already bound (by :func:`listen`),
+    and serve ``registry`` and ``routes`` on daemon threads, with TLS and basic auth where
+    ``security`` asks for them."""
+    return MetricsServer(registry, address, port, routes=routes, listener=listener, security=security).start()
