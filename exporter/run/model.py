@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.events import (Checkpoint, ConfigValue, Eval, Event, Loss, Parameters, Progress, RunEnd, RunStart,
-                             TokensPerIteration, TrainerError)
+from exporter.events import (Checkpoint, ConfigValue, ErrorMessage, Eval, Event, Loss, Parameters, Progress, RunEnd,
+                             RunStart, TokensPerIteration, TrainerError)
 from exporter.formats import FormatReader
 from exporter.run.bounds import check_count, check_eval, check_progress, check_run_end, check_setting
 from exporter.run import estimate, fast_path
 from exporter.run.outlook import Outlook, outlook
+from exporter.run.reason import crash_text, exit_text, state_reason
 from exporter.run.settings import Setting, TrainerSettings
 from exporter.run.counters import Counters
 from exporter.run.losses import Losses
-from exporter.run.snapshot import RunSnapshot, progress_fields
+from exporter.run.snapshot import RunSnapshot, eta_fields, progress_fields
 from exporter.run.state import Signals, StallTimeouts, decide_state
 from exporter.run.timing import WARMUP_ITERATIONS, IterationTiming
 
@@ -43,6 +44,7 @@ class RunModel:
             Checkpoint: self._on_checkpoint, Parameters: self._on_parameters,
             TokensPerIteration: self._on_tokens_per_iteration, ConfigValue: self._on_config,
             RunStart: self._on_run_start, TrainerError: self._on_error, RunEnd: self._on_run_end,
+            ErrorMessage: self._on_error_message,
         }
 
     def _start_history(self) -> None:
@@ -54,7 +56,8 @@ class RunModel:
         self._new_segment = True
         self._max_from_log: int | None = None
         self.timing = IterationTiming()
-        self._crashed = self._ended = self._interrupted = False
+        self._crashed: str | bool = False  # what the crash was (its error line), else False
+        self._ended = self._interrupted = False
         self.losses = Losses()
         self._mfu: float | None = None
         self._tokens_per_second: float | None = None
@@ -194,7 +197,10 @@ class RunModel:
 
     def _on_error(self, e: TrainerError, arrived: float | None) -> None:
         self.counts.errors[e.kind] = self.counts.errors.get(e.kind, 0) + 1
-        self._crashed = True
+        self._crashed = crash_text(e.kind, e.message)
+
+    def _on_error_message(self, e: ErrorMessage, arrived: float | None) -> None:
+        self._crashed = e.text if self._crashed else False  # a traceback's last line: what it was
 
     def _on_run_end(self, r: RunEnd, arrived: float | None) -> None:
         check_run_end(r)
@@ -203,10 +209,9 @@ class RunModel:
             self.timing.elapsed = r.wall_seconds
 
     def trainer_ended(self, interrupted: bool = False, returncode: int | None = None) -> None:
-        """The trainer's process is gone: near its last iteration, or with exit code 0, the run
-        finished; stopped by the user it was interrupted, whatever its last lines say (Ctrl-C
-        prints a traceback); else it crashed: ``killed`` by a signal, ``exited`` with an error
-        code, or ``process_gone`` when the code is not known."""
+        """The trainer's process is gone: near its last iteration, or with exit code 0, it finished;
+        stopped by the user it was interrupted, whatever its last lines say (Ctrl-C prints a
+        traceback); else it crashed: ``killed``, ``exited`` or ``process_gone`` (code not known)."""
         ahead = self._outlook()[2]
         self.trainer_alive = False
         if self._ended or ahead.at_end or ahead.near_end or (returncode == 0 and not interrupted):
@@ -215,7 +220,7 @@ class RunModel:
             self._interrupted = True
         elif not self._crashed and self.losses.latest_finite:
             kind = "process_gone" if returncode is None else "killed" if returncode < 0 else "exited"
-            self._on_error(TrainerError(kind), None)
+            self._on_error(TrainerError(kind, None if returncode is None else exit_text(returncode)), None)
 
     # ---- derived view ------------------------------------------------------------------------
 
@@ -231,14 +236,11 @@ class RunModel:
         iteration, max_iterations, ahead, tokens = self._outlook()
         # before the first progress line, the last line of any kind stands in for it
         last_progress = self._last_progress_ts if self._last is not None else self._last_line_ts
+        silent = None if last_progress is None else now - last_progress
         state = decide_state(Signals(
-            log_present=self.log_present and self.log_problem is None,
-            started=self._last is not None,
-            interrupted=self._interrupted,
-            crashed=self._crashed or not self.losses.latest_finite,
-            ended=self._ended or ahead.at_end,
-            near_end=ahead.near_end,
-            silent_seconds=None if last_progress is None else now - last_progress,
+            log_present=self.log_present and self.log_problem is None, started=self._last is not None,
+            interrupted=self._interrupted, crashed=bool(self._crashed) or not self.losses.latest_finite,
+            ended=self._ended or ahead.at_end, near_end=ahead.near_end, silent_seconds=silent,
             timeout_seconds=ahead.timeout,
         ))
         eta = estimate.Eta(0.0, 0.0, 0.0) if state == "finished" and ahead.eta is not None else ahead.eta
@@ -249,10 +251,10 @@ class RunModel:
             log_problem=self.log_problem,
             trainer_alive=self.trainer_alive,
             state=state,
-            eta_seconds=eta.seconds if eta else None,
-            eta_low_seconds=eta.low if eta else None,
-            eta_high_seconds=eta.high if eta else None,
-            expected_end_timestamp=last_progress + eta.seconds if eta and last_progress is not None else None,
+            reason=state_reason(state, crash=self._crashed or None, loss_finite=self.losses.latest_finite,
+                                silent_seconds=silent, timeout_seconds=ahead.timeout, log_path=self.log_path,
+                                log_problem=self.log_problem, iteration=iteration),
+            **eta_fields(eta, last_progress),
             last_progress_timestamp=last_progress,
             progress_timeout_seconds=ahead.timeout,
             iteration_seconds=ahead.typical_iteration,
@@ -260,10 +262,8 @@ class RunModel:
             eval_overhead_provisional=ahead.eval_provisional,
             eval_interval=ahead.eval_interval.value if ahead.eval_interval else None,
             evals_left=ahead.evals_left,
-            sources={name: setting.source for name, setting in (
-                ("max_iterations", max_iterations), ("eval_interval", ahead.eval_interval),
-                ("tokens_per_iteration", tokens),
-            ) if setting is not None},
+            sources={name: setting.source for name, setting in (("max_iterations", max_iterations),
+                     ("eval_interval", ahead.eval_interval), ("tokens_per_iteration", tokens)) if setting is not None},
             trainer_config=self.settings.merged(),
             generation=self.generation,
             **progress_fields(iteration, max_iterations and max_iterations.value, tokens,
