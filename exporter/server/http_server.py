@@ -59,6 +59,15 @@ _LISTENER, _WAKE = "listener", "wake"
 Route = Callable[[str], tuple[bytes, str]]  # given the query string: the body and its content type, made per request
 
 
+class NotFound(Exception):
+    """What a route raises for a query that names nothing it has: a 404 with ``body`` (which says
+    what there is)."""
+
+    def __init__(self, body: bytes, content_type: str) -> None:
+        super().__init__("not found")
+        self.body, self.content_type = body, content_type
+
+
 class _Handler(BaseHTTPRequestHandler):
     """One request whose head the selector has read (``request`` is the socket and that head);
     the reply is collected and sent in one piece."""
@@ -87,7 +96,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/metrics":
             self._metrics()
         elif route is not None:
-            body, content_type = route(query)
+            try:
+                body, content_type = route(query)
+            except NotFound as missing:
+                self._reply(HTTPStatus.NOT_FOUND, missing.body, missing.content_type, ROUTE_HEADERS)
+                return
             self._reply(HTTPStatus.OK, body, content_type, ROUTE_HEADERS)
         else:
             served = ", ".join(["/metrics", *self.server.routes])
