@@ -125,7 +125,7 @@ class Browser:
             self.events.append(message)
 
     def evaluate(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -154,6 +154,10 @@ class Browser:
         data = base64.b64decode(self.call("Page.captureScreenshot", format="png", clip=clip)["data"])
         path.write_bytes(data)
         return data
+
+    def screenshot_bytes(self) -> bytes:
+        """The viewport as PNG bytes."""
+        return base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
 
     @property
     def console_errors(self) -> list[str]:

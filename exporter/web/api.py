@@ -107,10 +107,10 @@ class RunApi:
         """What the power figure counts: the GPUs' measured power, the other watts given, or both."""
         measured = any(r.up and r.power_watts is not None for r in self._readings())
         other = self._energy.settings.other_watts if self._energy else 0.0
-        rest = f"{other:g} W for the rest of the machine (--other-watts)"
+        rest = f"{other:g} W rest of machine"
         if measured:
-            return f"GPU power measured + {rest}" if other else "GPU power measured"
-        return f"only {rest}: GPU power not measured" if other else "no power measured"
+            return f"GPUs measured + {rest}" if other else "GPUs measured"
+        return f"only the {rest} (--other-watts): GPU power not measured" if other else "no power measured"
 
     def _alerts_part(self) -> list[dict[str, Any]] | None:
         if self._alerts is None:
