@@ -155,10 +155,6 @@ class Browser:
         path.write_bytes(data)
         return data
 
-    def screenshot_bytes(self) -> bytes:
-        """The viewport as PNG bytes."""
-        return base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
-
     @property
     def console_errors(self) -> list[str]:
         """Console errors, uncaught exceptions and failed loads (a blocked request included)."""

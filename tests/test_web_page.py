@@ -308,12 +308,13 @@ def test_with_javascript_off_the_page_says_so(one_browser):
         one_browser.call("Emulation.setScriptExecutionDisabled", value=True)
         try:
             one_browser.open(url, 1280, 720)
-            html = one_browser.call("DOM.getOuterHTML", nodeId=one_browser.call("DOM.getDocument")["root"]["nodeId"])
-            shot = one_browser.screenshot_bytes()
+            shown = one_browser.evaluate("[document.body.innerText.trim(), document.querySelector('main').offsetHeight,"
+                                         " document.querySelector('noscript').getBoundingClientRect().top]")
         finally:
             one_browser.call("Emulation.setScriptExecutionDisabled", value=False)
-    assert "<noscript>This page needs JavaScript to show the run" in html["outerHTML"]
-    assert shot  # drawn: the noscript line is the page's content
+    assert shown[0] == ("This page needs JavaScript to show the run: turn it on, or read the figures at /metrics and "
+                        "with training-exporter status LOG.")
+    assert shown[1] == 0 and shown[2] < 50  # no empty "connecting…" page: the line alone, at the top
 
 
 # ---- a real exporter: the crash reason, another run's crash, the history of a restarted exporter ---------------
@@ -336,7 +337,9 @@ def test_a_crash_shows_its_reason_within_3_s_of_the_traceback(tmp_path, browser)
         written = append(run.log, TRACEBACK)
         browser.wait_for(f"{TEXT.format('state')} === 'crashed' && {TEXT.format('reason')} === {page_states.OOM!r}",
                          timeout=10)
-        assert time.monotonic() - written <= 3.0
+        elapsed = time.monotonic() - written
+        print(f"the crash's reason was on the page {elapsed:.2f} s after the traceback was written")
+        assert elapsed <= 3.0
         assert visible(browser, "reason") and browser.evaluate("document.title").startswith("crashed · ")
         size = overflow(browser)
         assert size["h"] <= size["ih"] and size["w"] <= size["iw"]
@@ -359,7 +362,9 @@ def test_another_runs_crash_is_a_banner_within_3_s(tmp_path, browser):
         written = append(logs[1], TRACEBACK)
         banner = browser.wait_for(f"{TEXT.format('banners')}.includes('CUDA out of memory') && "
                                   f"{TEXT.format('banners')}", timeout=10)
-        assert time.monotonic() - written <= 3.0
+        elapsed = time.monotonic() - written
+        print(f"the other run's crash was a banner {elapsed:.2f} s after its traceback was written")
+        assert elapsed <= 3.0
         assert banner.startswith("sweep-b crashed: torch.OutOfMemoryError: CUDA out of memory.")
         assert "sweep-b · crashed" in text(browser, "runs") and text(browser, "state") == "running"
         size = overflow(browser)
