@@ -32,7 +32,9 @@ def test_a_long_log_is_bounded_and_still_covers_it_and_live_points_come_after(tm
     history = History(max_points=100)
     snapshot = RunSnapshot(run="r", format="nanogpt", log_path=str(log), state="running", iteration=19_990, loss=2.0)
     history.record(snapshot, None, 1.0)  # taken live while the log was being read
-    history.fill("r", log_points(str(log), "nanogpt"))
+    points = log_points(str(log), "nanogpt", max_points=100)
+    assert len(points) <= 100 and points[0][1] == 0 and points[-1][1] == 20_000  # thinned as it is read
+    history.fill("r", points)
     later = RunSnapshot(run="r", format="nanogpt", log_path=str(log), state="running", iteration=20_010, loss=2.0)
     history.record(later, None, 2.0)
     iterations = [p[1] for p in history.points()]

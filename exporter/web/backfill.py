@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from exporter.events import Eval, Progress, RunStart
 from exporter.formats import DETECTABLE, FormatReader
+from exporter.web.history import MAX_POINTS, History
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +27,20 @@ def reader_for(format_name: str) -> FormatReader:
     return FormatReader.open(format_name) if format_name in DETECTABLE else FormatReader()
 
 
-def log_points(path: str, format_name: str, max_bytes: int = MAX_BYTES) -> list[tuple]:
-    """The points of the latest training in the log at ``path`` (empty when it cannot be read)."""
-    points: list[tuple] = []
+def log_points(path: str, format_name: str, max_bytes: int = MAX_BYTES, max_points: int = MAX_POINTS) -> list[tuple]:
+    """The points of the latest training in the log at ``path``, thinned to ``max_points`` as they
+    are read (memory stays bounded however long the log); empty when it cannot be read."""
+    history = History(max_points)
     try:
         with open(path, "rb") as file:
             for point in _points(_lines(file, max_bytes), reader_for(format_name)):
                 if point is None:
-                    points.clear()  # a new training from scratch: the old one's history no longer holds
+                    history = History(max_points)  # a new training from scratch: the old one's history goes
                 else:
-                    points.append(point)
+                    history.add("log", point)
     except (OSError, ValueError) as exc:
         log.warning("the page's history could not be read back from %s: %s", path, exc)
-    return points
+    return history.points()
 
 
 def _lines(file, max_bytes: int) -> Iterator[str]:
