@@ -159,7 +159,8 @@ def run(config: Config, as_json: bool, watch_seconds: float | None = None) -> in
     if as_json:
         print(json.dumps(_json_report(snapshot, config), indent=2, sort_keys=True))
     else:
-        print("\n".join(_text_report(snapshot, config)))
+        tty = Screen(sys.stdout, sys.stdout.isatty())
+        print("\n".join(_text_report(snapshot, config, tty.tty, tty.size()[0])))
     return EXIT_STATUS.get(snapshot.state, 0)
 
 
