@@ -74,7 +74,8 @@ def test_redraws_in_place_as_the_log_grows_and_ctrl_c_exits_0(tmp_path):
         terminal.read_until("300 / 20,000 iterations")
         with log.open("a") as growing:
             growing.write("\n".join(progress_lines(301, 700, seed=2)) + "\n")
-        output = terminal.read_until("700 / 20,000 iterations")
+        terminal.read_until("700 / 20,000 iterations")
+        output = terminal.read_until("| 700/20,000")  # the bar, drawn after that line
         frames = output.split(HOME)
         assert frames[0].endswith("\x1b[2J") and "\x1b[2J" not in "".join(frames[1:])  # cleared once at the start, never again
         assert len(frames) >= 3 and all(frame.startswith("every 0.2 s, ") for frame in frames[1:])
