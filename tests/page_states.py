@@ -105,15 +105,19 @@ class StatePages(web.RunPages):
         return api
 
 
-def pages(state: str, *, with_gpus: bool = True, health: bool = False, energy_known: bool = True) -> web.RunPages:
+def pages(state: str, *, with_gpus: bool = True, health: bool = False, energy_known: bool = True,
+          more_crashed: int = 0) -> web.RunPages:
     """The pages of ``state`` (one of :data:`STATES`, or ``sweep``: three runs, one crashed);
     ``health``: the health detectors' findings in the snapshot; ``energy_known``: false for a run
-    that ended before the exporter saw it, with no state file."""
+    that ended before the exporter saw it, with no state file; ``more_crashed``: more crashed runs
+    in the sweep."""
     if state == "sweep":
         runs = {"sweep-lr-3e-4": replace(RUNNING, run="sweep-lr-3e-4"),
                 "sweep-lr-6e-4": replace(STATES["crashed"], run="sweep-lr-6e-4", iteration=2_100, progress_ratio=0.105),
                 "sweep-lr-1e-3": replace(RUNNING, run="sweep-lr-1e-3", iteration=5_000, progress_ratio=0.25,
                                          last_progress_timestamp=NOW - 30)}
+        runs.update({f"sweep-extra-{n}": replace(STATES["crashed"], run=f"sweep-extra-{n}", progress_ratio=0.01 * n)
+                     for n in range(more_crashed)})
         alerts = {"sweep-lr-6e-4": [{"name": "TrainingCrashed", "severity": "critical", "since": NOW - 60,
                                      "summary": "Run sweep-lr-6e-4 crashed: CUDA out of memory"}]}
     else:

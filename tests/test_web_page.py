@@ -232,6 +232,18 @@ def test_every_state_fits_the_screen_with_its_reason_title_and_favicon(one_brows
 
 
 @needs_chromium
+@pytest.mark.parametrize(("width", "height"), SIZES[:2], ids=[f"{w}x{h}" for w, h in SIZES[:2]])
+def test_a_sweep_with_many_crashed_runs_still_fits_the_screen(one_browser, width, height):
+    with page_states.serve(page_states.pages("sweep", more_crashed=9)) as url:
+        open_state(one_browser, url, width, height, "sweep")
+        size = overflow(one_browser)
+        assert size["h"] <= size["ih"] and size["w"] <= size["iw"], size
+        banners = one_browser.evaluate("[...document.querySelectorAll('#banners div')].map((b) => b.textContent)")
+        assert len(banners) == 3 and banners[0].startswith("sweep-lr-6e-4 crashed: torch.OutOfMemoryError")
+        assert banners[2].startswith("and 8 more: sweep-extra-1, ")
+
+
+@needs_chromium
 def test_values_no_longer_live_are_marked_and_what_no_longer_applies_is_gone(one_browser):
     for state in ("crashed", "stalled", "finished"):
         with page_states.serve(page_states.pages(state)) as url:
