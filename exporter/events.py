@@ -79,9 +79,18 @@ class RunStart:
 class TrainerError:
     """A crash marker: ``kind`` is ``oom`` or ``traceback``; or, when the trainer's watched process
     ended short of its last iteration, ``killed`` (by a signal), ``exited`` (an error code) or
-    ``process_gone`` (its code not known)."""
+    ``process_gone`` (its code not known); ``message`` says what happened, where a line or the exit
+    status tells."""
 
     kind: str
+    message: str | None = None
+
+
+@dataclass(slots=True)
+class ErrorMessage:
+    """The last line of a Python traceback (``RuntimeError: CUDA error: ...``): what the crash was."""
+
+    text: str
 
 
 @dataclass(slots=True)
@@ -91,4 +100,5 @@ class RunEnd:
     wall_seconds: float | None = None
 
 
-Event = Progress | Loss | Eval | Checkpoint | Parameters | TokensPerIteration | ConfigValue | RunStart | TrainerError | RunEnd
+Event = (Progress | Loss | Eval | Checkpoint | Parameters | TokensPerIteration | ConfigValue | RunStart | TrainerError
+         | ErrorMessage | RunEnd)

@@ -18,7 +18,7 @@ def emissions_grams(joules: float, grams_per_kwh: float) -> float:
 
 
 def duration(seconds: float) -> str:
-    """``42 s``, ``57 min``, ``3 h 05 min``, ``2 d 4 h``."""
+    """``42 s``, ``57 min``, ``3 h 05 min``, ``1 d 13 h``: one style, days from 24 h on."""
     seconds = max(seconds, 0.0)
     if seconds < 90:
         return f"{seconds:.0f} s"
@@ -26,7 +26,7 @@ def duration(seconds: float) -> str:
     if minutes < 90:
         return f"{minutes:.0f} min"
     hours, minutes = divmod(int(minutes + 0.5), 60)
-    if hours < 48:
+    if hours < 24:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"

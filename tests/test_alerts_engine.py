@@ -217,6 +217,17 @@ def test_a_log_that_had_finished_before_the_exporter_started_is_no_news():
     assert heard.said() == [(FIRING, "TrainingFinished")]
 
 
+def test_a_finished_log_first_read_in_chunks_is_no_news_either():
+    alerts, heard = engine()
+    walk(alerts, replace(RUN, last_progress_timestamp=None), T0, T0 + 5)  # the read back is under way
+    walk(alerts, replace(RUN, state="finished", iteration=5000, last_progress_timestamp=T0 - 3600), T0 + 6, T0 + 60)
+    assert heard.said() == [] and [a["name"] for a in alerts.firing()] == ["TrainingFinished"]
+    walk(alerts, replace(RUN, last_progress_timestamp=T0 + 61, generation=1), T0 + 61, T0 + 70)
+    walk(alerts, replace(RUN, state="finished", iteration=5000, last_progress_timestamp=T0 + 75, generation=1),
+         T0 + 76, T0 + 80)  # a finish seen live: said
+    assert heard.said() == [(FIRING, "TrainingFinished")]
+
+
 def test_an_unreadable_log_fires_after_two_minutes():
     unreadable = replace(RUN, state="waiting", log_problem="cannot read /runs/train.log: permission denied",
                          last_progress_timestamp=None)

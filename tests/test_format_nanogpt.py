@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from exporter.events import Checkpoint, ConfigValue, Eval, Parameters, Progress, RunStart, TokensPerIteration, TrainerError
+from exporter.events import Checkpoint, ConfigValue, ErrorMessage, Eval, Parameters, Progress, RunStart, TokensPerIteration, TrainerError
 from exporter.formats import FormatReader, errors, nanogpt
 
 
@@ -71,10 +71,29 @@ def test_other_lines_are_not_understood(line):
 
 def test_crash_markers():
     assert errors.parse("Traceback (most recent call last):") == TrainerError("traceback")
-    assert errors.parse(
-        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity"
-    ) == TrainerError("oom")
+    oom = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity"
+    assert errors.parse(oom) == TrainerError("oom", oom)
     assert errors.parse("iter 3: loss 1.0, time 1.00ms") is None
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("RuntimeError: NCCL error in: ../torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1970",
+     "RuntimeError: NCCL error in: ../torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1970"),
+    ("KeyboardInterrupt", "KeyboardInterrupt"),
+    ("torch.distributed.DistBackendError: NCCL communicator was aborted  ",
+     "torch.distributed.DistBackendError: NCCL communicator was aborted"),
+    ("ValueError: " + "x" * 1000, "ValueError: " + "x" * 287 + "…"),
+])
+def test_a_tracebacks_last_line_is_the_error_message(line, message):
+    assert errors.parse(line) == ErrorMessage(message)
+
+
+@pytest.mark.parametrize("line", [
+    "  File \"train.py\", line 3, in <module>", "    raise ValueError('x')", "no Error: here", "step Error: 3",
+    "not an error: RuntimeError: x", "my-Error: x", "iter 3: loss 1.0 Exception",
+])
+def test_other_lines_with_error_in_them_are_no_error_message(line):
+    assert errors.parse(line) is None
 
 
 def test_detection_replays_the_preamble_once_progress_is_seen():

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import re
 
 import pytest
 
@@ -43,7 +44,7 @@ def test_scenario_1_table(config_file, capsys):
     out = capsys.readouterr().out
     assert "40.56M (40,560,000)" in out
     assert "40.95M (40,953,216)" in out
-    assert "524,288 (batch 16 × block 1024 × grad-accum 32 × 1 GPU)" in out
+    assert "524,288 (batch 16 × block 1024 × grad-accum 32 × 1 GPU)" in " ".join(out.split())
     assert "10,485,760,000" in out
     assert "6·N·D           2.55×10^18" in out
     assert "epochs                      2.85" in out
@@ -173,3 +174,14 @@ def test_the_default_mfu_is_the_range_published_runs_reached_on_that_gpu(config_
 def test_an_mfu_given_wins_over_the_gpus_default(config_file):
     args = parse(config_file, "--gpu", "H100 SXM", "--mfu", "0.5")
     assert [d.mfu for d in plan_report.build(args).durations] == [0.5]
+
+
+def test_the_table_fits_80_columns_with_one_duration_style(tmp_path, capsys):
+    path = tmp_path / "gpt2.py"
+    path.write_text("batch_size = 12\nblock_size = 1024\ngradient_accumulation_steps = 40\nmax_iters = 600000\n")
+    assert plan_report.run(parse(str(path), "--gpu", "RTX 4090", "--dataset-tokens", "9e9", "--other-watts", "80",
+                                 "--psu-efficiency", "0.9", "--mfu", "0.2,0.3,0.4,0.9")) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    hours = [int(h) for h in re.findall(r"(\d+) h \d\d min", out)]
+    assert hours and max(hours) < 24 and re.search(r"\d+ d \d+ h", out)  # from 24 h on, days and hours

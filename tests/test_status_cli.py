@@ -1,6 +1,8 @@
 """`training-exporter status`: the scenario-2 ETA, the human report, and clear errors."""
 
 import json
+import os
+import re
 
 import pytest
 
@@ -39,7 +41,7 @@ def test_energy_so_far_comes_from_the_state_file(scenario_log, tmp_path, capsys)
     state.write_text(json.dumps({"version": 1, "run": "train", "energy_joules": 7.2e6, "readings": {}}))
     assert main(["status", str(scenario_log), "--state-file", str(state), "--price-per-kwh", "0.30",
                  "--currency", "EUR"]) == 0
-    assert "energy so far 2.00 kWh, 0.60 EUR" in capsys.readouterr().out
+    assert "energy so far 2.00 kWh, 0.600 EUR" in capsys.readouterr().out
 
 
 def test_overrides_apply(scenario_log, capsys):
@@ -92,7 +94,7 @@ def test_a_nan_loss_is_what_the_headline_shows(tmp_path, capsys):
     lines = progress_lines(0, 300)
     lines.append("iter 310: loss nan, time 170.00ms, mfu 30.00%")
     log.write_text("\n".join(lines) + "\n")
-    assert main(["status", str(log)]) == 0
+    assert main(["status", str(log)]) == 4  # crashed
     out = capsys.readouterr().out
     assert ": crashed" in out
     assert "loss nan/inf (last finite " in out
@@ -113,3 +115,39 @@ def test_a_log_with_only_its_preamble_so_far_is_starting_not_unrecognised(tmp_pa
     log.write_text("\n".join(preamble()) + "\n")
     assert main(["status", str(log)]) == 0
     assert "starting" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("tail", "status", "why"), [
+    (["Traceback (most recent call last):", '  File "train.py", line 9, in <module>',
+      "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB."], 4,
+     "why: torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB."),
+    (["iter 1310: loss nan, time 170.00ms, mfu 30.00%"], 4, "why: NaN/inf loss at iteration 1,310"),
+])
+def test_a_crashed_run_says_why_and_exits_non_zero(tmp_path, capsys, tail, status, why):
+    log = tmp_path / "train.log"
+    log.write_text(scenario_two() + "\n".join(tail) + "\n")
+    assert main(["status", str(log)]) == status
+    out = capsys.readouterr().out
+    assert why in out.replace("\n  ", " ") and "evals left" not in out
+    assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_a_stalled_run_exits_3_and_says_how_long_it_has_been_silent(scenario_log, capsys):
+    old = scenario_log.stat().st_mtime - 3600
+    os.utime(scenario_log, (old, old))
+    assert main(["status", str(scenario_log)]) == 3
+    assert re.search(r"why: no progress for (60 min|1 h 00 min) \(timeout \d+ (s|min)\)", capsys.readouterr().out)
+
+
+def test_a_finished_run_shows_its_wall_time_energy_and_cost_or_that_energy_is_not_known(tmp_path, capsys):
+    log = tmp_path / "train.log"
+    log.write_text(scenario_two().replace("max_iters = 20000", "max_iters = 1300"))
+    assert main(["status", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert ": finished" in out and re.search(r"took \d+", out)
+    assert "energy not known: no state file" in out and "left" not in out
+    state = tmp_path / "energy.json"
+    state.write_text(json.dumps({"version": 1, "run": "train", "energy_joules": 11_160.0, "readings": {},
+                                 "finished": True}))
+    assert main(["status", str(log), "--state-file", str(state), "--price-per-kwh", "0.30"]) == 0
+    assert "energy 0.0031 kWh, 0.001 USD" in capsys.readouterr().out

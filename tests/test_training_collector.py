@@ -64,6 +64,7 @@ def test_waiting_for_the_log_reports_failure_but_keeps_the_state():
     model = RunModel("r", "/nope/train.log")
     text = exposition(training(lambda: model.snapshot(0.0), stats))
     assert 'training_state{run="r",state="waiting"} 1.0' in text
+    assert 'training_state_reason_info{reason="waiting for the log /nope/train.log",run="r",state="waiting"} 1.0' in text
     assert "training_iteration" not in text
     assert stats.snapshot()["training_log"][0] is False
 
@@ -87,3 +88,17 @@ def test_exposition_passes_promtool_check_metrics():
     result = subprocess.run(["promtool", "check", "metrics"], input=GOLDEN.read_text(), text=True,
                             capture_output=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_crash_carries_its_error_line_and_a_stall_a_label_that_stays_put():
+    model = scenario_model()
+    model.feed_lines(["Traceback (most recent call last):", "torch.OutOfMemoryError: CUDA out of memory."], None)
+    text = exposition(training(lambda: model.snapshot(1_700_000_010.0), CollectorStats()))
+    assert ('training_state_reason_info{reason="torch.OutOfMemoryError: CUDA out of memory.",run="small-gpt",'
+            'state="crashed"} 1.0') in text
+    stalled = scenario_model()
+    texts = {exposition(training(lambda: stalled.snapshot(1_700_000_000.0 + minutes * 60), CollectorStats()))
+             for minutes in (30, 31)}
+    labels = {line.rpartition(" ")[0] for text in texts for line in text.splitlines()
+              if line.startswith("training_state_reason_info")}
+    assert len(labels) == 1 and 'state="stalled"' in labels.pop()

@@ -4,7 +4,10 @@ each run has its own chart history, and the answer names every run for the page'
 import json
 from types import SimpleNamespace
 
+import pytest
+
 from exporter.run import RunSnapshot
+from exporter.server.http_server import NotFound
 from exporter.web import RunPages, routes
 
 
@@ -31,8 +34,36 @@ def test_without_progress_the_last_run_to_appear_by_default_and_any_run_by_name(
     pages = RunPages(lambda: followed, clock=lambda: 1.0)
     assert answer(pages)["run"]["run"] == "beta"
     assert answer(pages, "run=alpha")["run"]["iteration"] == 100
-    assert answer(pages, "run=nope")["run"]["run"] == "beta"  # an unknown name: the newest
     assert answer(pages, "run=alpha")["runs"] == ["alpha", "beta"]
+
+
+def test_an_unknown_run_is_a_404_that_lists_the_runs():
+    pages = RunPages(lambda: [entry("alpha", 100), entry("beta", 200)], clock=lambda: 1.0)
+    with pytest.raises(NotFound) as missing:
+        pages.json("run=bogus")
+    assert json.loads(missing.value.body) == {"error": "no run named 'bogus' is followed here",
+                                              "runs": ["alpha", "beta"]}
+    page = routes(pages)["/"]
+    with pytest.raises(NotFound):
+        page("run=bogus")
+    assert page("run=alpha")[0].startswith(b"<!doctype html>")
+
+
+def test_the_overview_has_every_runs_state_and_other_runs_troubles_are_banners():
+    crashed = RunSnapshot(run="beta", format="nanogpt", log_path="beta/train.log", state="crashed",
+                          reason="torch.OutOfMemoryError: CUDA out of memory.", iteration=50, max_iterations=1000,
+                          progress_ratio=0.05)
+    followed = [entry("alpha", 100), SimpleNamespace(name="beta", snapshot=lambda: crashed, energy=None),
+                entry("gamma", 300)]
+    firing = {"gamma": [{"name": "GpuThrottled", "severity": "warning", "summary": "GPU 0 thermal", "since": 1.0}],
+              "beta": [{"name": "TrainingCrashed", "severity": "critical", "summary": "crashed", "since": 1.0}]}
+    pages = RunPages(lambda: followed, alerts=lambda run: lambda: firing.get(run, []), clock=lambda: 1.0)
+    reply = answer(pages, "run=alpha")
+    assert [(r["name"], r["state"], r["progress_ratio"]) for r in reply["overview"]] == [
+        ("alpha", "running", None), ("beta", "crashed", 0.05), ("gamma", "running", None)]
+    assert [(b["run"], b["name"], b["summary"]) for b in reply["banners"]] == [
+        ("beta", "crashed", "torch.OutOfMemoryError: CUDA out of memory."), ("gamma", "GpuThrottled", "GPU 0 thermal")]
+    assert [b["run"] for b in answer(pages, "run=beta")["banners"]] == ["gamma"]  # its own crash: the page itself
 
 
 def test_the_route_passes_its_query_string():

@@ -63,6 +63,7 @@ class AlertEngine:
         self._tracked: dict[tuple, _Tracked] = {}
         self._held: list[_Tracked] = []  # resolutions a pending alert may yet silence
         self._snapshot: RunSnapshot | None = None
+        self._started = 0.0  # the first tick's time
         self._firing: tuple[dict[str, Any], ...] = ()
         self._lock = threading.Lock()  # one tick at a time (the serve loop; finish at exit)
 
@@ -78,11 +79,19 @@ class AlertEngine:
         readings = tuple(readings)
         with self._lock:
             first, self._snapshot = self._snapshot is None, snapshot
+            self._started = now if first else self._started
             self._recent.observe(snapshot, readings, now)
             spend = self._spend_of(snapshot)
             active = run_alerts(snapshot, self._recent, now, spend) + gpu_alerts(readings, self._recent,
                                                                                  snapshot.run, now)
-            self._update({alert.key: alert for alert in active}, now, old_news=first)
+            self._update({alert.key: alert for alert in active}, now, old_news=first or self._ended_before(snapshot))
+
+    def _ended_before(self, snapshot: RunSnapshot) -> bool:
+        """Whether ``snapshot``'s run had finished before this engine started: its last progress line
+        was written before (or came with the log read back at the start, with no time of its own),
+        whatever the state the first read showed (a long log is read in chunks)."""
+        last = snapshot.last_progress_timestamp
+        return snapshot.state == "finished" and (last is None or last < self._started)
 
     def finish(self, now: float) -> None:
         """At exit: once the trainer's process has ended the run's state is final, so a training
@@ -104,8 +113,8 @@ class AlertEngine:
         return alert.for_seconds if self._for_cap is None else min(alert.for_seconds, self._for_cap)
 
     def _update(self, active: dict[tuple, Active], now: float, old_news: bool = False) -> None:
-        """``old_news``: the first evaluation, where an info alert that holds was already true
-        before the exporter started (a finished log read again) and is not sent."""
+        """``old_news``: an info alert that holds was already true before the exporter started (a
+        finished log read again) and is not sent."""
         ended = [self._tracked.pop(key) for key in [key for key in self._tracked if key not in active]]
         for key, alert in active.items():
             tracked = self._tracked.setdefault(key, _Tracked(alert, now))

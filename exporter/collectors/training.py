@@ -10,6 +10,7 @@ from prometheus_client.metrics_core import Metric
 from exporter.trainer import nanogpt
 from exporter.collectors.base import Collector, CollectorStats, gauge
 from exporter.run import STATES, RunSnapshot
+from exporter.run.reason import lasting_reason
 
 # (metric, help, snapshot attribute, key of the value's source in snapshot.sources, or None) for the
 # per-run gauges; None values are left out.
@@ -77,6 +78,11 @@ class TrainingCollector(Collector):
         for name in STATES:
             state.add_metric([s.run, name], 1 if s.state == name else 0)
         families += [info, state]
+        reason = lasting_reason(s.state, s.reason, s.progress_timeout_seconds)
+        if reason is not None:
+            families.append(gauge("training_state_reason_info", "Always 1: why the run is in its state, as text "
+                                  "(a crash's error line, a stall's timeout, the log a run waits for).",
+                                  ["run", "state", "reason"], [s.run, s.state, reason], 1))
         if s.log_problem is not None or s.state != "waiting":
             families.append(gauge("training_log_readable", "1 while the log can be read, 0 when it exists but "
                                   "cannot be (permissions, a directory); absent while it does not exist.",

@@ -78,7 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_run_parser(commands)
 
-    status = commands.add_parser("status", help="read a training log once and print a progress report")
+    status = commands.add_parser(
+        "status", help="read a training log once and print a progress report",
+        epilog="exit status: 0 running, starting, finished or interrupted; 3 stalled; 4 crashed; 5 still waiting "
+               "for the log; 2 a usage mistake (with --watch: 0 when Ctrl-C ends it)")
     status.add_argument("log", metavar="LOG", help="the trainer's log file")
     _add_config_flags(status, "status")
     status.add_argument("--json", action="store_true", help="print JSON instead of text (default: text)")

@@ -121,6 +121,12 @@ class RunEnergy:
     def has_data(self) -> bool:
         return self._account.has_data
 
+    @property
+    def known(self) -> bool:
+        """Whether the energy so far is known: resumed from the state file, or counted here. A run
+        that had finished before this exporter first saw it, with no state file, is not: not 0."""
+        return self._account.resumed or self._account.energy_joules() > 0
+
     def figures(self, snapshot: RunSnapshot) -> EnergyFigures:
         """Energy so far, recent mean power and energy at the finish of ``snapshot``'s run, read
         together: what was spent for a finished run, else :func:`projected_joules` at the recent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import asdict
 from typing import Any
 
@@ -11,6 +12,7 @@ from exporter.plan.result import PlanResult
 from exporter.units import duration
 
 _GIB = 2**30
+WIDTH = 80  # columns of the table: a terminal's usual width
 
 
 def _millions(value: float) -> str:
@@ -22,8 +24,19 @@ def _gib(value: float) -> str:
 
 
 def _rows(rows: list[tuple[str, str]]) -> list[str]:
+    """``label  value`` rows, the values in one column, wrapped within :data:`WIDTH`."""
     width = max(len(label) for label, _ in rows)
-    return [f"  {label.ljust(width)}  {value}" for label, value in rows]
+    lines = []
+    for label, value in rows:
+        wrapped = textwrap.wrap(value, max(WIDTH - width - 4, 20), break_on_hyphens=False) or [""]
+        lines += [f"  {label.ljust(width)}  {wrapped[0]}", *(" " * (width + 4) + more for more in wrapped[1:])]
+    return lines
+
+
+def _fit(line: str) -> list[str]:
+    """A line wrapped within :data:`WIDTH`, its continuation indented under its text."""
+    indent = " " * (len(line) - len(line.lstrip()) + 2)
+    return textwrap.wrap(line, WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
 
 
 def render(p: PlanResult) -> str:
@@ -32,7 +45,7 @@ def render(p: PlanResult) -> str:
         lines.append(f"  (nanoGPT defaults used for: {', '.join(p.defaulted_keys)}; set them with --override)")
     for section in (_model, _tokens, _compute, _time, _memory):
         lines += ["", *section(p)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(fitted for line in lines for fitted in _fit(line)) + "\n"
 
 
 def _model(p: PlanResult) -> list[str]:
@@ -71,7 +84,7 @@ def _compute(p: PlanResult) -> list[str]:
 
 
 def _time(p: PlanResult) -> list[str]:
-    lines = [_time_title(p)]
+    lines = _time_title(p).split("\n")
     if p.durations:
         lines += _duration_table(p)
     else:
@@ -107,7 +120,7 @@ def _time_title(p: PlanResult) -> str:
     if p.durations and p.durations[0].basis == "measured":
         return "Time, energy and cost at the measured throughput"
     if p.gpu:
-        return (f"Time, energy and cost on {p.world_size} × {p.gpu.name} "
+        return (f"Time, energy and cost\n  on {p.world_size} × {p.gpu.name} "
                 f"({p.gpu.bf16_dense_flops / 1e12:,.1f} TFLOP/s dense BF16 each)")
     return "Time, energy and cost"
 

@@ -8,27 +8,35 @@ KeyboardInterrupt traceback) is no crash: the end is decided once its exit statu
 from __future__ import annotations
 
 from exporter.events import TrainerError
+from exporter.run.reason import exit_text
 
 
 class Ending:
     def __init__(self) -> None:
         self.crashed = self.ended = self.interrupted = False
+        self.crash: str | None = None  # what the current crash was, in words (its error line)
         self._kinds: set[str] = set()  # the crash markers of the current crash
 
     def progress(self) -> None:
         """A progress line: the trainer goes on, whatever it printed before."""
-        self.crashed = False
+        self.crashed, self.crash = False, None
         self._kinds.clear()
 
-    def error(self, kind: str, stopping: bool = False) -> bool:
-        """A crash marker; whether it counts (``stopping``: an interrupt is ending the trainer)."""
+    def error(self, kind: str, stopping: bool = False, text: str | None = None) -> bool:
+        """A crash marker saying ``text``; whether it counts (``stopping``: an interrupt is ending
+        the trainer)."""
         if stopping:
             return False
-        self.crashed = True
+        self.crashed, self.crash = True, text
         if kind in self._kinds:
             return False
         self._kinds.add(kind)
         return True
+
+    def error_line(self, text: str) -> None:
+        """A traceback's last line: what the crash under way was."""
+        if self.crashed:
+            self.crash = text
 
     def trainer_ended(self, *, interrupted: bool, returncode: int | None, at_end: bool,
                       loss_finite: bool) -> TrainerError | None:
@@ -41,5 +49,6 @@ class Ending:
         elif interrupted:
             self.interrupted = True
         elif not self.crashed and loss_finite:
-            return TrainerError("process_gone" if returncode is None else "killed" if returncode < 0 else "exited")
+            kind = "process_gone" if returncode is None else "killed" if returncode < 0 else "exited"
+            return TrainerError(kind, None if returncode is None else exit_text(returncode))
         return None

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.events import (Checkpoint, ConfigValue, Eval, Event, Loss, Parameters, Progress, RunEnd, RunStart,
-                             TokensPerIteration, TrainerError)
+from exporter.events import (Checkpoint, ConfigValue, ErrorMessage, Eval, Event, Loss, Parameters, Progress, RunEnd,
+                             RunStart, TokensPerIteration, TrainerError)
 from exporter.formats import FormatReader
 from exporter.run.bounds import check_count, check_eval, check_progress, check_run_end, check_setting
 from exporter.run import estimate, fast_path
 from exporter.run.outlook import Outlook, outlook
+from exporter.run.reason import crash_text, state_reason
 from exporter.run.settings import Setting, TrainerSettings
 from exporter.run.counters import Counters
 from exporter.run.ending import Ending
 from exporter.run.losses import Losses
-from exporter.run.snapshot import RunSnapshot, progress_fields
+from exporter.run.snapshot import RunSnapshot, eta_fields, progress_fields
 from exporter.run.state import Signals, StallTimeouts, decide_state
 from exporter.run.timing import WARMUP_ITERATIONS, IterationTiming
 
@@ -45,6 +46,7 @@ class RunModel:
             Checkpoint: self._on_checkpoint, Parameters: self._on_parameters,
             TokensPerIteration: self._on_tokens_per_iteration, ConfigValue: self._on_config,
             RunStart: self._on_run_start, TrainerError: self._on_error, RunEnd: self._on_run_end,
+            ErrorMessage: self._on_error_message,
         }
 
     def _start_history(self) -> None:
@@ -194,8 +196,11 @@ class RunModel:
         self.ending = Ending()
 
     def _on_error(self, e: TrainerError, arrived: float | None) -> None:
-        if self.ending.error(e.kind, self.stopping):
+        if self.ending.error(e.kind, self.stopping, crash_text(e.kind, e.message)):
             self.counts.errors[e.kind] = self.counts.errors.get(e.kind, 0) + 1
+
+    def _on_error_message(self, e: ErrorMessage, arrived: float | None) -> None:
+        self.ending.error_line(e.text)
 
     def _on_run_end(self, r: RunEnd, arrived: float | None) -> None:
         check_run_end(r)
@@ -226,14 +231,11 @@ class RunModel:
         iteration, max_iterations, ahead, tokens = self._outlook()
         # before the first progress line, the last line of any kind stands in for it
         last_progress = self._last_progress_ts if self._last is not None else self._last_line_ts
+        silent = None if last_progress is None else now - last_progress
         state = decide_state(Signals(
-            log_present=self.log_present and self.log_problem is None,
-            started=self._last is not None,
-            interrupted=self.ending.interrupted,
-            crashed=self.ending.crashed or not self.losses.latest_finite,
-            ended=self.ending.ended or ahead.at_end,
-            near_end=ahead.near_end,
-            silent_seconds=None if last_progress is None else now - last_progress,
+            log_present=self.log_present and self.log_problem is None, started=self._last is not None,
+            interrupted=self.ending.interrupted, crashed=self.ending.crashed or not self.losses.latest_finite,
+            ended=self.ending.ended or ahead.at_end, near_end=ahead.near_end, silent_seconds=silent,
             timeout_seconds=ahead.timeout,
         ))
         eta = estimate.Eta(0.0, 0.0, 0.0) if state == "finished" and ahead.eta is not None else ahead.eta
@@ -244,10 +246,10 @@ class RunModel:
             log_problem=self.log_problem,
             trainer_alive=self.trainer_alive,
             state=state,
-            eta_seconds=eta.seconds if eta else None,
-            eta_low_seconds=eta.low if eta else None,
-            eta_high_seconds=eta.high if eta else None,
-            expected_end_timestamp=last_progress + eta.seconds if eta and last_progress is not None else None,
+            reason=state_reason(state, crash=self.ending.crash, loss_finite=self.losses.latest_finite,
+                                silent_seconds=silent, timeout_seconds=ahead.timeout, log_path=self.log_path,
+                                log_problem=self.log_problem, iteration=iteration),
+            **eta_fields(eta, last_progress),
             last_progress_timestamp=last_progress,
             progress_timeout_seconds=ahead.timeout,
             iteration_seconds=ahead.typical_iteration,
@@ -255,10 +257,8 @@ class RunModel:
             eval_overhead_provisional=ahead.eval_provisional,
             eval_interval=ahead.eval_interval.value if ahead.eval_interval else None,
             evals_left=ahead.evals_left,
-            sources={name: setting.source for name, setting in (
-                ("max_iterations", max_iterations), ("eval_interval", ahead.eval_interval),
-                ("tokens_per_iteration", tokens),
-            ) if setting is not None},
+            sources={name: setting.source for name, setting in (("max_iterations", max_iterations),
+                     ("eval_interval", ahead.eval_interval), ("tokens_per_iteration", tokens)) if setting is not None},
             trainer_config=self.settings.merged(),
             generation=self.generation,
             **progress_fields(iteration, max_iterations and max_iterations.value, tokens,

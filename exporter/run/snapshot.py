@@ -16,6 +16,7 @@ class RunSnapshot:
     format: str
     log_path: str
     state: str
+    reason: str | None = None  # why it is in that state: a crash's error line, a stall's silence, ...
     trainer_alive: bool | None = None  # whether the trainer's watched process runs (None: not watched)
     log_problem: str | None = None  # why the log, which exists, cannot be read (the run then reads "waiting")
     iteration: int | None = None
@@ -78,4 +79,14 @@ def progress_fields(iteration: int | None, max_iterations: int | None, tokens: S
         "tokens_per_second": tokens_per_second,
         "tokens_processed": iteration * per_iteration if iteration is not None and per_iteration else None,
         "tokens_planned": max_iterations * per_iteration if max_iterations and per_iteration else None,
+    }
+
+
+def eta_fields(eta: Any, last_progress: float | None) -> dict[str, Any]:
+    """The ETA (an ``estimate.Eta`` or None) and the time it points at, as the snapshot's fields."""
+    return {
+        "eta_seconds": eta.seconds if eta else None,
+        "eta_low_seconds": eta.low if eta else None,
+        "eta_high_seconds": eta.high if eta else None,
+        "expected_end_timestamp": last_progress + eta.seconds if eta and last_progress is not None else None,
     }

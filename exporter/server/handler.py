@@ -27,6 +27,15 @@ ROUTE_HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosn
 Route = Callable[[str], tuple[bytes, str]]  # given the query string: the body and its content type, made per request
 
 
+class NotFound(Exception):
+    """What a route raises for a query that names nothing it has: a 404 with ``body`` (which says
+    what there is)."""
+
+    def __init__(self, body: bytes, content_type: str) -> None:
+        super().__init__("not found")
+        self.body, self.content_type = body, content_type
+
+
 class Served(Protocol):
     """What a request is answered from (the server)."""
     routes: dict[str, Route]
@@ -67,7 +76,11 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/metrics":
             self._metrics()
         elif route is not None:
-            body, content_type = route(query)
+            try:
+                body, content_type = route(query)
+            except NotFound as missing:
+                self._reply(HTTPStatus.NOT_FOUND, missing.body, missing.content_type, ROUTE_HEADERS)
+                return
             self._reply(HTTPStatus.OK, body, content_type, ROUTE_HEADERS)
         else:
             served = ", ".join(["/metrics", *self.server.routes])

@@ -4,6 +4,7 @@ settings (a trainer config may hold keys); each part fails on its own (``null``)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -16,12 +17,13 @@ from exporter.energy.service import trainer_running
 from exporter.errors import LogOnce
 from exporter.gpu import GpuReading
 from exporter.run import RunSnapshot
+from exporter.web.backfill import log_points
 from exporter.web.history import COLUMNS, History
 
 log = logging.getLogger(__name__)
 
 RUN_FIELDS = (
-    "run", "format", "log_path", "state", "trainer_alive", "log_problem", "iteration", "max_iterations",
+    "run", "format", "log_path", "state", "reason", "trainer_alive", "log_problem", "iteration", "max_iterations",
     "progress_ratio", "loss", "loss_finite", "eval_losses", "best_val_loss", "iteration_seconds",
     "eval_overhead_seconds", "evals_left", "tokens_per_second", "tokens_processed", "tokens_planned", "mfu_ratio",
     "eta_seconds", "eta_low_seconds", "eta_high_seconds", "expected_end_timestamp", "elapsed_seconds",
@@ -55,6 +57,12 @@ class RunApi:
         powers = [r.power_watts for r in readings if r.up and r.power_watts is not None]
         self.history.record(self._snapshot(), sum(powers) if powers else None, self._clock())
 
+    def backfill(self) -> None:
+        """The chart history read back from the run's log: a restarted exporter draws the whole run."""
+        s = self._snapshot()
+        if s.log_path and s.state != "waiting":
+            self.history.fill(s.energy_key, log_points(s.log_path, s.format))
+
     def payload(self) -> dict[str, Any]:
         """The JSON's content; one snapshot for all of it, so that run, ETA and cost agree."""
         snapshot, now = self._snapshot(), self._clock()
@@ -65,6 +73,7 @@ class RunApi:
             "gpus": self._part("gpus", lambda: [gpu_part(r) for r in self._readings()]),
             "gpu_error": self._gpu_error,
             "alerts": self._part("alerts", self._alerts_part),
+            "health": self._part("health", lambda: health_part(snapshot)),
             "history": {"columns": COLUMNS, "points": self.history.points()},
         })
 
@@ -82,8 +91,9 @@ class RunApi:
         if self._energy is None:
             return None
         figures, energy = self._energy.figures(snapshot), self._energy
-        projected = figures.projected_joules
+        projected = figures.projected_joules if snapshot.state == "running" else None
         return {
+            "known": energy.known, "counts": self._power_counts(),
             "joules": figures.joules, "power_watts": figures.power_watts, "projected_joules": projected,
             "cost": energy.cost(figures.joules),
             "projected_cost": None if projected is None else energy.cost(projected),
@@ -93,6 +103,15 @@ class RunApi:
             "counting": trainer_running(snapshot, now),
         }
 
+    def _power_counts(self) -> str:
+        """What the power figure counts: the GPUs' measured power, the other watts given, or both."""
+        measured = any(r.up and r.power_watts is not None for r in self._readings())
+        other = self._energy.settings.other_watts if self._energy else 0.0
+        rest = f"{other:g} W rest of machine"
+        if measured:
+            return f"GPUs measured + {rest}" if other else "GPUs measured"
+        return f"only the {rest} (--other-watts): GPU power not measured" if other else "no power measured"
+
     def _alerts_part(self) -> list[dict[str, Any]] | None:
         if self._alerts is None:
             return []
@@ -100,8 +119,21 @@ class RunApi:
         for alert in self._alerts():
             if len(alerts) == MAX_ALERTS:
                 break
-            alerts.append({key: _alert_value(key, alert.get(key)) for key in ALERT_FIELDS})
+            alerts.append(alert_part(alert))
         return alerts
+
+
+def alert_part(alert: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _alert_value(key, alert.get(key)) for key in ALERT_FIELDS}
+
+
+def health_part(snapshot: RunSnapshot) -> Any:
+    """The health detectors' findings, where the snapshot carries them (``loss_spikes``,
+    ``slowdown``, ...), as plain JSON values."""
+    health = getattr(snapshot, "health", None)
+    if health is not None and dataclasses.is_dataclass(health):
+        health = dataclasses.asdict(health)
+    return health if isinstance(health, Mapping) else None
 
 
 def _alert_value(key: str, value: Any) -> Any:

@@ -36,19 +36,36 @@ class History:
         drops the points past it."""
         if s.iteration is None:
             return
-        point = (now, s.iteration, s.loss if s.loss_finite else None, s.eval_losses.get("val"),
-                 s.iteration_seconds, power_watts)
+        self.add(s.energy_key, (now, s.iteration, s.loss if s.loss_finite else None, s.eval_losses.get("val"),
+                                s.iteration_seconds, power_watts))
+
+    def fill(self, run: str, points: list[tuple]) -> None:
+        """Points read back from the log (:mod:`exporter.web.backfill`) before the live ones:
+        what the history holds already (taken while the log was read) stays after them."""
         with self._lock:
-            if s.energy_key != self._run:
-                self._start(s.energy_key)
-            last = self._latest or (self._kept[-1] if self._kept else None)
-            if last is not None and last[1] > s.iteration:
-                self._latest, self._since_kept = None, 0
-                while self._kept and self._kept[-1][1] > s.iteration:
-                    self._kept.pop()
-            elif last is not None and last[1] == s.iteration and last[3] == point[3]:
-                return
-            self._take(point)
+            newest = points[-1][1] if points else -1
+            live = [point for point in self._points() if point[1] > newest] if self._run == run else []
+            self._start(run)
+            for point in points:
+                self._add(point)
+            for point in live:
+                self._add(point)
+
+    def add(self, run: str, point: tuple) -> None:
+        with self._lock:
+            if run != self._run:
+                self._start(run)
+            self._add(point)
+
+    def _add(self, point: tuple) -> None:
+        last = self._latest or (self._kept[-1] if self._kept else None)
+        if last is not None and last[1] > point[1]:
+            self._latest, self._since_kept = None, 0
+            while self._kept and self._kept[-1][1] > point[1]:
+                self._kept.pop()
+        elif last is not None and last[1] == point[1] and last[3] == point[3]:
+            return
+        self._take(point)
 
     def _take(self, point: tuple) -> None:
         self._since_kept += 1
@@ -66,4 +83,7 @@ class History:
     def points(self) -> list[tuple]:
         """The points, oldest first, each a tuple in the order of :data:`COLUMNS`."""
         with self._lock:
-            return self._kept + ([self._latest] if self._latest else [])
+            return self._points()
+
+    def _points(self) -> list[tuple]:
+        return self._kept + ([self._latest] if self._latest else [])

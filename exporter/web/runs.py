@@ -1,7 +1,8 @@
 """The page of every run an exporter follows: one :class:`RunApi` (and chart history) per run;
-``/api/run?run=NAME`` answers for that run, plain ``/api/run`` for the most recently active one
-(the latest progress line; a tie, or no progress yet, goes to the last to appear), and both list
-the names of all of them so the page can offer the others."""
+``/api/run?run=NAME`` answers for that run (an unknown name: 404 with the names there are), plain
+``/api/run`` for the most recently active one (the latest progress line; a tie, or no progress yet,
+goes to the last to appear). Every answer carries an overview of all runs (state, why, progress,
+alerts) for the page's switcher, and banners for what is wrong with the other runs."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import parse_qs
 
 from exporter.gpu import GpuReading
 from exporter.run import RunSnapshot
 from exporter.run_set.entry import RunEntry
-from exporter.web.api import Alerts, RunApi
+from exporter.server.handler import NotFound
+from exporter.web.api import Alerts, RunApi, alert_part, finite
 
 NO_RUN = RunSnapshot(run="", format="none", log_path="", state="waiting")  # before a glob matches a log
+TROUBLED = ("crashed", "stalled")  # states another run's page shows as a banner
+MAX_BANNERS = 20
 
 
 class RunPages:
@@ -45,21 +50,61 @@ class RunPages:
 
     def _api(self, entry: RunEntry) -> RunApi:
         alerts = None if self._alerts is None else self._alerts(entry.name)
-        return RunApi(entry.snapshot, energy=entry.energy, readings=self._readings, gpu_error=self._gpu_error,
-                      alerts=alerts, clock=self._clock)
+        api = RunApi(entry.snapshot, energy=entry.energy, readings=self._readings, gpu_error=self._gpu_error,
+                     alerts=alerts, clock=self._clock)
+        if getattr(entry, "watcher", None) is not None:  # a log to read the history back from
+            threading.Thread(target=api.backfill, name=f"page-history-{entry.name}"[:60], daemon=True).start()
+        return api
+
+    def knows(self, query: str) -> bool:
+        """Whether ``query`` names no run, or one followed now."""
+        wanted = parse_qs(query[:1000]).get("run", [""])[0]
+        return not wanted or any(entry.name == wanted for entry in self._entries())
 
     def json(self, query: str = "") -> bytes:
-        """The run named by ``query``'s ``run`` (else the most recently active one) as JSON."""
+        """The run named by ``query``'s ``run`` (else the most recently active one) as JSON;
+        :class:`NotFound` (a 404 listing the runs) for a name no run has."""
         wanted = parse_qs(query[:1000]).get("run", [""])[0]
         entries = self._entries()
         apis = self._current(entries)
         names = [entry.name for entry in entries]
+        if wanted and wanted not in apis:
+            missing = {"error": f"no run named {wanted!r} is followed here", "runs": names}
+            raise NotFound(json.dumps(missing).encode(), "application/json")
         api = apis.get(wanted) or (apis[most_recent(entries).name] if entries else None)
         if api is None:
             api = RunApi(lambda: NO_RUN, readings=self._readings, gpu_error=self._gpu_error, clock=self._clock)
         payload = api.payload()
-        payload["runs"] = names
+        shown = payload["run"]["run"]
+        overview = [self._overview(entry) for entry in entries]
+        payload.update(runs=names, overview=finite(overview), banners=banners(overview, shown))
         return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+
+    def _overview(self, entry: RunEntry) -> dict[str, Any]:
+        s = entry.snapshot()
+        alerts = []
+        if self._alerts is not None:
+            try:
+                alerts = [alert_part(alert) for _, alert in zip(range(MAX_BANNERS), self._alerts(entry.name)())]
+            except Exception:  # noqa: BLE001 - the overview goes without this run's alerts
+                alerts = []
+        return {"name": entry.name, "state": s.state, "reason": s.reason, "progress_ratio": s.progress_ratio,
+                "eta_seconds": s.eta_seconds if s.state == "running" else None, "alerts": alerts}
+
+
+def banners(overview: list[dict[str, Any]], shown: str) -> list[dict[str, Any]]:
+    """What is wrong with the runs other than ``shown``: each one crashed or stalled, and each
+    alert firing for them, worst first."""
+    found = []
+    for run in overview:
+        if run["name"] == shown:
+            continue
+        if run["state"] in TROUBLED:
+            found.append({"run": run["name"], "severity": "critical", "name": run["state"], "summary": run["reason"]})
+        found += [{"run": run["name"], **alert} for alert in run["alerts"]
+                  if not (run["state"] in TROUBLED and alert["name"] in ("TrainingCrashed", "TrainingStalled"))]
+    found.sort(key=lambda banner: banner["severity"] != "critical")
+    return found[:MAX_BANNERS]
 
 
 def most_recent(entries: Sequence[RunEntry]) -> RunEntry:
