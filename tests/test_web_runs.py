@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from exporter.run import RunSnapshot
-from exporter.server.http_server import NotFound
+from exporter.server.handler import NotFound
 from exporter.web import RunPages, routes
 
 
