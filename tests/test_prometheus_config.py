@@ -151,7 +151,7 @@ def test_promtool_rule_unit_tests():
 def test_amtool_check_config_finds_receivers_inhibitions_and_templates():
     output = _run(_tool("amtool"), "check-config", CONFIG / "alertmanager.yml")
     assert "2 receivers" in output
-    assert "5 inhibit rules" in output
+    assert "7 inhibit rules" in output
     assert "1 templates" in output
 
 

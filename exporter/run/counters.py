@@ -17,12 +17,19 @@ class Counters:
     evals: int = 0
     checkpoints: int = 0
     last_checkpoint_timestamp: float | None = None
+    checkpoint_dir: str | None = None  # where the trainer said it saves (nanoGPT's out_dir)
     restarts: int = 0
     nonfinite_losses: int = 0
     errors: dict[str, int] = field(default_factory=lambda: {"oom": 0, "traceback": 0})
     lines_read: int = 0
     lines_not_understood: int = 0
     lines_ignored: int = 0
+
+    def checkpoint_saved(self, path: str | None, arrived: float | None) -> None:
+        self.checkpoints += 1
+        self.checkpoint_dir = path or self.checkpoint_dir
+        if arrived is not None:
+            self.last_checkpoint_timestamp = arrived
 
     def ignored(self, line: str, exc: Exception, where: str) -> None:
         """Count a line of ``where`` that a parser or the model could not take; log the first few."""

@@ -165,9 +165,7 @@ class RunModel:
         self.counts.nonfinite_losses += self.losses.evaluation(e.losses)
 
     def _on_checkpoint(self, c: Checkpoint, arrived: float | None) -> None:
-        self.counts.checkpoints += 1
-        if arrived is not None:
-            self.counts.last_checkpoint_timestamp = arrived
+        self.counts.checkpoint_saved(c.path, arrived)
 
     def _on_parameters(self, p: Parameters, arrived: float | None) -> None:
         check_count(p)
@@ -292,7 +290,7 @@ class RunModel:
             "best_val_loss": self.losses.best_val,
             "parameters": self._parameters,
             "mfu_ratio": self._mfu,
-            "elapsed_seconds": self.timing.elapsed if self._last is not None else None,
+            **self.timing.fields(started=self._last is not None),
             **vars(self.counts),
             "errors": dict(self.counts.errors),
             "lines_not_understood": self.counts.lines_not_understood + self._reader.held + self._reader.dropped,

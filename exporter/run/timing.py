@@ -15,6 +15,7 @@ from itertools import chain
 from operator import add, mul, sub
 
 from exporter.events import Progress
+from exporter.health.slowdown import SegmentSlowdown
 from exporter.run import drift, estimate
 
 ITERATION_WINDOW = 101
@@ -99,6 +100,7 @@ class IterationTiming:
         self.eval_iterations: deque[int] = deque(maxlen=8)
         self.eval_pending = False  # an eval was printed since the last progress line
         self.elapsed = 0.0
+        self.slowdown = SegmentSlowdown()  # of the current segment
         # the last level split, with the samples it was worked out from: every snapshot asks for
         # it, and while a log is followed it seldom changes
         self._level: tuple[tuple[float, ...], int] = ((), 0)
@@ -106,6 +108,7 @@ class IterationTiming:
     def start_segment(self, p: Progress) -> None:
         """The first line of a segment (a start or resume): only its own time is known."""
         self.elapsed += p.iteration_seconds or 0.0
+        self.slowdown = SegmentSlowdown()
 
     def measure_run(self, previous: int, iterations: list[int], seconds_each: list[float], warm_until: int) -> None:
         """Record usual lines together, as :meth:`measure` would one by one: ``previous`` is the
@@ -143,12 +146,14 @@ class IterationTiming:
         self.samples.append(seconds)
         self.sampled_at.append(iteration)
         self.history.add(iteration, seconds)
+        self.slowdown.add(iteration, seconds)
 
     def sample_all(self, iterations: Sequence[int], seconds: Sequence[float]) -> None:
         """Record the samples ``zip(iterations, seconds)`` in order, as many :meth:`_sample` calls do."""
         self.samples.extend(seconds[-ITERATION_WINDOW:])
         self.sampled_at.extend(iterations[-ITERATION_WINDOW:])
         self.history.add_all(iterations, seconds)
+        self.slowdown.add_all(iterations, seconds)
 
     def settle_level(self) -> None:
         """Forget the samples before a level shift: the step time has moved to a new level."""
@@ -166,6 +171,10 @@ class IterationTiming:
     def trend(self) -> float:
         """How much the step time grows per iteration over the run (0 without a clear trend)."""
         return self.history.trend()
+
+    def fields(self, started: bool) -> dict:
+        """The snapshot's training wall time so far and the current segment's slowdown."""
+        return {"elapsed_seconds": self.elapsed if started else None, "slowdown": self.slowdown.view()}
 
     def eval_seen(self, iteration: int | None) -> None:
         self.eval_pending = True

@@ -113,6 +113,9 @@ class RunSet:
         for entry in entries:
             entry.energy.tick(snapshots[entry.name], self.split.readings(entry.name), now,
                               other_share=1.0 / max(len(counting), 1))
+            used = shares.uuids_of(entry.name)
+            entry.slowdown.observe(snapshots[entry.name].slowdown.slow_for_seconds > 0,
+                                   [r for r in readings if len(entries) == 1 or r.uuid in used], now)
         self._latest = (shares, readings)  # one reference swap: scrapes read both together
 
     def peak_flops(self, run: str) -> float | None:

@@ -40,7 +40,8 @@ class RunApi:
     def __init__(self, snapshot: Callable[[], RunSnapshot], *, energy: RunEnergy | None = None,
                  readings: Callable[[], Sequence[GpuReading]] = tuple, gpu_error: str | None = None,
                  alerts: Alerts | None = None, history: History | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 health: Callable[[RunSnapshot], dict[str, Any]] | None = None) -> None:
         self._snapshot = snapshot
         self._energy = energy
         self._readings = readings
@@ -49,6 +50,7 @@ class RunApi:
         self.history = history or History()
         self._clock = clock
         self._log_failure = LogOnce(log, logging.ERROR)
+        self._health = health  # the health detectors' part of a snapshot
 
     def sample(self) -> None:
         readings = self._readings()
@@ -65,6 +67,7 @@ class RunApi:
             "gpus": self._part("gpus", lambda: [gpu_part(r) for r in self._readings()]),
             "gpu_error": self._gpu_error,
             "alerts": self._part("alerts", self._alerts_part),
+            "health": self._part("health", lambda: {} if self._health is None else self._health(snapshot)),
             "history": {"columns": COLUMNS, "points": self.history.points()},
         })
 
@@ -88,6 +91,7 @@ class RunApi:
             "cost": energy.cost(figures.joules),
             "projected_cost": None if projected is None else energy.cost(projected),
             "currency": energy.settings.currency, "price_per_kwh": energy.settings.price_per_kwh,
+            "budget": energy.settings.budget,
             "emissions_grams": energy.emissions_grams(figures.joules),
             "projected_emissions_grams": None if projected is None else energy.emissions_grams(projected),
             "counting": trainer_running(snapshot, now),

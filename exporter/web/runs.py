@@ -15,6 +15,7 @@ from exporter.gpu import GpuReading
 from exporter.run import RunSnapshot
 from exporter.run_set.entry import RunEntry
 from exporter.web.api import Alerts, RunApi
+from exporter.web.health import health_part
 
 NO_RUN = RunSnapshot(run="", format="none", log_path="", state="waiting")  # before a glob matches a log
 
@@ -46,7 +47,8 @@ class RunPages:
     def _api(self, entry: RunEntry) -> RunApi:
         alerts = None if self._alerts is None else self._alerts(entry.name)
         return RunApi(entry.snapshot, energy=entry.energy, readings=self._readings, gpu_error=self._gpu_error,
-                      alerts=alerts, clock=self._clock)
+                      alerts=alerts, clock=self._clock,
+                      health=lambda s: health_part(s, entry.slowdown.cause, entry.checkpoints.status(s)[0]))
 
     def json(self, query: str = "") -> bytes:
         """The run named by ``query``'s ``run`` (else the most recently active one) as JSON."""
