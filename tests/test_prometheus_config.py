@@ -33,6 +33,14 @@ ALERTS = {
         ("GpuHardwareSlowdown", "warning", None, "2m"),
         ("GpuLost", "critical", None, "1m"),
     ],
+    "operations-alerts.yml": [
+        ("TrainingSlowdown", "warning", None, None),
+        ("TrainingSlowdown", "info", "unknown", None),
+        ("CheckpointDiskWillFill", "warning", None, None),
+        ("CheckpointDiskWillFill", "critical", None, None),
+        ("TrainingOverBudget", "warning", None, "10m"),
+        ("TrainingOverBudget", "critical", None, "1m"),
+    ],
     "recording.yml": [],
     "run-totals.yml": [],
     "training-alerts.yml": [
@@ -108,7 +116,8 @@ def test_shipped_rules_are_the_documented_alerts_and_recordings():
         assert alerts == ALERTS[path.name], path.name
     assert [r["record"] for r in load_rules() if "record" in r] == RECORDS
     assert all(("alert" in r) != ("record" in r) for r in load_rules())
-    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "recording.yml": 9, "run-totals.yml": 16,
+    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "operations-alerts.yml": 6, "recording.yml": 9,
+                                       "run-totals.yml": 16,
                                        "training-alerts.yml": 9}
 
 
@@ -279,8 +288,12 @@ def test_every_alert_has_a_firing_unit_test():
 
 def test_alertmanager_routes_every_severity_and_silences_stalls_after_finish():
     config = yaml.safe_load((CONFIG / "alertmanager.yml").read_text())
-    routed = {m for route in config["route"]["routes"] for m in route["matchers"]}
+    routed = {m for route in config["route"]["routes"] for m in route["matchers"] if m.startswith("severity=")}
     assert routed == {f'severity="{s}"' for s in SEVERITIES}
+    # the budget's projection is said once, on the route without "resolved" or repeats
+    (once,) = [r for r in config["route"]["routes"] if 'alertname="TrainingOverBudget"' in r["matchers"]]
+    assert once["matchers"] == ['alertname="TrainingOverBudget"', 'basis="projected"']
+    assert once["receiver"] == "slack-info" and once["repeat_interval"] == "168h"
     finished = [r for r in config["inhibit_rules"] if r["source_matchers"] == ['alertname="TrainingFinished"']]
     assert finished and "TrainingStalled" in finished[0]["target_matchers"][0]
     for receiver in config["receivers"]:

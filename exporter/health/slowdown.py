@@ -5,7 +5,8 @@ records them (warm-up iterations and evals already left out). The baseline is th
 of the segment's first steady stretch (after ``SETTLE_SECONDS`` of training, over
 ``BASELINE_SECONDS``); it stays fixed for the segment. The step time is *slow* while the median of
 the last ``RECENT_SAMPLES`` samples is ``SLOW_RATIO`` or more above the baseline, and slow no more
-once that median is back under ``RECOVERED_RATIO``. Durations are training time (the trainer's own
+once that median is back under ``RECOVERED_RATIO``; a stretch whose own median is not
+``SLOW_RATIO`` above the baseline is not shown as slow (noise around the threshold). Durations are training time (the trainer's own
 step times times the iterations they cover), so a log read back gives the same verdicts as one
 followed live, and a stall or an eval never counts as slowness."""
 
@@ -23,7 +24,7 @@ RECOVERED_RATIO = 1.1  # ... until it is back under 10 % above
 SLOW_SECONDS = 300.0  # slow for this much training time: TrainingSlowdown
 SETTLE_SECONDS = 60.0  # training time after warm-up before the baseline is taken
 BASELINE_SECONDS = 120.0  # the baseline is the median over this much training time ...
-BASELINE_MIN_SAMPLES = 10  # ... and at least this many samples
+BASELINE_MIN_SAMPLES = 20  # ... and at least this many samples
 RECENT_SAMPLES = 5  # the current step time: the median of this many latest samples
 LEVEL_SAMPLES = 64  # the slow level: the median of at most this many samples since it began
 
@@ -106,10 +107,12 @@ class SegmentSlowdown:
             self._baseline_from = None if self.baseline is None else self._baseline_from
 
     def view(self) -> SlowdownView:
-        if self._slow_from is None:
+        """A stretch counts as slow while its own median is 20 % or more above the baseline too
+        (a few noisy lines that tip the recent median over do not make a slow stretch)."""
+        level = median(self._level) if self._slow_from is not None and self._level else None
+        if level is None or self.baseline is None or level < SLOW_RATIO * self.baseline:
             return SlowdownView(self.baseline)
-        return SlowdownView(self.baseline, median(self._level) if self._level else None,
-                            self._trained - self._slow_from, self._slow_since_iteration)
+        return SlowdownView(self.baseline, level, self._trained - self._slow_from, self._slow_since_iteration)
 
 
 def eta_cost_seconds(view: SlowdownView, iterations_left: int | None) -> float | None:
