@@ -22,9 +22,9 @@ class CheckpointDisk:
 
 
 def keeps_every_save(disk: CheckpointDisk, saves_seen: int) -> bool:
-    """Whether each save adds a checkpoint: every save seen is still there (or, before a second
-    save, nothing yet says otherwise)."""
-    return disk.entries >= max(saves_seen, 1) or saves_seen < 2
+    """Whether each save adds a checkpoint: every save seen is still there, the one being written
+    perhaps not yet (nanoGPT says it saves before it does); until that can tell, assume so."""
+    return disk.entries >= saves_seen - 1 or saves_seen < 3
 
 
 def saves_that_fit(disk: CheckpointDisk, saves_seen: int) -> int | None:
