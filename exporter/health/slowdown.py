@@ -64,13 +64,18 @@ class SegmentSlowdown:
         """Record the samples ``zip(iterations, seconds)`` (the step time at each iteration)."""
         if not iterations:
             return
-        if self.baseline is not None and self._slow_from is None and max(seconds) < self.baseline * SLOW_RATIO:
-            # the usual case of a healthy run, without a loop in Python: nothing can turn slow here
+        baseline, slow = self.baseline, self._slow_from is not None
+        # without a loop in Python where no sample can change the state: a healthy run's samples
+        # all under the slow threshold, or a slow stretch's all over the recovery threshold
+        if baseline is not None and (max(seconds) < baseline * SLOW_RATIO if not slow
+                                     else min(seconds) >= baseline * RECOVERED_RATIO):
             previous = iterations[0] if self._last_iteration is None else self._last_iteration
             steps = map(sub, iterations, (previous, *iterations[:-1]))
             self._trained = reduce(add, map(mul, seconds, steps), self._trained)
             self._last_iteration = iterations[-1]
             self._recent.extend(seconds[-RECENT_SAMPLES:])
+            if slow:
+                self._level.extend(seconds[-LEVEL_SAMPLES:])
             return
         for iteration, value in zip(iterations, seconds):
             self.add(iteration, value)
