@@ -1,7 +1,8 @@
 """Alert state over time, as Prometheus and Alertmanager keep it: an alert is pending until its
 rule's ``for:`` has passed, then firing; a firing alert is announced once, announced again every
-repeat interval while it lasts (never an info alert), silenced while another firing alert inhibits
-it, and announced as resolved when it ends (never an info alert)."""
+repeat interval while it lasts, silenced while another firing alert inhibits it, and announced as
+resolved when it ends; an alert said once (info, and the few warnings ``Active.once`` names) is
+neither repeated nor resolved."""
 
 from __future__ import annotations
 
