@@ -290,6 +290,11 @@ def test_alertmanager_routes_every_severity_and_silences_stalls_after_finish():
     config = yaml.safe_load((CONFIG / "alertmanager.yml").read_text())
     routed = {m for route in config["route"]["routes"] for m in route["matchers"] if m.startswith("severity=")}
     assert routed == {f'severity="{s}"' for s in SEVERITIES}
+    # one cause, one message: a slowdown silences the slipping ETA of its run, a spent budget its projection
+    inhibits = {(tuple(r["source_matchers"]), tuple(r["target_matchers"]), tuple(r["equal"])) for r in config["inhibit_rules"]}
+    assert (('alertname="TrainingSlowdown"',), ('alertname="EtaSlipping"',), ("job", "instance", "run")) in inhibits
+    assert (('alertname="TrainingOverBudget"', 'basis="spent"'), ('alertname="TrainingOverBudget"', 'basis="projected"'),
+            ("run",)) in inhibits
     # the budget's projection is said once, on the route without "resolved" or repeats
     (once,) = [r for r in config["route"]["routes"] if 'alertname="TrainingOverBudget"' in r["matchers"]]
     assert once["matchers"] == ['alertname="TrainingOverBudget"', 'basis="projected"']
