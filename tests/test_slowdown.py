@@ -173,6 +173,7 @@ def test_without_gpu_readings_the_slowdown_is_an_info_note_sent_once():
     assert "no GPU reading shows why; +8 min to the finish" in alert.description
 
 
-def test_no_slowdown_alert_before_5_minutes_or_once_the_run_ended():
+def test_no_slowdown_alert_before_5_minutes_while_stalled_or_once_the_run_ended():
     assert operations_alerts(_slow(299.0), Operations(sc.THERMAL), None) == []
     assert operations_alerts(_slow(400.0, "finished"), Operations(sc.THERMAL), None) == []
+    assert operations_alerts(_slow(400.0, "stalled"), Operations(sc.THERMAL), None) == []

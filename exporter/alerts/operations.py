@@ -53,9 +53,11 @@ def slowdown_text(s: RunSnapshot, cause: str | None) -> str | None:
 
 
 def slowdown(s: RunSnapshot, cause: str | None, spend: Spend | None) -> Active | None:
-    """Slow for 5 minutes of training time, for a cause that is not the trainer's own work."""
+    """Slow for 5 minutes of training time, for a cause that is not the trainer's own work; not
+    while the run is stalled (TrainingStalled is the news then) or over."""
     text = slowdown_text(s, cause)
-    if text is None or cause == WORKLOAD or s.state in ENDED or s.slowdown.slow_for_seconds < SLOW_SECONDS:
+    if text is None or cause == WORKLOAD or s.state in ENDED or s.state == "stalled" \
+            or s.slowdown.slow_for_seconds < SLOW_SECONDS:
         return None
     return _alert(s, spend, "TrainingSlowdown",
                   f"Run {s.run} is {(s.slowdown.ratio - 1) * 100:.0f} % slower than its baseline: {WHY[cause]}",
