@@ -107,9 +107,8 @@ class SegmentSlowdown:
         self._baseline_samples.append(seconds)
         if len(self._baseline_samples) >= BASELINE_MIN_SAMPLES and self._trained - self._baseline_from >= BASELINE_SECONDS:
             baseline = median(self._baseline_samples)
-            self.baseline = baseline if baseline > 0 else None
-            self._baseline_samples = []
-            self._baseline_from = None if self.baseline is None else self._baseline_from
+            self.baseline = baseline if baseline > 0 else None  # step times of 0: try the next stretch
+            self._baseline_samples, self._baseline_from = [], None
 
     def view(self) -> SlowdownView:
         """A stretch counts as slow while its own median is 20 % or more above the baseline too
