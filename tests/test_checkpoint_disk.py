@@ -12,6 +12,7 @@ from exporter.alerts.engine import AlertEngine
 from exporter.alerts.operations import Operations
 from exporter.collectors.base import CollectorStats
 from exporter.collectors.checkpoint import CheckpointCollector
+from exporter.collectors.training import TrainingCollector
 from exporter.health.checkpoint_disk import UNBOUNDED, CheckpointDisk, saves_that_fit, will_fill
 from exporter.notify.messages import text, title
 from exporter.run import RunModel
@@ -79,9 +80,10 @@ class FillingDisk:
         return SimpleNamespace(f_bavail=(self.capacity - used) // 4096, f_frsize=4096)
 
 
-def _play(tmp_path, monkeypatch, capacity):
+def _play(tmp_path, monkeypatch, capacity, expositions=None):
     """A nanoGPT run (eval and save every 500 of 5000 iterations, each save a new 50 MiB file) on a
-    disk of ``capacity``; ticks after each line. Returns what Slack heard and the ticks' figures."""
+    disk of ``capacity``; ticks after each line. Returns what Slack heard and the ticks' figures;
+    ``expositions`` (a list) gets each tick's families of the training and checkpoint collectors."""
     out = tmp_path / "out"
     out.mkdir()
     monkeypatch.setattr(checkpoints.os, "statvfs", FillingDisk(out, capacity))
@@ -106,6 +108,10 @@ def _play(tmp_path, monkeypatch, capacity):
         status = probe.status(snapshot)[0]
         engine.tick(snapshot, (), T0 + second, Operations(None, status))
         seen.append((snapshot.checkpoints, status and status.saves_fit, status and status.saves_to_come))
+        if expositions is not None:
+            stats = CollectorStats()
+            expositions.append([f for c in (TrainingCollector(stats), CheckpointCollector(stats, probe))
+                                for f in c.collect(snapshot)])
     return heard, seen
 
 
