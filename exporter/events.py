@@ -46,6 +46,7 @@ class Eval:
 @dataclass(slots=True)
 class Checkpoint:
     iteration: int | None = None
+    path: str | None = None  # the directory the trainer says it saves to
 
 
 @dataclass(slots=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.alerts.alert import RULES, SILENT_CRASH_FOR
+from exporter.alerts.alert import BY_LABEL, RULES, SILENT_CRASH_FOR
 from exporter.alerts.engine import FIRING, RESOLVED, AlertEngine
 from exporter.alerts.run_rules import Spend
 from exporter.run import RunSnapshot
@@ -271,7 +271,11 @@ def test_the_exporters_rules_have_the_prometheus_rules_names_severities_and_dela
     shipped = _shipped_rules()
     for name, rule in RULES.items():
         delays = {_seconds(r.get("for", "0s")) for r in shipped[name]}
-        assert {r["labels"]["severity"] for r in shipped[name]} == {rule.severity}, name
+        by_label = {severity for (alert, _, _), (severity, _, _) in BY_LABEL.items() if alert == name}
+        assert {r["labels"]["severity"] for r in shipped[name]} == {rule.severity} | by_label, name
         assert rule.for_seconds in delays, name
+    for (name, label, value), (severity, delay, _) in BY_LABEL.items():
+        (labelled,) = [r for r in shipped[name] if r["labels"].get(label) == value]
+        assert (labelled["labels"]["severity"], _seconds(labelled.get("for", "0s"))) == (severity, delay), name
     silent = next(r for r in shipped["TrainingCrashed"] if r["labels"].get("cause") == "silent")
     assert _seconds(silent["for"]) == SILENT_CRASH_FOR

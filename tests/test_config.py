@@ -116,7 +116,7 @@ def test_an_unknown_key_is_answered_with_the_closest_one():
     with pytest.raises(ConfigError) as error:
         load(None, {"prot": 1, "zzz": 2})
     assert error.value.problems[0] == "prot: unknown key; did you mean port?"
-    assert error.value.problems[1].startswith("zzz: unknown key (known: alert_for_cap_seconds, carbon_g_per_kwh,")
+    assert error.value.problems[1].startswith("zzz: unknown key (known: alert_for_cap_seconds, budget, carbon_g_per_kwh, checkpoint_dir,")
 
 
 def test_the_command_lines_problems_come_with_the_files(tmp_path):

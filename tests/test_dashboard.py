@@ -409,8 +409,12 @@ def live_stack(tmp_path_factory, local_stack):
     shim = work / "fake-nvml"
     shim.mkdir()
     (shim / "pynvml.py").write_text(FAKE_PYNVML.format(tests=str(ROOT / "tests"), pid=os.getpid()))
+    checkpoints = work / "out"  # the checkpoint disk's panel: a directory with a checkpoint in it
+    checkpoints.mkdir()
+    (checkpoints / "ckpt.pt").write_bytes(b"\0" * 4096)
     flags = ("--log", str(log), "--run", RUN, "--node", NODE, "--gpu-sample-interval-seconds", "0.2", "--other-watts", "80",
-             "--price-per-kwh", str(PRICE_PER_KWH), "--currency", "EUR", "--state-file", str(work / "state.json"))
+             "--price-per-kwh", str(PRICE_PER_KWH), "--currency", "EUR", "--state-file", str(work / "state.json"),
+             "--checkpoint-dir", str(checkpoints), "--budget", "100")
     with ExporterProcess(*flags, import_first=shim) as exporter:
         with local_stack.LocalStack(exporter.port, work / "stack", alertmanager=False, scrape_interval="1s") as stack:
             try:

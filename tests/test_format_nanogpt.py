@@ -37,7 +37,7 @@ def test_eval_line():
 
 
 def test_checkpoint_parameters_tokens_and_starts():
-    assert nanogpt.parse("saving checkpoint to out-shakespeare-char") == Checkpoint()
+    assert nanogpt.parse("saving checkpoint to out-shakespeare-char") == Checkpoint(path="out-shakespeare-char")
     assert nanogpt.parse("number of parameters: 40.56M") == Parameters(40.56e6)
     assert nanogpt.parse("tokens per iteration will be: 524,288") == TokensPerIteration(524288)
     assert nanogpt.parse("Resuming training from out") == RunStart(resumed=True)

@@ -85,8 +85,10 @@ def cluster(tmp_path_factory, local_stack, trainer):
     work = tmp_path_factory.mktemp("multinode")
     log = work / "train.log"
     log.write_text(scenario_two())
+    (work / "out").mkdir()  # the run's checkpoint directory, with a checkpoint in it
+    (work / "out" / "ckpt.pt").write_bytes(b"\0" * 4096)
     head = _exporter(work, "head", "--log", str(log), "--other-watts", str(OTHER_WATTS),
-                     "--trainer-pid", str(trainer.pid))
+                     "--trainer-pid", str(trainer.pid), "--checkpoint-dir", str(work / "out"), "--budget", "100")
     others = {node: _exporter(work, node) for node in ("node-2", "node-3")}
     exporters = {"head": head, **others}
     try:

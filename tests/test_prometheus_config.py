@@ -33,6 +33,14 @@ ALERTS = {
         ("GpuHardwareSlowdown", "warning", None, "2m"),
         ("GpuLost", "critical", None, "1m"),
     ],
+    "operations-alerts.yml": [
+        ("TrainingSlowdown", "warning", None, None),
+        ("TrainingSlowdown", "info", "unknown", None),
+        ("CheckpointDiskWillFill", "warning", None, None),
+        ("CheckpointDiskWillFill", "critical", None, None),
+        ("TrainingOverBudget", "warning", None, "10m"),
+        ("TrainingOverBudget", "critical", None, "1m"),
+    ],
     "recording.yml": [],
     "run-totals.yml": [],
     "training-alerts.yml": [
@@ -110,8 +118,8 @@ def test_shipped_rules_are_the_documented_alerts_and_recordings():
         assert alerts == ALERTS[path.name], path.name
     assert [r["record"] for r in load_rules() if "record" in r] == RECORDS
     assert all(("alert" in r) != ("record" in r) for r in load_rules())
-    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "recording.yml": 9, "run-totals.yml": 16,
-                                       "training-alerts.yml": 10}
+    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "operations-alerts.yml": 6, "recording.yml": 9,
+                                       "run-totals.yml": 16, "training-alerts.yml": 10}
 
 
 def test_promtool_check_config():
@@ -155,7 +163,7 @@ def test_amtool_check_config_finds_receivers_inhibitions_and_templates(tmp_path)
 
     output = _run(_tool("amtool"), "check-config", written_config(tmp_path, slack_webhook_url="https://x/y"))
     assert "2 receivers" in output
-    assert "5 inhibit rules" in output
+    assert "7 inhibit rules" in output
     assert "1 templates" in output
 
 
@@ -283,8 +291,19 @@ def test_every_alert_has_a_firing_unit_test():
 
 def test_alertmanager_routes_every_severity_and_silences_stalls_after_finish():
     config = yaml.safe_load((CONFIG / "alertmanager.yml").read_text())
-    routed = {m for route in config["route"]["routes"] for m in route["matchers"]}
-    assert routed == {f'severity="{s}"' for s in SEVERITIES} | {'alertname=~"TrainingCrashed|TrainingLossNotFinite"'}
+    routed = {m for route in config["route"]["routes"] for m in route["matchers"] if m.startswith("severity=")}
+    assert routed == {f'severity="{s}"' for s in SEVERITIES}
+    assert any(route["matchers"] == ['alertname=~"TrainingCrashed|TrainingLossNotFinite"']
+               for route in config["route"]["routes"])
+    # one cause, one message: a slowdown silences the slipping ETA of its run, a spent budget its projection
+    inhibits = {(tuple(r["source_matchers"]), tuple(r["target_matchers"]), tuple(r["equal"])) for r in config["inhibit_rules"]}
+    assert (('alertname="TrainingSlowdown"',), ('alertname="EtaSlipping"',), ("job", "instance", "run")) in inhibits
+    assert (('alertname="TrainingOverBudget"', 'basis="spent"'), ('alertname="TrainingOverBudget"', 'basis="projected"'),
+            ("run",)) in inhibits
+    # the budget's projection is said once, on the route without "resolved" or repeats
+    (once,) = [r for r in config["route"]["routes"] if 'alertname="TrainingOverBudget"' in r["matchers"]]
+    assert once["matchers"] == ['alertname="TrainingOverBudget"', 'basis="projected"']
+    assert once["receiver"] == "team-once" and once["repeat_interval"] == "168h"
     finished = [r for r in config["inhibit_rules"] if r["source_matchers"] == ['alertname="TrainingFinished"']]
     assert finished and "TrainingStalled" in finished[0]["target_matchers"][0]
     for receiver in config["receivers"]:

@@ -7,7 +7,9 @@ from types import SimpleNamespace
 from exporter.alerts import AlertSettings
 from exporter.alerts.engine import FIRING
 from exporter.alerts.runs import RunAlerts
+from exporter.health.slowdown_cause import SlowdownEvidence
 from exporter.run_set.attribution import GpuShares
+from exporter.run_set.checkpoints import CheckpointProbe
 from test_alerts_engine import Heard
 from test_alerts_gpu import GPU, RUN, T0
 
@@ -17,7 +19,8 @@ HOT = replace(GPU, temperature_celsius=93.0, clock_events_active={**GPU.clock_ev
 
 def entry(name, **changes):
     snapshot = replace(RUN, run=name, **changes)
-    return SimpleNamespace(name=name, snapshot=lambda: snapshot, energy=NO_SPEND)
+    return SimpleNamespace(name=name, snapshot=lambda: snapshot, energy=NO_SPEND, slowdown=SlowdownEvidence(),
+                           checkpoints=CheckpointProbe())
 
 
 def tick_for(alerts, entries, shares, readings, seconds):

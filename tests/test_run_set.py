@@ -195,3 +195,19 @@ def test_one_exposition_holds_every_run_once_per_family_and_a_collector_succeeds
     success = {s.labels["collector"]: s.value for s in families["training_exporter_collector_success"].samples}
     assert success["training_log"] == 1.0
     runs.stop()
+
+
+def test_a_slowdowns_evidence_is_read_on_the_gpus_the_runs_processes_are_on(tmp_path):
+    from exporter.gpu import GpuReading
+
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(preamble() + progress_lines(0, 100)) + "\n")
+    runs = run_set([str(log)])
+    runs.open(1_000_000.0)
+    (entry,) = runs.entries()
+    heard = []
+    entry.slowdown.observe = lambda slow, readings, now: heard.append([r.uuid for r in readings])
+    trainer, stranger = GpuReading(0, "GPU-0", "A", processes=((4242, 1),)), GpuReading(1, "GPU-1", "A", processes=())
+    runs.tick((trainer, stranger), 1_000_001.0)  # the trainer's process known (alone: every process is its own)
+    runs.tick((GpuReading(0, "GPU-0", "A", processes=()), stranger), 1_000_002.0)  # no process anywhere: every GPU
+    assert heard == [["GPU-0"], ["GPU-0", "GPU-1"]]

@@ -290,7 +290,7 @@ def test_charts_have_ticks_gridlines_values_on_hover_eval_points_and_health_mark
         assert one_browser.evaluate("document.querySelectorAll('#loss-chart path.spike').length") == 1
         assert "loss spike at iteration 5,200" in one_browser.evaluate(
             "document.querySelector('#loss-chart path.spike title').textContent")
-        assert text(one_browser, "slowdown").startswith("slowdown: iterations 18 % slower")
+        assert text(one_browser, "slowdown").startswith("iterations 18 % slower")
         box = one_browser.evaluate("(() => { const r = document.getElementById('loss-chart').getBoundingClientRect();"
                                    " return [r.left + r.width / 2, r.top + r.height / 2]; })()")
         one_browser.call("Input.dispatchMouseEvent", type="mouseMoved", x=box[0], y=box[1])
@@ -394,3 +394,35 @@ def test_a_restarted_exporter_draws_the_run_from_the_start_of_its_log(tmp_path, 
         assert len(drawn.split()) > 100
         assert browser.evaluate("document.querySelectorAll('#loss-chart circle.val').length") == 3  # 0, 500, 1000
         assert "0" in browser.evaluate("[...document.querySelectorAll('#loss-chart text')].map((t) => t.textContent)")
+
+
+@needs_chromium
+def test_a_slowdown_shows_under_the_iteration_time_with_its_cause_and_the_checkpoint_disk_below_the_cost(browser, tmp_path):
+    from prometheus_client import CollectorRegistry
+
+    from exporter import web
+    from exporter.health.slowdown import SlowdownView
+    from exporter.health.slowdown_cause import SlowdownEvidence
+    from exporter.run import RunSnapshot
+    from exporter.run_set.checkpoints import CheckpointProbe
+    from exporter.server.http_server import MetricsServer
+
+    (tmp_path / "ckpt.pt").write_bytes(b"\0" * 2**20)
+    slow = RunSnapshot(run="gpt2", format="nanogpt", log_path="train.log", state="running", iteration=2000,
+                       max_iterations=5000, iteration_seconds=0.56, evals_left=6, checkpoints=4,
+                       slowdown=SlowdownView(0.4, 0.56, 360.0, 1030))
+    evidence = SlowdownEvidence()
+    evidence.cause = "other_process"
+    entry = SimpleNamespace(name="gpt2", snapshot=lambda: slow, energy=None, slowdown=evidence,
+                            checkpoints=CheckpointProbe(str(tmp_path)))
+    server = MetricsServer(CollectorRegistry(), "127.0.0.1", 0, routes=web.routes(web.RunPages(lambda: [entry]))).start()
+    try:
+        browser.open(f"http://127.0.0.1:{server.port}/", 1920, 1080)
+        browser.wait_for(f"{TEXT.format('slowdown')} !== ''")
+        assert text(browser, "slowdown") == ("Step time +40 % over this run's baseline (400 ms → 560 ms) for 6 min since "
+                                             "iteration 1030: another process is using the trainer's GPU; +8 min to "
+                                             "the finish.")
+        assert text(browser, "checkpoint-disk").startswith("checkpoints: ")
+        assert "0.0 GiB each" in text(browser, "checkpoint-disk")
+    finally:
+        server.stop()

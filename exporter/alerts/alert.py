@@ -26,7 +26,17 @@ RULES = {rule.name: rule for rule in (
     Rule("GpuThermalThrottling", WARNING, 120),
     Rule("GpuHardwareSlowdown", WARNING, 120),
     Rule("GpuLost", CRITICAL, 60),
+    Rule("TrainingSlowdown", WARNING, 0),  # the exporter's own 5 min of slow training time
+    Rule("CheckpointDiskWillFill", WARNING, 0),
+    Rule("TrainingOverBudget", CRITICAL, 60),
 )}
+# (alert, label, value) -> (severity, for: seconds, sent once: no repeat, no resolution): an alert
+# whose labels make it another kind of message than its rule's default
+BY_LABEL = {
+    ("TrainingSlowdown", "cause", "unknown"): (INFO, 0.0, True),
+    ("CheckpointDiskWillFill", "next_save", "fails"): (CRITICAL, 0.0, False),
+    ("TrainingOverBudget", "basis", "projected"): (WARNING, 600.0, True),
+}
 SILENT_CRASH_FOR = 60.0
 GPU_WARNINGS = frozenset({"GpuMemoryNearlyFull", "GpuThermalThrottling", "GpuHardwareSlowdown"})
 
@@ -53,7 +63,23 @@ class Active:
         return RULES[self.name]
 
     @property
+    def _by_label(self) -> tuple[str, float, bool] | None:
+        return next((kind for (name, label, value), kind in BY_LABEL.items()
+                     if name == self.name and self.label(label) == value), None)
+
+    @property
+    def severity(self) -> str:
+        return self._by_label[0] if self._by_label else self.rule.severity
+
+    @property
+    def once(self) -> bool:
+        """Sent once: never repeated, its end never announced (info, and a few warnings)."""
+        return self._by_label[2] if self._by_label else self.severity == INFO
+
+    @property
     def for_seconds(self) -> float:
+        if self._by_label:
+            return self._by_label[1]
         return SILENT_CRASH_FOR if self.label("cause") == "silent" else self.rule.for_seconds
 
     def label(self, name: str) -> str | None:
@@ -71,4 +97,6 @@ def silenced(alert: Active, firing: list[Active]) -> bool:
         or (alert.name in GPU_WARNINGS and ("TrainingCrashed" in names or "GpuLost" in same_gpu))
         or (alert.name == "GpuHardwareSlowdown" and alert.label("reason") == "hw_slowdown"
             and "GpuThermalThrottling" in same_gpu)
+        or (alert.name == "TrainingOverBudget" and alert.label("basis") == "projected"
+            and any(other.name == "TrainingOverBudget" and other.label("basis") == "spent" for other in firing))
     )

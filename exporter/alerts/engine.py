@@ -1,7 +1,8 @@
 """Alert state over time, as Prometheus and Alertmanager keep it: an alert is pending until its
 rule's ``for:`` has passed, then firing; a firing alert is announced once, announced again every
-repeat interval while it lasts (never an info alert), silenced while another firing alert inhibits
-it, and announced as resolved when it ends (never an info alert)."""
+repeat interval while it lasts, silenced while another firing alert inhibits it, and announced as
+resolved when it ends; an alert said once (info, and the few warnings ``Active.once`` names) is
+neither repeated nor resolved."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 from exporter.alerts.alert import INFO, Active, silenced
 from exporter.alerts.gpu_rules import gpu_alerts
 from exporter.alerts.history import Recent
+from exporter.alerts.operations import Operations, operations_alerts
 from exporter.alerts.run_rules import Spend, run_alerts
 from exporter.gpu.reading import GpuReading
 from exporter.run import RunSnapshot
@@ -75,7 +77,9 @@ class AlertEngine:
         """Messages sent and given up per destination, while a notifier is attached."""
         return None if self.notifier is None else self.notifier.counts()
 
-    def tick(self, snapshot: RunSnapshot, readings: Iterable[GpuReading], now: float) -> None:
+    def tick(self, snapshot: RunSnapshot, readings: Iterable[GpuReading], now: float,
+             operations: Operations = Operations()) -> None:
+        """Evaluate at ``now``; ``operations``: the slowdown's cause and the checkpoint directory."""
         readings = tuple(readings)
         with self._lock:
             first, self._snapshot = self._snapshot is None, snapshot
@@ -84,6 +88,7 @@ class AlertEngine:
             spend = self._spend_of(snapshot)
             active = run_alerts(snapshot, self._recent, now, spend) + gpu_alerts(readings, self._recent,
                                                                                  snapshot.run, now)
+            active += operations_alerts(snapshot, operations, spend)
             self._update({alert.key: alert for alert in active}, now, old_news=first or self._ended_before(snapshot))
 
     def _ended_before(self, snapshot: RunSnapshot) -> bool:
@@ -121,7 +126,7 @@ class AlertEngine:
             tracked.alert = alert
             if tracked.fired_at is None and now - tracked.active_since >= self._delay(alert):
                 tracked.fired_at = now
-                log.log(logging.INFO if alert.rule.severity == INFO else logging.WARNING, "alert %s firing: %s",
+                log.log(logging.INFO if alert.severity == INFO else logging.WARNING, "alert %s firing: %s",
                         alert.name, alert.summary)
         firing = [tracked for tracked in self._tracked.values() if tracked.fired_at is not None]
         firing_alerts = [tracked.alert for tracked in firing]
@@ -131,12 +136,12 @@ class AlertEngine:
         self._resolve([*self._held, *ended], firing_alerts, now)
         shown = [tracked for tracked in firing if not silenced(tracked.alert, firing_alerts)]
         for tracked in shown:
-            if old_news and tracked.alert.rule.severity == INFO:
+            if old_news and tracked.alert.severity == INFO:
                 tracked.sent_at = now
             elif self._due(tracked, now):
                 tracked.sent_at = now
                 self._notify(FIRING, tracked, now)
-        self._firing = tuple({"name": t.alert.name, "severity": t.alert.rule.severity, "summary": t.alert.summary,
+        self._firing = tuple({"name": t.alert.name, "severity": t.alert.severity, "summary": t.alert.summary,
                               "since": t.fired_at} for t in shown)
 
     def _resolve(self, ended: list[_Tracked], firing: list[Active], now: float) -> None:
@@ -146,7 +151,7 @@ class AlertEngine:
         pending = [tracked.alert for tracked in self._tracked.values() if tracked.fired_at is None]
         self._held = []
         for tracked in ended:
-            if (tracked.sent_at is None or tracked.alert.rule.severity == INFO or silenced(tracked.alert, firing)
+            if (tracked.sent_at is None or tracked.alert.once or silenced(tracked.alert, firing)
                     or tracked.alert.key in self._tracked):  # it holds again: no end to announce
                 continue
             if silenced(tracked.alert, pending):
@@ -157,7 +162,7 @@ class AlertEngine:
     def _due(self, tracked: _Tracked, now: float) -> bool:
         if tracked.sent_at is None:
             return True
-        if tracked.alert.rule.severity == INFO or self._repeat_seconds <= 0:
+        if tracked.alert.once or self._repeat_seconds <= 0:
             return False
         return now - tracked.sent_at >= self._repeat_seconds
 

@@ -24,6 +24,8 @@ class Spend:
     joules: float
     cost: float
     currency: str
+    projected_cost: float | None = None  # at the finish, at the recent power and the ETA
+    budget: float | None = None  # --budget, in the same currency
 
 
 def two_places(value: float) -> str:

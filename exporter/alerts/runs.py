@@ -13,6 +13,7 @@ from typing import Any
 
 from exporter.alerts.engine import AlertEngine
 from exporter.alerts.engine import Notifier
+from exporter.alerts.operations import Operations
 from exporter.alerts.run_rules import Spend
 from exporter.energy import RunEnergy
 from exporter.gpu.reading import GpuReading
@@ -36,8 +37,10 @@ def spend_of(energy: RunEnergy) -> Callable[[RunSnapshot], Spend | None]:
     def spend(snapshot: RunSnapshot) -> Spend | None:
         if not energy.has_data:
             return None
-        joules = energy.figures(snapshot).joules
-        return Spend(joules, energy.cost(joules), energy.settings.currency)
+        figures = energy.figures(snapshot)
+        projected = None if figures.projected_joules is None else energy.cost(figures.projected_joules)
+        return Spend(figures.joules, energy.cost(figures.joules), energy.settings.currency, projected,
+                     energy.settings.budget)
 
     return spend
 
@@ -58,7 +61,9 @@ class RunAlerts:
         for entry in entries:
             engine = self._engines.get(entry.name) or self._engine(entry)
             used = shares.uuids_of(entry.name)
-            engine.tick(entry.snapshot(), readings if alone else [r for r in readings if r.uuid in used], now)
+            snapshot = entry.snapshot()
+            engine.tick(snapshot, readings if alone else [r for r in readings if r.uuid in used], now,
+                        Operations(entry.slowdown.cause, entry.checkpoints.status(snapshot)[0]))
             engines[entry.name] = engine
         with self._lock:
             for name in self._engines.keys() - engines.keys():

@@ -47,6 +47,9 @@ class EnergyCollector(Collector):
         families.append(energy)
         families.append(gauge("training_electricity_cost", "Electricity cost so far at price_per_kwh.",
                                ["run", "currency"], [snapshot.run, currency], self._energy.cost(joules)))
+        if self._energy.settings.budget is not None:
+            families.append(gauge("training_budget", "The most the run's electricity may cost (--budget).",
+                                  ["run", "currency"], [snapshot.run, currency], self._energy.settings.budget))
         if power is not None:
             families.append(gauge("training_power_watts", "Recent mean power of the run.", ["run"], run, power))
         if projected is not None:

@@ -12,7 +12,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporter.collectors.base import CollectorStats, Labelled, SnapshotCollectors
+from exporter.collectors.checkpoint import CheckpointCollector
 from exporter.collectors.energy import EnergyCollector
+from exporter.collectors.health import SlowdownCollector
 from exporter.collectors.training import TrainingCollector
 from exporter.run_set.entry import RunEntry
 from exporter.run_set.registry import RunSet
@@ -65,7 +67,9 @@ class RunsCollector:
         if entry.watcher is None:
             return SnapshotCollectors(entry.snapshot, [energy], self._stats)
         training = TrainingCollector(self._stats, lambda: self._runs.peak_flops(entry.name))
-        return SnapshotCollectors(entry.snapshot, [training, energy], self._stats)
+        slowdown = SlowdownCollector(self._stats, lambda: entry.slowdown.cause)
+        checkpoint = CheckpointCollector(self._stats, entry.checkpoints)
+        return SnapshotCollectors(entry.snapshot, [training, energy, slowdown, checkpoint], self._stats)
 
     def _gpu_families(self) -> Iterator[Metric]:
         shares, readings = self._runs.latest()

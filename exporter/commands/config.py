@@ -66,6 +66,8 @@ INTEGER = Kind("an integer", _is_integer, _as(int), "N")
 # A count a user may write as 20000, 20k or 2e4 on the command line.
 COUNT = Kind("a whole number", _is_integer, _as(trainer_overrides.whole_number), "N")
 NUMBER = Kind("a number", _is_number, _as(float), "X")
+# A number that may be left empty on the command line (None: off), for a compose file's ${VAR:-}.
+OPTIONAL_NUMBER = Kind("a number", _is_number, _as(lambda text: float(text) if text.strip() else None), "X")
 TEXT = Kind("a string", lambda v: isinstance(v, str))
 MAPPING = Kind("a mapping", lambda v: isinstance(v, dict))
 # Trainer settings by name; each is checked by exporter.commands.overrides (names, whole counts, 20k).
@@ -158,6 +160,12 @@ class Config:
     carbon_g_per_kwh: float | None = _key(None, NUMBER, "grid carbon intensity, g CO2 per kWh", commands=SERVE,
                                           limits=(0, 10_000))
     state_file: str | None = _key(None, TEXT, "where energy so far survives restarts", metavar="PATH")
+    budget: float | None = _key(None, OPTIONAL_NUMBER, "the most the run's electricity may cost, in currency: "
+                                "TrainingOverBudget when the projected cost at the finish or the cost so far "
+                                "is above it", commands=SERVE, metavar="AMOUNT", limits=(0, 10**9))
+    checkpoint_dir: str | None = _key(None, TEXT, "the directory the trainer saves checkpoints to (its free "
+                                      "space is watched)", commands=SERVE, metavar="PATH",
+                                      default_text="the trainer's out_dir from its config or log")
     # alerts sent by the exporter itself (without Prometheus and Alertmanager)
     slack_webhook_file: str | None = _key(None, TEXT, "file holding the Slack incoming-webhook URL: the exporter "
                                           "sends the alerts to Slack itself (off: no Slack)", commands=SLACK,

@@ -63,6 +63,7 @@ def energy_settings(config: Config) -> EnergySettings:
     return EnergySettings(
         other_watts=config.other_watts, psu_efficiency=config.psu_efficiency, state_file=config.state_file,
         price_per_kwh=config.price_per_kwh, currency=config.currency, carbon_g_per_kwh=config.carbon_g_per_kwh,
+        budget=config.budget,
     )
 
 
@@ -85,7 +86,7 @@ def open_runs(config: Config, trainer: TrainerProcess | None) -> RunSet:
     store = StateStore(config.state_file) if config.state_file else None
     logs = tuple(replace(source, run=source.run or config.run) for source in config.logs)
     factory = RunFactory(lambda path, name: open_run(config, path, name), energy_settings(config), store,
-                         config.poll_interval_seconds, trainer, config.trainer_cmdline_match)
+                         config.poll_interval_seconds, trainer, config.trainer_cmdline_match, config.checkpoint_dir)
     runs = RunSet(factory, logs, gpu_only_run=None if logs else config.run,
                   missing_log_grace_seconds=config.missing_log_grace_seconds)
     runs.open(time.time())

@@ -31,6 +31,7 @@ class EnergySettings:
     price_per_kwh: float = 0.15
     currency: str = "USD"
     carbon_g_per_kwh: float | None = None
+    budget: float | None = None  # the most the run's electricity may cost, in currency
 
 
 def trainer_running(s: RunSnapshot, now: float) -> bool:

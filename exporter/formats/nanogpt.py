@@ -91,7 +91,9 @@ def _tokens(line: str) -> TokensPerIteration | None:
 def _step(line: str) -> Event | None:
     if match := _EVAL.match(line):
         return _eval(*match.groups())
-    return Checkpoint() if line.startswith("saving checkpoint to ") else None
+    if line.startswith("saving checkpoint to "):
+        return Checkpoint(path=line[len("saving checkpoint to "):].strip() or None)
+    return None
 
 
 def _run_start(line: str) -> RunStart | None:

@@ -21,7 +21,7 @@ def clock(timestamp: float, with_date: bool = True) -> str:
 
 
 def title(n: Notification) -> str:
-    severity = n.alert.rule.severity
+    severity = n.alert.severity
     gpu = n.alert.label("gpu")
     where = f" · GPU {gpu}" if gpu is not None else f" · run {n.run}"
     return f"{'RESOLVED' if n.status == RESOLVED else severity.upper()}: {n.alert.name}{where}"
@@ -38,7 +38,7 @@ def text(n: Notification, link: str) -> str:
 
 
 def color(n: Notification) -> str:
-    return RESOLVED_COLOR if n.status == RESOLVED else COLORS.get(n.alert.rule.severity, INFO_COLOR)
+    return RESOLVED_COLOR if n.status == RESOLVED else COLORS.get(n.alert.severity, INFO_COLOR)
 
 
 def attachment(title_text: str, body: str, link: str, color_name: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ class Counters:
     evals: int = 0
     checkpoints: int = 0
     last_checkpoint_timestamp: float | None = None
+    checkpoint_dir: str | None = None  # where the trainer said it saves (nanoGPT's out_dir)
     restarts: int = 0
     nonfinite_losses: int = 0
     errors: dict[str, int] = field(default_factory=lambda: {"oom": 0, "traceback": 0})
@@ -26,10 +27,12 @@ class Counters:
     lines_ignored: int = 0
     _backfilled_checkpoint_elapsed: float | None = field(default=None, repr=False)  # the trainer's time at it
 
-    def checkpoint(self, arrived: float | None, elapsed: float) -> None:
-        """A checkpoint saved at ``arrived`` (None in a backfill: its time is worked out at the
-        backfill's end from ``elapsed``, the trainer's time so far)."""
+    def checkpoint(self, path: str | None, arrived: float | None, elapsed: float) -> None:
+        """A checkpoint saved to ``path`` (where the trainer said) at ``arrived`` (None in a
+        backfill: its time is worked out at the backfill's end from ``elapsed``, the trainer's time
+        so far)."""
         self.checkpoints += 1
+        self.checkpoint_dir = path or self.checkpoint_dir
         self.last_checkpoint_timestamp = arrived
         self._backfilled_checkpoint_elapsed = elapsed if arrived is None else None
 

@@ -170,7 +170,7 @@ class RunModel:
         self.counts.nonfinite_losses += self.losses.evaluation(e.losses)
 
     def _on_checkpoint(self, c: Checkpoint, arrived: float | None) -> None:
-        self.counts.checkpoint(arrived, self.timing.elapsed)
+        self.counts.checkpoint(c.path, arrived, self.timing.elapsed)
 
     def _on_parameters(self, p: Parameters, arrived: float | None) -> None:
         check_count(p)
@@ -287,7 +287,7 @@ class RunModel:
             "best_val_loss": self.losses.best_val,
             "parameters": self._parameters,
             "mfu_ratio": self._mfu,
-            "elapsed_seconds": self.timing.elapsed if self._last is not None else None,
+            **self.timing.fields(started=self._last is not None),
             **self.counts.figures(),
             "errors": dict(self.counts.errors),
             "lines_not_understood": self.counts.lines_not_understood + self._reader.held + self._reader.dropped,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from exporter.health.slowdown import SlowdownView
 from exporter.run.settings import Setting
 
 STATES = ("waiting", "starting", "running", "stalled", "finished", "crashed", "interrupted")
@@ -47,6 +48,7 @@ class RunSnapshot:
     evals: int = 0
     checkpoints: int = 0
     last_checkpoint_timestamp: float | None = None
+    checkpoint_dir: str | None = None  # where the trainer said it saves (nanoGPT's out_dir)
     restarts: int = 0
     nonfinite_losses: int = 0
     errors: dict[str, int] = field(default_factory=dict)
@@ -56,6 +58,7 @@ class RunSnapshot:
     lines_ignored: int = 0  # lines whose values were outside sane bounds, or that a parser choked on
     trainer_config: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # where max_iterations, eval_interval, ... came from
+    slowdown: SlowdownView = field(default_factory=SlowdownView)  # the step time against its baseline
     generation: int = 0  # trainings from scratch in this log after the first: a new one resets its history
 
     @property

@@ -16,6 +16,7 @@ from itertools import chain
 from operator import add, mul, sub
 
 from exporter.events import Progress
+from exporter.health.slowdown import SegmentSlowdown
 from exporter.run import drift, estimate
 from exporter.run.interval import StepUncertainty
 from exporter.run.level import Level
@@ -107,6 +108,7 @@ class IterationTiming:
         self.eval_iterations: deque[int] = deque(maxlen=8)
         self.eval_pending = False  # an eval was printed since the last progress line
         self.elapsed = 0.0
+        self.slowdown = SegmentSlowdown()  # of the current segment
         # the recent samples when the level was last settled: every snapshot asks for it, and
         # while a log is followed it seldom changes
         self._settled: tuple[float, ...] = ()
@@ -114,6 +116,7 @@ class IterationTiming:
     def start_segment(self, p: Progress) -> None:
         """The first line of a segment (a start or resume): only its own time is known."""
         self.elapsed += p.iteration_seconds or 0.0
+        self.slowdown = SegmentSlowdown()
 
     def measure_run(self, previous: int, iterations: list[int], seconds_each: list[float], warm_until: int) -> None:
         """Record usual lines together, as :meth:`measure` would one by one: ``previous`` is the
@@ -152,6 +155,7 @@ class IterationTiming:
         self.sampled_at.append(iteration)
         self.history.add(iteration, seconds)
         self.level.add(iteration, seconds)
+        self.slowdown.add(iteration, seconds)
 
     def sample_all(self, iterations: Sequence[int], seconds: Sequence[float]) -> None:
         """Record the samples ``zip(iterations, seconds)`` in order, as many :meth:`_sample` calls do."""
@@ -159,6 +163,7 @@ class IterationTiming:
         self.sampled_at.extend(iterations[-ITERATION_WINDOW:])
         self.history.add_all(iterations, seconds)
         self.level.add_all(iterations, seconds)
+        self.slowdown.add_all(iterations, seconds)
 
     def settle_level(self) -> None:
         """Start the level afresh after a shift (see :meth:`_shift`), noting the size of a slowdown
@@ -201,6 +206,10 @@ class IterationTiming:
     def trend(self) -> float:
         """How much the step time grows per iteration over the run (0 without a clear trend)."""
         return self.history.trend()
+
+    def fields(self, started: bool) -> dict:
+        """The snapshot's training wall time so far and the current segment's slowdown."""
+        return {"elapsed_seconds": self.elapsed if started else None, "slowdown": self.slowdown.view()}
 
     def eval_seen(self, iteration: int | None) -> None:
         self.eval_pending = True

@@ -4,13 +4,15 @@ energy, how its GPU processes are recognised; and the factory that opens one."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from exporter.energy import EnergySettings, RunEnergy
 from exporter.energy.store import StateStore
+from exporter.health.slowdown_cause import SlowdownEvidence
 from exporter.log.follow import LogFollower
 from exporter.run import RunModel, RunSnapshot
 from exporter.run_set.attribution import RunMatch
+from exporter.run_set.checkpoints import CheckpointProbe
 from exporter.run_set.sources import LogSource
 from exporter.trainer.process import TrainerProcess
 from exporter.log.watch import POLL_INTERVAL_SECONDS, LogWatcher
@@ -25,6 +27,8 @@ class RunEntry:
     source: LogSource | None = None
     missing_since: float | None = None  # when its glob stopped matching its log
     gpus_in_use: bool = False  # GPU-only: whether its processes are on the GPUs
+    slowdown: SlowdownEvidence = field(default_factory=SlowdownEvidence)  # the GPU side of a slowdown
+    checkpoints: CheckpointProbe = field(default_factory=CheckpointProbe)
 
     def snapshot(self) -> RunSnapshot:
         """The latest snapshot of the run; GPU-only: running while its processes are on the GPUs."""
@@ -47,6 +51,7 @@ class RunFactory:
     poll_interval_seconds: float = POLL_INTERVAL_SECONDS
     trainer: TrainerProcess | None = None  # the one run's trainer process, when known
     trainer_cmdline_match: str = "train"
+    checkpoint_dir: str | None = None  # --checkpoint-dir: where every run saves, over what its log says
 
     def log_run(self, name: str, path: str, source: LogSource, now: float, alone: bool) -> RunEntry:
         """The run of the log at ``path``, its backfill read (it tells which run the energy state
@@ -57,7 +62,8 @@ class RunFactory:
                              trainer=trainer)
         watcher.poll()
         return RunEntry(name, self._match(name, source.trainer_cmdline_match, alone, path),
-                        RunEnergy.open(self.energy, watcher.snapshot(), now, self.store), watcher, source)
+                        RunEnergy.open(self.energy, watcher.snapshot(), now, self.store), watcher, source,
+                        checkpoints=CheckpointProbe(self.checkpoint_dir))
 
     def gpu_run(self, name: str, now: float) -> RunEntry:
         """A run whose log another node follows: its GPUs and energy only."""

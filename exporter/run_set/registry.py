@@ -113,6 +113,10 @@ class RunSet:
         for entry in entries:
             entry.energy.tick(snapshots[entry.name], self.split.readings(entry.name), now,
                               other_share=1.0 / max(len(counting), 1))
+            # the slowdown's evidence: the GPUs the run's processes are on (a lone run: every GPU, until known)
+            used = shares.uuids_of(entry.name)
+            mine = [r for r in readings if r.uuid in used] or (list(readings) if len(entries) == 1 else [])
+            entry.slowdown.observe(snapshots[entry.name].slowdown.slow_for_seconds > 0, mine, now)
         self._latest = (shares, readings)  # one reference swap: scrapes read both together
 
     def peak_flops(self, run: str) -> float | None:

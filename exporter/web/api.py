@@ -4,7 +4,6 @@ settings (a trainer config may hold keys); each part fails on its own (``null``)
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -42,7 +41,8 @@ class RunApi:
     def __init__(self, snapshot: Callable[[], RunSnapshot], *, energy: RunEnergy | None = None,
                  readings: Callable[[], Sequence[GpuReading]] = tuple, gpu_error: str | None = None,
                  alerts: Alerts | None = None, history: History | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 health: Callable[[RunSnapshot], dict[str, Any]] | None = None) -> None:
         self._snapshot = snapshot
         self._energy = energy
         self._readings = readings
@@ -51,6 +51,7 @@ class RunApi:
         self.history = history or History()
         self._clock = clock
         self._log_failure = LogOnce(log, logging.ERROR)
+        self._health = health  # the health detectors' part of a snapshot
 
     def sample(self) -> None:
         readings = self._readings()
@@ -73,7 +74,7 @@ class RunApi:
             "gpus": self._part("gpus", lambda: [gpu_part(r) for r in self._readings()]),
             "gpu_error": self._gpu_error,
             "alerts": self._part("alerts", self._alerts_part),
-            "health": self._part("health", lambda: health_part(snapshot)),
+            "health": self._part("health", lambda: {} if self._health is None else self._health(snapshot)),
             "history": {"columns": COLUMNS, "points": self.history.points()},
         })
 
@@ -98,6 +99,7 @@ class RunApi:
             "cost": energy.cost(figures.joules),
             "projected_cost": None if projected is None else energy.cost(projected),
             "currency": energy.settings.currency, "price_per_kwh": energy.settings.price_per_kwh,
+            "budget": energy.settings.budget,
             "emissions_grams": energy.emissions_grams(figures.joules),
             "projected_emissions_grams": None if projected is None else energy.emissions_grams(projected),
             "counting": trainer_running(snapshot, now),
@@ -125,15 +127,6 @@ class RunApi:
 
 def alert_part(alert: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _alert_value(key, alert.get(key)) for key in ALERT_FIELDS}
-
-
-def health_part(snapshot: RunSnapshot) -> Any:
-    """The health detectors' findings, where the snapshot carries them (``loss_spikes``,
-    ``slowdown``, ...), as plain JSON values."""
-    health = getattr(snapshot, "health", None)
-    if health is not None and dataclasses.is_dataclass(health):
-        health = dataclasses.asdict(health)
-    return health if isinstance(health, Mapping) else None
 
 
 def _alert_value(key: str, value: Any) -> Any:

@@ -18,6 +18,7 @@ from exporter.run import RunSnapshot
 from exporter.run_set.entry import RunEntry
 from exporter.server.handler import NotFound
 from exporter.web.api import Alerts, RunApi, alert_part, finite
+from exporter.web.health import health_part
 
 NO_RUN = RunSnapshot(run="", format="none", log_path="", state="waiting")  # before a glob matches a log
 TROUBLED = ("crashed", "stalled")  # states another run's page shows as a banner
@@ -51,7 +52,8 @@ class RunPages:
     def _api(self, entry: RunEntry) -> RunApi:
         alerts = None if self._alerts is None else self._alerts(entry.name)
         api = RunApi(entry.snapshot, energy=entry.energy, readings=self._readings, gpu_error=self._gpu_error,
-                     alerts=alerts, clock=self._clock)
+                     alerts=alerts, clock=self._clock,
+                     health=lambda s: health_part(s, entry.slowdown.cause, entry.checkpoints.status(s)[0]))
         if getattr(entry, "watcher", None) is not None:  # a log to read the history back from
             threading.Thread(target=api.backfill, name=f"page-history-{entry.name}"[:60], daemon=True).start()
         return api
