@@ -18,6 +18,7 @@ LAYERS = (
     {"plan"},
     {"trainer"},
     {"formats"},
+    {"health"},
     {"run"},
     {"log", "energy"},
     {"run_set"},

@@ -8,7 +8,7 @@ from exporter.events import (Checkpoint, ConfigValue, Eval, Event, Loss, Paramet
                              TokensPerIteration, TrainerError)
 from exporter.formats import FormatReader
 from exporter.run.bounds import check_count, check_eval, check_progress, check_run_end, check_setting
-from exporter.run import estimate, fast_path
+from exporter.run import estimate, fast_path, learning
 from exporter.run.outlook import Outlook, outlook
 from exporter.run.settings import Setting, TrainerSettings
 from exporter.run.counters import Counters
@@ -39,11 +39,9 @@ class RunModel:
         self.counts = Counters()
         self._outlook_after: int | None = None  # the lines read when the outlook was last worked out
         self._handlers = {
-            Progress: self._on_progress, Loss: self._on_loss, Eval: self._on_eval,
-            Checkpoint: self._on_checkpoint, Parameters: self._on_parameters,
-            TokensPerIteration: self._on_tokens_per_iteration, ConfigValue: self._on_config,
-            RunStart: self._on_run_start, TrainerError: self._on_error, RunEnd: self._on_run_end,
-        }
+            Progress: self._on_progress, Loss: self._on_loss, Eval: self._on_eval, Checkpoint: self._on_checkpoint,
+            Parameters: self._on_parameters, TokensPerIteration: self._on_tokens_per_iteration,
+            ConfigValue: self._on_config, RunStart: self._on_run_start, TrainerError: self._on_error, RunEnd: self._on_run_end}
 
     def _start_history(self) -> None:
         """What one training run builds up: its progress, timings and losses."""
@@ -55,7 +53,7 @@ class RunModel:
         self._max_from_log: int | None = None
         self.timing = IterationTiming()
         self._crashed = self._ended = self._interrupted = False
-        self.losses = Losses()
+        self.losses, self.learning = Losses(), learning.LearningFeed()
         self._mfu: float | None = None
         self._tokens_per_second: float | None = None
         self._parameters: float | None = None
@@ -109,6 +107,7 @@ class RunModel:
         self.losses.latest, self.losses.latest_finite, self._mfu = run.fields[1], True, run.fields[6]
         self._max_from_log = run.most if run.most is not None else self._max_from_log
         self._tokens_per_second = run.rate if run.rate is not None else self._tokens_per_second
+        self.learning.trained(run.iterations, run.losses, run.grad_norms)
 
     def ignore(self, line: str, exc: Exception) -> None:
         self.counts.ignored(line, exc, self.log_path or self.run)
@@ -145,24 +144,24 @@ class RunModel:
         self._last, self._last_arrived = p, arrived
         self._last_progress_ts = arrived if arrived is not None else self._last_progress_ts
         self._crashed = False
-        if p.loss is not None:
-            self._record_loss(p.loss)
+        self._record_loss(p.iteration, p.loss, p.grad_norm)
         self._mfu = p.mfu_ratio
         if p.tokens_per_second is not None:
             self._tokens_per_second = p.tokens_per_second
 
     def _on_loss(self, loss: Loss, arrived: float | None) -> None:
-        self._record_loss(loss.value)
+        self._record_loss(self._last.iteration if self._last else 0, loss.value, loss.grad_norm)
 
-    def _record_loss(self, value: float) -> None:
-        if not self.losses.training(value):
-            self.counts.nonfinite_losses += 1
+    def _record_loss(self, iteration: int, value: float | None, grad_norm: float | None) -> None:
+        self.counts.nonfinite_losses += value is not None and not self.losses.training(value)
+        self.learning.train(iteration, value, grad_norm)
 
     def _on_eval(self, e: Eval, arrived: float | None) -> None:
         check_eval(e, self.losses.evals.keys())
         self.counts.evals += 1
         self.timing.eval_seen(e.iteration if e.iteration is not None else (self._last.iteration if self._last else None))
         self.counts.nonfinite_losses += self.losses.evaluation(e.losses)
+        self.learning.evaluation(self.timing.last_eval_iteration(), e.losses)
 
     def _on_checkpoint(self, c: Checkpoint, arrived: float | None) -> None:
         self.counts.checkpoints += 1
@@ -290,6 +289,7 @@ class RunModel:
             "loss_finite": self.losses.latest_finite,
             "eval_losses": dict(self.losses.evals),
             "best_val_loss": self.losses.best_val,
+            "learning": self.learning.report(),
             "parameters": self._parameters,
             "mfu_ratio": self._mfu,
             "elapsed_seconds": self.timing.elapsed if self._last is not None else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from exporter.health import LearningHealth
 from exporter.run.settings import Setting
 
 STATES = ("waiting", "starting", "running", "stalled", "finished", "crashed", "interrupted")
@@ -56,6 +57,7 @@ class RunSnapshot:
     trainer_config: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # where max_iterations, eval_interval, ... came from
     generation: int = 0  # trainings from scratch in this log after the first: a new one resets its history
+    learning: LearningHealth = LearningHealth()  # loss spikes, divergence, gradient norm, overfitting
 
     @property
     def energy_key(self) -> str:
