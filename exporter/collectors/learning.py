@@ -1,0 +1,70 @@
+"""The health detectors' families of one run (:class:`~exporter.health.LearningHealth`): loss and
+gradient-norm spikes, the loss trend, overfitting. Added to the training collector's."""
+
+from __future__ import annotations
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporter.collectors.base import gauge
+from exporter.health import LearningHealth, SpikeReport
+
+# (spikes, alarms, last spike's iteration, its ratio, baseline) of each series, and what it is
+_SERIES = {
+    "loss": ("training_loss_spikes", "training_loss_spike_alarms", "training_loss_last_spike_iteration",
+             "training_loss_last_spike_ratio", "training_loss_baseline", "training loss"),
+    "grad_norm": ("training_grad_norm_spikes", "training_grad_norm_spike_alarms",
+                  "training_grad_norm_last_spike_iteration", "training_grad_norm_last_spike_ratio",
+                  "training_grad_norm_baseline", "gradient norm"),
+}
+
+
+def _spike_families(series: str, report: SpikeReport, run: str) -> list[Metric]:
+    spikes_name, alarms_name, iteration_name, ratio_name, baseline_name, what = _SERIES[series]
+    spikes = CounterMetricFamily(spikes_name, f"Spikes of the {what}: far above its rolling median, or nan/inf.",
+                                 labels=["run"])
+    spikes.add_metric([run], report.spikes)
+    alarms = CounterMetricFamily(alarms_name, f"Spikes of the {what} that did not come back within 10 iterations "
+                                 "(not_recovered) or were the third within 200 values (repeated).",
+                                 labels=["run", "reason"])
+    for reason, count in report.alarms:
+        alarms.add_metric([run, reason], count)
+    families: list[Metric] = [spikes, alarms]
+    if report.last is not None:
+        families += [gauge(iteration_name, f"Iteration at which the latest {what} spike began.", ["run"], [run],
+                           report.last.iteration),
+                     gauge(ratio_name, f"Peak of the latest {what} spike over its baseline (+Inf: nan/inf).",
+                           ["run"], [run], report.last.ratio)]
+    if report.baseline is not None:
+        families.append(gauge(baseline_name, f"Rolling median the {what} spikes are measured against.",
+                              ["run"], [run], report.baseline))
+    return families
+
+
+def learning_families(h: LearningHealth, run: str) -> list[Metric]:
+    families = _spike_families("loss", h.loss, run)
+    if h.grad_norm is not None:
+        families += _spike_families("grad_norm", h.grad_norm, run)
+    if h.latest_grad_norm is not None:
+        families.append(gauge("training_grad_norm", "Latest finite gradient norm.", ["run"], [run], h.latest_grad_norm))
+    families.append(gauge("training_loss_diverging", "1 while the loss rises over its trend window or stays far "
+                          "above its best.", ["run"], [run], 1 if h.diverging else 0))
+    if (t := h.trend) is not None:
+        labels, values = ["run", "source"], [run, t.source]
+        families += [
+            GaugeMetricFamily("training_loss_trend_ratio", "Late over early level of the trend window, minus 1; "
+                              "source: train (training loss) or val (eval losses).", labels=labels),
+            GaugeMetricFamily("training_loss_trend_slope_per_iteration", "Least-squares slope of the loss over "
+                              "the trend window.", labels=labels),
+            GaugeMetricFamily("training_loss_trend_window_iterations", "Iterations the trend window spans.",
+                              labels=labels),
+            GaugeMetricFamily("training_loss_above_best_ratio", "Latest loss level over its best, minus 1.",
+                              labels=labels),
+        ]
+        for family, value in zip(families[-4:], (t.rise_ratio, t.slope_per_iteration, t.window_iterations,
+                                                  t.above_best_ratio)):
+            family.add_metric(values, value)
+    if h.val_evals_since_best is not None:
+        families.append(gauge("training_val_loss_worse_evals", "Evals in a row whose val loss was worse than the "
+                              "best one by over 0.5 %.", ["run"], [run], h.val_evals_since_best))
+    return families
