@@ -33,6 +33,12 @@ ALERTS = {
         ("GpuHardwareSlowdown", "warning", None, "2m"),
         ("GpuLost", "critical", None, "1m"),
     ],
+    "learning.yml": [
+        ("TrainingLossSpike", "warning", None, None),
+        ("TrainingGradNormSpike", "info", None, None),
+        ("TrainingDiverging", "warning", None, "1m"),
+        ("TrainingOverfitting", "info", None, None),
+    ],
     "recording.yml": [],
     "run-totals.yml": [],
     "training-alerts.yml": [
@@ -108,7 +114,7 @@ def test_shipped_rules_are_the_documented_alerts_and_recordings():
         assert alerts == ALERTS[path.name], path.name
     assert [r["record"] for r in load_rules() if "record" in r] == RECORDS
     assert all(("alert" in r) != ("record" in r) for r in load_rules())
-    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "recording.yml": 9, "run-totals.yml": 16,
+    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "learning.yml": 4, "recording.yml": 9, "run-totals.yml": 16,
                                        "training-alerts.yml": 9}
 
 
@@ -151,7 +157,7 @@ def test_promtool_rule_unit_tests():
 def test_amtool_check_config_finds_receivers_inhibitions_and_templates():
     output = _run(_tool("amtool"), "check-config", CONFIG / "alertmanager.yml")
     assert "2 receivers" in output
-    assert "5 inhibit rules" in output
+    assert "7 inhibit rules" in output
     assert "1 templates" in output
 
 

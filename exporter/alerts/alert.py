@@ -26,6 +26,10 @@ RULES = {rule.name: rule for rule in (
     Rule("GpuThermalThrottling", WARNING, 120),
     Rule("GpuHardwareSlowdown", WARNING, 120),
     Rule("GpuLost", CRITICAL, 60),
+    Rule("TrainingLossSpike", WARNING, 0),
+    Rule("TrainingGradNormSpike", INFO, 0),
+    Rule("TrainingDiverging", WARNING, 60),
+    Rule("TrainingOverfitting", INFO, 0),
 )}
 SILENT_CRASH_FOR = 60.0
 GPU_WARNINGS = frozenset({"GpuMemoryNearlyFull", "GpuThermalThrottling", "GpuHardwareSlowdown"})
@@ -71,4 +75,6 @@ def silenced(alert: Active, firing: list[Active]) -> bool:
         or (alert.name in GPU_WARNINGS and ("TrainingCrashed" in names or "GpuLost" in same_gpu))
         or (alert.name == "GpuHardwareSlowdown" and alert.label("reason") == "hw_slowdown"
             and "GpuThermalThrottling" in same_gpu)
+        or (alert.name == "TrainingLossSpike" and names & {"TrainingDiverging", "TrainingLossNotFinite"})
+        or (alert.name == "TrainingGradNormSpike" and names & {"TrainingLossSpike", "TrainingLossNotFinite"})
     )

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from exporter.alerts.alert import INFO, Active, silenced
 from exporter.alerts.gpu_rules import gpu_alerts
+from exporter.alerts.learning_rules import learning_alerts
 from exporter.alerts.history import Recent
 from exporter.alerts.run_rules import Spend, run_alerts
 from exporter.gpu.reading import GpuReading
@@ -82,6 +83,7 @@ class AlertEngine:
             spend = self._spend_of(snapshot)
             active = run_alerts(snapshot, self._recent, now, spend) + gpu_alerts(readings, self._recent,
                                                                                  snapshot.run, now)
+            active += learning_alerts(snapshot, self._recent, now, spend)
             self._update({alert.key: alert for alert in active}, now, old_news=first)
 
     def finish(self, now: float) -> None:

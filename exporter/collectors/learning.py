@@ -8,6 +8,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporter.collectors.base import gauge
 from exporter.health import LearningHealth, SpikeReport
+from exporter.health.report import RISING, STUCK
 
 # (spikes, alarms, last spike's iteration, its ratio, baseline) of each series, and what it is
 _SERIES = {
@@ -47,8 +48,11 @@ def learning_families(h: LearningHealth, run: str) -> list[Metric]:
         families += _spike_families("grad_norm", h.grad_norm, run)
     if h.latest_grad_norm is not None:
         families.append(gauge("training_grad_norm", "Latest finite gradient norm.", ["run"], [run], h.latest_grad_norm))
-    families.append(gauge("training_loss_diverging", "1 while the loss rises over its trend window or stays far "
-                          "above its best.", ["run"], [run], 1 if h.diverging else 0))
+    diverging = GaugeMetricFamily("training_loss_diverging", "1 while the loss rises over its trend window "
+                                  "(rising) or stays far above its best (stuck).", labels=["run", "reason"])
+    for reason in (RISING, STUCK):
+        diverging.add_metric([run, reason], 1 if h.trend is not None and h.trend.reason == reason else 0)
+    families.append(diverging)
     if (t := h.trend) is not None:
         labels, values = ["run", "source"], [run, t.source]
         families += [
