@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.alerts.engine import AlertEngine
+from exporter.alerts.learning_rules import learning_alerts
 from exporter.collectors.base import CollectorStats
 from exporter.run import RunModel
 from test_alerts_engine import Heard
@@ -21,7 +22,8 @@ LABELS = {"job": "training-exporter", "instance": "exporter:9842"}
 @dataclass
 class Replay:
     heard: Heard
-    firing: dict[float, list] = field(default_factory=dict)  # at each scrape: the engine's firing alerts
+    firing: dict[float, list] = field(default_factory=dict)  # at each scrape: the engine's firing alerts, inhibited too
+    active: dict[float, dict] = field(default_factory=dict)  # at each scrape: the learning alerts that hold, by name
     scrapes: list[dict[str, float]] = field(default_factory=list)  # series -> value, every 15 s
     first_fired: dict[str, float] = field(default_factory=dict)  # alert -> time it first fired
     start: float = 0.0
@@ -46,6 +48,7 @@ def replay(lines: list[tuple[str, float]], run: str = "gpt", tail_seconds: float
     result = Replay(heard, start=start)
     pending = list(reversed(lines))
     end = lines[-1][1] + tail_seconds
+    tick = 0
     while now <= end:
         while pending and pending[-1][1] <= now:
             line, at = pending.pop()
@@ -53,8 +56,13 @@ def replay(lines: list[tuple[str, float]], run: str = "gpt", tail_seconds: float
         engine.tick(model.snapshot(now), (), now)
         for alert in engine.firing():
             result.first_fired.setdefault(alert["name"], now)
-        if (now - start) % SCRAPE_SECONDS == 0:
+        if tick % round(SCRAPE_SECONDS / TICK_SECONDS) == 0:
+            at = len(result.scrapes) * SCRAPE_SECONDS
             result.scrapes.append(_series(exposition(collector)))
-            result.firing[now - start] = engine.firing()
-        now += TICK_SECONDS
+            # firing, inhibited ones too: Prometheus fires them, Alertmanager inhibits them
+            result.firing[at] = [{"name": t.alert.name, "severity": t.alert.rule.severity}
+                                 for t in engine._tracked.values() if t.fired_at is not None]
+            result.active[at] = {a.name: a for a in learning_alerts(model.snapshot(now), engine._recent, now, None)}
+        tick += 1
+        now = start + tick * TICK_SECONDS
     return result

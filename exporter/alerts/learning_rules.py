@@ -70,8 +70,9 @@ def overfitting(s: RunSnapshot, spend: Spend | None) -> Active | None:
     return _alert(
         s, spend, "TrainingOverfitting", f"Run {s.run}: the val loss has been worse than its best for {worse} evals",
         f"The val loss of run {s.run} has been worse than its best ({best}) at the last {worse} evals in a row: the "
-        "model may be overfitting. The best checkpoint is the one to keep (nanoGPT saves only on a new best val "
-        "loss unless always_save_checkpoint); more data, more dropout or fewer iterations help.")
+        "model may be overfitting. Check first: whether the training loss still falls meanwhile. The best checkpoint "
+        "is the one to keep (nanoGPT saves only on a new best val loss unless always_save_checkpoint); more data, "
+        "more dropout or fewer iterations help.")
 
 
 def learning_alerts(s: RunSnapshot, recent: Recent, now: float, spend: Spend | None) -> list[Active]:
