@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from headless_chromium import CHROMIUM, Browser, png_size
+from nanogpt_fixture import progress_lines
 from page_fixture import LiveRun
 
 PAGE = Path(__file__).resolve().parent.parent / "exporter" / "web" / "page.html"
@@ -155,3 +156,20 @@ def test_with_several_runs_the_page_shows_the_newest_and_links_to_the_others(bro
         only_the_exporter_was_asked(browser, url)
     finally:
         server.stop()
+
+
+@needs_chromium
+def test_a_loss_spike_is_marked_on_the_loss_chart(browser, tmp_path):
+    (tmp_path / "spiking").mkdir()
+    with LiveRun(tmp_path / "spiking") as run:
+        browser.open(run.url, 1920, 1080)
+        browser.wait_for(f"{TEXT.format('progress-text')}.startsWith('300 /')")
+        assert browser.evaluate("document.querySelectorAll('#loss-spikes line').length") == 0
+        with run.log.open("a") as log:  # the loss triples for one logged line, then is back
+            log.write("iter 310: loss 25.0000, time 170.00ms, mfu 31.50%\n")
+            log.write("\n".join(progress_lines(320, 400, seed=320)) + "\n")
+        browser.wait_for("document.querySelectorAll('#loss-spikes line').length === 1")
+        title = browser.evaluate("document.querySelector('#loss-spikes line title').textContent")
+        assert title == "loss spike at iteration 310"
+        assert browser.evaluate("document.querySelector('#loss-spikes line').getAttribute('y2')") == "5.0"
+        only_the_exporter_was_asked(browser, run.url)

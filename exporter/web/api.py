@@ -16,6 +16,7 @@ from exporter.energy.service import trainer_running
 from exporter.errors import LogOnce
 from exporter.gpu import GpuReading
 from exporter.run import RunSnapshot
+from exporter.web.health import learning_part
 from exporter.web.history import COLUMNS, History
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class RunApi:
             "gpu_error": self._gpu_error,
             "alerts": self._part("alerts", self._alerts_part),
             "history": {"columns": COLUMNS, "points": self.history.points()},
+            "health": self._part("health", lambda: learning_part(snapshot.learning)),
         })
 
     def json(self) -> bytes:
