@@ -5,18 +5,24 @@ evaluation time, texts included. Healthy generated logs raise none."""
 
 from __future__ import annotations
 
+import math
 import os
+import random
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
 
 import learning_logs as logs
-from conftest import PROMETHEUS_DIR
+from conftest import PROMETHEUS_DIR, ROOT
 from exporter.notify.messages import text
 from learning_promtool import LEARNING_ALERTS, rule_test, stable_times
 from learning_replay import replay
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import health_replay  # noqa: E402
 
 EVENT_SECONDS = logs.EVENT_AT * logs.STEP_SECONDS  # seconds from the start to the injected event
 # scenario -> (log lines, the alerts it must raise, the latest time each may fire, seconds after the event)
@@ -98,3 +104,20 @@ def test_promtool_and_the_exporters_engine_give_the_same_verdicts_and_texts(tmp_
                               "tests": tests}, width=1000))
     done = subprocess.run(["promtool", "test", "rules", str(path)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_the_repositorys_fixture_logs_of_every_format_replayed_live_raise_no_learning_alert(tmp_path):
+    verdicts = health_replay.fixture_logs(tmp_path)
+    assert len(verdicts) == 10
+    assert {v.name: v.learning for v in verdicts} == {v.name: [] for v in verdicts}
+    assert {v.name: v.spikes for v in verdicts} == {v.name: 0 for v in verdicts}
+
+
+def test_a_noisy_healthy_run_with_bad_batches_and_a_fast_warm_up_raises_nothing():
+    rng = random.Random(7)
+    lines = []
+    for i in range(5001):
+        level = 1.45 + 2.8 * math.exp(-i / 250) + 0.3 * math.exp(-i / 2000)
+        loss = level * (1 + rng.gauss(0, 0.05)) * (1.3 if rng.random() < 0.004 else 1)  # now and then a bad batch
+        lines.append((f"iter {i}: loss {loss:.4f}, time 30.00ms, mfu 10.00%", None))
+    assert health_replay.replay("noisy", lines, seconds_per_line=0.05).raised == {}

@@ -32,7 +32,7 @@ RECENT_SPIKES = 50  # spikes kept for the page
 @dataclass(frozen=True)
 class SpikeSettings:
     sigmas: float = 6.0
-    relative: float = 0.25
+    relative: float = 0.40
     not_recovered_iterations: int = 10
     repeats: int = 3
     repeat_values: int = 200
