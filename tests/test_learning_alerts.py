@@ -31,10 +31,10 @@ SCENARIOS = {
     "spike_recovers": (lambda: logs.nanogpt("spike_recovers"), {}),
     # not back 10 iterations later (2 s here), seen at the next tick of 5 s
     "spike_sustained": (lambda: logs.nanogpt("spike_sustained"), {"TrainingLossSpike": 10 * logs.STEP_SECONDS + 5}),
-    # within 7 segments of 64 logged losses (the trend window, 6 of them, and one to close), then for: 1 min
-    "drift": (lambda: logs.nanogpt("drift"), {"TrainingDiverging": 7 * 64 * logs.STEP_SECONDS + 60 + 5}),
+    # within 7 segments of 128 logged losses (the trend window, 6 of them, and one to close), then for: 1 min
+    "drift": (lambda: logs.nanogpt("drift"), {"TrainingDiverging": 7 * 128 * logs.STEP_SECONDS + 60 + 5}),
     "flat": (lambda: logs.nanogpt("flat"), {"TrainingLossSpike": 10 * logs.STEP_SECONDS + 5,
-                                            "TrainingDiverging": 7 * 64 * logs.STEP_SECONDS + 60 + 5}),
+                                            "TrainingDiverging": 7 * 128 * logs.STEP_SECONDS + 60 + 5}),
     # the third eval in a row worse than the best (evals every 250 iterations)
     "overfitting": (lambda: logs.nanogpt("overfitting"), {"TrainingOverfitting": 3 * 250 * logs.STEP_SECONDS + 5}),
     "grad_norm_spike": (lambda: logs.llmc("grad_norm_spike"), {"TrainingGradNormSpike": 10 * logs.STEP_SECONDS + 5}),
@@ -64,7 +64,7 @@ def test_the_slack_message_of_a_spike_that_has_not_come_back():
     assert text(heard.notifications[0], "link").splitlines()[:5] == [
         "*Run gpt: the training loss spiked and has not come back*",
         "Run gpt has had 1 loss spike(s); the latest began at iteration 1500 and reached 3.0x its rolling median "
-        "(1.603). Check first: the learning rate (too high, or too short a warm-up), fp16 overflow, a bad stretch of "
+        "(1.654). Check first: the learning rate (too high, or too short a warm-up), fp16 overflow, a bad stretch of "
         "data (the same iterations each time?); resuming from the checkpoint before the spike with a lower learning "
         "rate or gradient clipping (grad_clip) usually helps.",
         "• Iteration: 1525 / 5000", "• ETA: 12 min", "• Cost so far: not measured"]
@@ -75,11 +75,11 @@ def test_the_slack_message_of_a_drift_names_its_window_and_slope():
     assert heard.said() == [("firing", "TrainingDiverging")]
     assert text(heard.notifications[0], "link").splitlines()[:3] == [
         "*Run gpt: the loss is rising*",
-        "The training loss of run gpt changed by +13 % over the last 320 iterations (slope +0.0012 per iteration) and "
-        "is 36 % above its best. The run is not learning: stop it rather than pay for the rest. Check first: the "
+        "The training loss of run gpt changed by +25 % over the last 640 iterations (slope +0.00119 per iteration) "
+        "and is 48 % above its best. The run is not learning: stop it rather than pay for the rest. Check first: the "
         "learning rate and its schedule, a resume from the wrong checkpoint or with a reset optimizer, the data (a "
         "shard repeated or corrupt); resume from the best checkpoint with a lower learning rate.",
-        "• Iteration: 2100 / 5000"]
+        "• Iteration: 2300 / 5000"]
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (Debian package prometheus)")

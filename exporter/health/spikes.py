@@ -2,9 +2,9 @@
 rolling baseline, or one that is not finite.
 
 The values are taken in segments: 8 values each at first, twice as many every 8 segments, up to
-64, so that a short log has a baseline early and a long one costs one sort per 64 values. The
-baseline of a value is the median of the medians of the last 4 finished segments, its spread the
-median of their interquartile ranges / 1.349 (a normal noise's standard deviation). A value is a
+128, so that a short log has a baseline early and a long one costs little per value. The
+baseline of a value is the median of the medians of the last 4 finished segments (each of 16 of
+its values, evenly spaced), its spread the median of their interquartile ranges / 1.349 (a normal noise's standard deviation). A value is a
 spike above ``baseline + max(sigmas × spread, relative × |baseline|)``, or when it is not finite;
 none is before 2 segments are done (the warm-up, where a loss falls fast). Consecutive spikes are
 one spike, over at the first value that is not one.
@@ -23,9 +23,10 @@ from math import inf, isfinite
 
 from exporter.health.report import NOT_RECOVERED, REPEATED, Spike, SpikeReport
 
-FIRST_SEGMENT, LAST_SEGMENT, SEGMENTS_PER_SIZE = 8, 64, 8
+FIRST_SEGMENT, LAST_SEGMENT, SEGMENTS_PER_SIZE = 8, 128, 8
 BASELINE_SEGMENTS, WARMUP_SEGMENTS = 4, 2
 IQR_PER_SIGMA = 1.349
+STATISTICS_VALUES = 16  # of a segment, evenly spaced, give its median and spread
 RECENT_SPIKES = 50  # spikes kept for the page
 
 
@@ -79,27 +80,27 @@ class SpikeDetector:
         if finite:
             self._segment.append(value)
             if len(self._segment) >= self._size:
-                self._close(sorted(self._segment), iteration)
+                self._close(self._segment, iteration)
 
     def extend(self, iterations: list[int], values: list[float]) -> None:
         """``add`` each value in order; a stretch of values with no spike is taken at once."""
         start, total = 0, len(values)
         while start < total:
-            end = min(total, start + self._size - len(self._segment))
+            size = self._size
+            end = min(total, start + size - len(self._segment))
             chunk = values[start:end]
             if self._episode is None and isfinite(sum(chunk)):
-                if not self._segment and end - start == self._size:
-                    ordered = sorted(chunk)
-                    if ordered[-1] <= self._threshold:
-                        self._values += len(chunk)
-                        self._close(ordered, iterations[end - 1])
+                if end - start == size:  # a whole segment (the one being filled is empty)
+                    if max(chunk) <= self._threshold:
+                        self._values += size
+                        self._close(chunk, iterations[end - 1])
                         start = end
                         continue
                 elif max(chunk) <= self._threshold:
                     self._values += len(chunk)
                     self._segment += chunk
                     if len(self._segment) >= self._size:
-                        self._close(sorted(self._segment), iterations[end - 1])
+                        self._close(self._segment, iterations[end - 1])
                     start = end
                     continue
             for index in range(start, end):
@@ -132,21 +133,25 @@ class SpikeDetector:
         self._alarms[reason] += 1
         episode.alarmed = True
 
-    def _close(self, ordered: list[float], iteration: int) -> None:
-        """A segment is full: its median and spread join the baseline."""
+    def _close(self, segment: list[float], iteration: int) -> None:
+        """A segment is full: the median and spread of 16 of its values, evenly spaced, join the
+        baseline (a sort of the whole segment would cost the backfill more than the rest of the
+        detectors together)."""
+        ordered = sorted(segment[::len(segment) // STATISTICS_VALUES or 1])
         n = len(ordered)
-        median = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
-        self._medians.append(median)
-        self._spreads.append((ordered[(3 * n) // 4] - ordered[n // 4]) / IQR_PER_SIGMA)
+        median = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) * 0.5
+        medians, spreads = self._medians, self._spreads
+        medians.append(median)
+        spreads.append((ordered[(3 * n) // 4] - ordered[n // 4]) / IQR_PER_SIGMA)
         self.points.append((iteration, median))
         self._segment = []
-        self._segments += 1
-        if self._segments % SEGMENTS_PER_SIZE == 0 and self._size < LAST_SEGMENT:
+        done = self._segments = self._segments + 1
+        if done % SEGMENTS_PER_SIZE == 0 and self._size < LAST_SEGMENT:
             self._size *= 2
-        if self._segments >= WARMUP_SEGMENTS:
-            base = self._baseline = _median(self._medians)
-            self._threshold = base + max(self.settings.sigmas * _median(self._spreads),
-                                         self.settings.relative * abs(base))
+        if done >= WARMUP_SEGMENTS:
+            base = self._baseline = _median(medians)
+            settings = self.settings
+            self._threshold = base + max(settings.sigmas * _median(spreads), settings.relative * abs(base))
 
     def report(self) -> SpikeReport:
         recent = tuple(self._recent)

@@ -23,7 +23,7 @@ class TrendSettings:
     warmup: int = 12
     rise: float = 0.10
     far: float = 0.20
-    stuck: int = 6
+    stuck: int = 4
 
 
 def _middle(a: float, b: float, c: float) -> float:
@@ -62,8 +62,7 @@ class TrendDetector:
         self._points.append((iteration, level))
         self._best = level if self._best is None else min(self._best, level)
         self._far_in_a_row = self._far_in_a_row + 1 if _above(level, self._best) > s.far else 0
-        if self._seen >= max(s.warmup, s.window, 2 * EDGE):
-            self._report = self._judge()
+        self._report = None  # judged again when asked for: a backfill adds thousands of points at once
 
     def _judge(self) -> TrendReport:
         s, points, best = self.settings, list(self._points), self._best
@@ -78,4 +77,6 @@ class TrendDetector:
                            self.source)
 
     def report(self) -> TrendReport | None:
+        if self._report is None and self._seen >= max(self.settings.warmup, self.settings.window, 2 * EDGE):
+            self._report = self._judge()
         return self._report
