@@ -39,12 +39,6 @@ class SpikeSettings:
     repeat_values: int = 200
 
 
-def _median(values: deque[float] | list[float]) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
-    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
-
-
 class _Episode:
     __slots__ = ("iteration", "values", "ratio", "alarmed")
 
@@ -82,14 +76,15 @@ class SpikeDetector:
             if len(self._segment) >= self._size:
                 self._close(self._segment, iteration)
 
-    def extend(self, iterations: list[int], values: list[float]) -> None:
-        """``add`` each value in order; a stretch of values with no spike is taken at once."""
+    def extend(self, iterations: list[int], values: list[float], finite: bool = False) -> None:
+        """``add`` each value in order; a stretch of values with no spike is taken at once.
+        ``finite``: the caller knows every value is (the fast path checked the losses)."""
         start, total = 0, len(values)
         while start < total:
             size = self._size
             end = min(total, start + size - len(self._segment))
             chunk = values[start:end]
-            if self._episode is None and isfinite(sum(chunk)):
+            if self._episode is None and (finite or isfinite(sum(chunk))):
                 if end - start == size:  # a whole segment (the one being filled is empty)
                     if max(chunk) <= self._threshold:
                         self._values += size
@@ -148,10 +143,13 @@ class SpikeDetector:
         done = self._segments = self._segments + 1
         if done % SEGMENTS_PER_SIZE == 0 and self._size < LAST_SEGMENT:
             self._size *= 2
-        if done >= WARMUP_SEGMENTS:
-            base = self._baseline = _median(medians)
+        if done >= WARMUP_SEGMENTS:  # the median of 4 (or fewer) segments: the middle two of them
+            middle, spread = sorted(medians), sorted(spreads)
+            k = len(middle) // 2
+            base = self._baseline = middle[k] if len(middle) % 2 else (middle[k - 1] + middle[k]) * 0.5
+            spread_median = spread[k] if len(spread) % 2 else (spread[k - 1] + spread[k]) * 0.5
             settings = self.settings
-            self._threshold = base + max(settings.sigmas * _median(spreads), settings.relative * abs(base))
+            self._threshold = base + max(settings.sigmas * spread_median, settings.relative * abs(base))
 
     def report(self) -> SpikeReport:
         recent = tuple(self._recent)

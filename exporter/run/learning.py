@@ -39,7 +39,7 @@ class LearningFeed:
         """Usual progress lines applied together: their iterations, losses and gradient norms (None
         where a line has none)."""
         self._trained = True
-        self.loss.extend(iterations, losses)
+        self.loss.extend(iterations, losses, finite=True)  # the fast path takes finite losses only
         self._take_points()
         if grad_norms and grad_norms[-1] is not None:
             pairs = [(i, g) for i, g in zip(iterations, grad_norms) if g is not None]
