@@ -5,6 +5,7 @@ evaluation time, texts included. Healthy generated logs raise none."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -17,6 +18,7 @@ import yaml
 
 import learning_logs as logs
 from conftest import PROMETHEUS_DIR, ROOT
+from exporter.commands.cli import main
 from exporter.notify.messages import text
 from learning_promtool import LEARNING_ALERTS, rule_test, stable_times
 from learning_replay import replay
@@ -121,3 +123,18 @@ def test_a_noisy_healthy_run_with_bad_batches_and_a_fast_warm_up_raises_nothing(
         loss = level * (1 + rng.gauss(0, 0.05)) * (1.3 if rng.random() < 0.004 else 1)  # now and then a bad batch
         lines.append((f"iter {i}: loss {loss:.4f}, time 30.00ms, mfu 10.00%", None))
     assert health_replay.replay("noisy", lines, seconds_per_line=0.05).raised == {}
+
+
+def test_status_says_what_the_detectors_saw(tmp_path, capsys):
+    log = tmp_path / "train.log"
+    log.write_text("".join(line + "\n" for line, _ in logs.nanogpt("drift")))
+    assert main(["status", str(log)]) == 0
+    text = capsys.readouterr().out
+    assert "diverging: the loss changed by +" in text and "per iteration), rising" in text
+    log.write_text("".join(line + "\n" for line, _ in logs.nanogpt("spike_recovers")))
+    assert main(["status", str(log), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["learning"]["loss"]["spikes"] == 1 and report["learning"]["loss"]["last"]["iteration"] == 1500
+    log.write_text("".join(line + "\n" for line, _ in logs.nanogpt("spike_recovers")) + "iter 2401: loss nan, time 200.00ms, mfu 30.00%\n")
+    assert main(["status", str(log)]) == 0
+    assert "loss spikes: 2 (latest at iteration 2,401, nan/inf, not back yet)" in capsys.readouterr().out

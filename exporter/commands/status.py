@@ -11,6 +11,7 @@ import time
 from typing import TextIO
 
 from exporter import units
+from exporter.commands.health_text import learning_lines
 from exporter.commands.config import Config
 from exporter.energy import RunEnergy
 from exporter.errors import UsageError
@@ -20,6 +21,7 @@ from exporter.run import RunSnapshot
 from exporter.commands.serve import energy_settings, open_run
 from exporter.units import duration
 from exporter.log.watch import LogWatcher
+from exporter.web.api import finite
 
 REDRAW = "\x1b[H\x1b[2J"  # cursor home, clear the screen
 
@@ -89,6 +91,7 @@ def _results(s: RunSnapshot, now: float) -> list[str]:
         losses.append(f"best val {s.best_val_loss:.4f}")
     if losses:
         lines.append(", ".join(losses))
+    lines += learning_lines(s.learning)
     if s.tokens_processed is not None:
         planned = f" of {s.tokens_planned:,.0f}" if s.tokens_planned else ""
         rate = f" at {s.tokens_per_second:,.0f} tok/s" if s.tokens_per_second else ""
@@ -126,7 +129,7 @@ def run(config: Config, as_json: bool, watch_seconds: float | None = None) -> in
     if watch_seconds is not None:
         return watch(watcher, config, watch_seconds)
     if as_json:
-        print(json.dumps(_json_report(snapshot, config), indent=2, sort_keys=True))
+        print(json.dumps(finite(_json_report(snapshot, config)), indent=2, sort_keys=True))
     else:
         print(_text_report(snapshot, config))
     return 0
