@@ -22,22 +22,21 @@ _SERIES = {
 
 def _spike_families(series: str, report: SpikeReport, run: str) -> list[Metric]:
     spikes_name, alarms_name, iteration_name, ratio_name, baseline_name, what = _SERIES[series]
-    spikes = CounterMetricFamily(spikes_name, f"Spikes of the {what}: far above its rolling median, or nan/inf.",
+    spikes = CounterMetricFamily(spikes_name, f"Spikes of the {what}.",
                                  labels=["run"])
     spikes.add_metric([run], report.spikes)
-    alarms = CounterMetricFamily(alarms_name, f"Spikes of the {what} that did not come back within 10 iterations "
-                                 "(not_recovered) or were the third within 200 values (repeated).",
+    alarms = CounterMetricFamily(alarms_name, f"Spikes of the {what} that did not come back or repeated.",
                                  labels=["run", "reason"])
     for reason, count in report.alarms:
         alarms.add_metric([run, reason], count)
     families: list[Metric] = [spikes, alarms]
     if report.last is not None:
-        families += [gauge(iteration_name, f"Iteration at which the latest {what} spike began.", ["run"], [run],
+        families += [gauge(iteration_name, f"Iteration of the latest {what} spike.", ["run"], [run],
                            report.last.iteration),
-                     gauge(ratio_name, f"Peak of the latest {what} spike over its baseline (+Inf: nan/inf).",
+                     gauge(ratio_name, f"Latest {what} spike over its baseline.",
                            ["run"], [run], report.last.ratio)]
     if report.baseline is not None:
-        families.append(gauge(baseline_name, f"Rolling median the {what} spikes are measured against.",
+        families.append(gauge(baseline_name, f"Rolling median of the {what}.",
                               ["run"], [run], report.baseline))
     return families
 
@@ -48,27 +47,23 @@ def learning_families(h: LearningHealth, run: str) -> list[Metric]:
         families += _spike_families("grad_norm", h.grad_norm, run)
     if h.latest_grad_norm is not None:
         families.append(gauge("training_grad_norm", "Latest finite gradient norm.", ["run"], [run], h.latest_grad_norm))
-    diverging = GaugeMetricFamily("training_loss_diverging", "1 while the loss rises over its trend window "
-                                  "(rising) or stays far above its best (stuck).", labels=["run", "reason"])
+    diverging = GaugeMetricFamily("training_loss_diverging", "1 while the loss diverges, by reason.", labels=["run", "reason"])
     for reason in (RISING, STUCK):
         diverging.add_metric([run, reason], 1 if h.trend is not None and h.trend.reason == reason else 0)
     families.append(diverging)
     if (t := h.trend) is not None:
         labels, values = ["run", "source"], [run, t.source]
         families += [
-            GaugeMetricFamily("training_loss_trend_ratio", "Late over early level of the trend window, minus 1; "
-                              "source: train (training loss) or val (eval losses).", labels=labels),
-            GaugeMetricFamily("training_loss_trend_slope_per_iteration", "Least-squares slope of the loss over "
-                              "the trend window.", labels=labels),
-            GaugeMetricFamily("training_loss_trend_window_iterations", "Iterations the trend window spans.",
+            GaugeMetricFamily("training_loss_trend_ratio", "Loss change over its trend window.", labels=labels),
+            GaugeMetricFamily("training_loss_trend_slope_per_iteration", "Loss slope over its trend window.", labels=labels),
+            GaugeMetricFamily("training_loss_trend_window_iterations", "Loss trend window.",
                               labels=labels),
-            GaugeMetricFamily("training_loss_above_best_ratio", "Latest loss level over its best, minus 1.",
+            GaugeMetricFamily("training_loss_above_best_ratio", "Loss level over its best, minus 1.",
                               labels=labels),
         ]
         for family, value in zip(families[-4:], (t.rise_ratio, t.slope_per_iteration, t.window_iterations,
                                                   t.above_best_ratio)):
             family.add_metric(values, value)
     if h.val_evals_since_best is not None:
-        families.append(gauge("training_val_loss_worse_evals", "Evals in a row whose val loss was worse than the "
-                              "best one by over 0.5 %.", ["run"], [run], h.val_evals_since_best))
+        families.append(gauge("training_val_loss_worse_evals", "Evals in a row with a val loss worse than its best.", ["run"], [run], h.val_evals_since_best))
     return families
