@@ -1,113 +1,116 @@
-"""False alarms on healthy runs: real logs replayed live, line by line, through the run model, the
-slowdown evidence and the alert engine; prints each log's baseline, its largest slow stretch and
-the alerts raised.
+"""No false alarms on healthy runs: logs replayed live, line by line, through the run model and the
+exporter's own alert engine; which alerts each one raised.
 
-    python3 benchmarks/health_replay.py [LOG ...] [--stretch K] [--gpu none|steady] [--json]
+    python3 benchmarks/health_replay.py [LOG ...] [--seconds-per-line 1.0]
 
-Each line arrives when the trainer's own clock says it was printed (the times it prints,
-multiplied by ``--stretch``: K=100 plays a 2-minute run's schedule over 3 hours); the alert engine
-is evaluated every 15 s of that clock and at the end, as the serve loop would. ``--gpu steady``
-adds one GPU that stays as busy as it was (97 %, the usual power cap, the trainer's process
-alone): what NVML shows while a trainer's own schedule makes its steps heavier. No energy is
-counted, so no budget alert can fire; no checkpoint directory is read. Without LOG arguments the
-logs in ../shared/real-logs/ are replayed when that folder exists.
+Without LOG arguments the logs in ../shared/real-logs/ are replayed when that folder exists, and
+the repository's own generated fixture logs (tests/fixtures_formats.py: a whole run of every
+format; tests/nanogpt_fixture.py) always. A line without its own arrival time arrives
+``--seconds-per-line`` after the one before (slow: a rule's ``for:`` filters less); the engine is
+ticked after every line. The learning alerts (TrainingLossSpike, TrainingGradNormSpike,
+TrainingDiverging, TrainingOverfitting) are the ones a healthy log must not raise; the others are
+listed too.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from exporter.alerts.engine import FIRING, AlertEngine  # noqa: E402
-from exporter.alerts.operations import Operations  # noqa: E402
-from exporter.gpu.reading import GpuReading  # noqa: E402
-from exporter.health.slowdown_cause import SlowdownEvidence  # noqa: E402
-from exporter.run import RunModel  # noqa: E402
+from exporter.alerts.engine import AlertEngine  # noqa: E402
+from exporter.commands.config import Config  # noqa: E402
+from exporter.commands.serve import open_run  # noqa: E402
 
-T0 = 1_800_000_000.0
-TICK_SECONDS = 15.0
-REAL_LOGS = REPO.parent / "shared" / "real-logs"
-STEADY_GPU = GpuReading(index=0, uuid="GPU-replay", name="replay", utilization_ratio=0.97,
-                        clock_events_active={"sw_power_cap": True, "sw_thermal_slowdown": False},
-                        processes=((4242, 18 * 2**30),))
-_MILLISECONDS = re.compile(r"(\d+(?:\.\d+)?)ms")
+# ../shared/real-logs/ beside the project (a work tree one level deeper finds it one level up)
+REAL_LOGS = next((p for p in (REPO.parent / "shared" / "real-logs", REPO.parent.parent / "shared" / "real-logs")
+                  if p.is_dir()), REPO.parent / "shared" / "real-logs")
+LEARNING = ("TrainingLossSpike", "TrainingGradNormSpike", "TrainingDiverging", "TrainingOverfitting")
+START = 1_800_000_000.0
 
 
-class _Heard:
-    def __init__(self) -> None:
-        self.fired: list[str] = []
+@dataclass
+class Verdict:
+    name: str
+    format: str
+    lines: int
+    spikes: int  # loss spikes counted (information on the page)
+    raised: dict[str, int | None]  # alert -> iteration at which it first fired
 
-    def notify(self, notification) -> None:
-        if notification.status == FIRING:
-            self.fired.append(notification.alert.name + "".join(f"{{{k}={v}}}" for k, v in notification.alert.labels))
-
-    def counts(self) -> tuple[int, int]:
-        return len(self.fired), 0
-
-    def stop(self) -> None:
-        pass
+    @property
+    def learning(self) -> list[str]:
+        return [name for name in self.raised if name in LEARNING]
 
 
-def stretched(line: str, factor: float) -> str:
-    """``line`` with every ``<number>ms`` (nanoGPT's and modded-nanogpt's times) ``factor`` times longer."""
-    if factor == 1.0:
-        return line
-    return _MILLISECONDS.sub(lambda m: f"{float(m[1]) * factor:.2f}ms", line)
-
-
-def replay(path: Path, stretch: float = 1.0, gpu: bool = False) -> dict:
-    model, evidence, heard = RunModel(path.stem, str(path)), SlowdownEvidence(), _Heard()
-    engine = AlertEngine(notifier=heard, repeat_seconds=0)
-    readings = (STEADY_GPU,) if gpu else ()
-    next_tick, largest = T0, 0.0
-
-    def tick(now: float) -> None:
+def replay(name: str, lines: list[tuple[str, float | None]], config: Config = Config(),
+           seconds_per_line: float = 1.0) -> Verdict:
+    """Feed ``lines`` (text, arrival time or None) one by one, ticking the engine after each."""
+    model = open_run(config, f"{name}.log", "replay")
+    model.log_present = True
+    engine, raised = AlertEngine(), {}
+    now = START
+    for text, arrived in lines:
+        now = arrived if arrived is not None else now + seconds_per_line
+        model.feed_line(text, now)
         snapshot = model.snapshot(now)
-        evidence.observe(snapshot.slowdown.slow_for_seconds > 0, readings, now)
-        engine.tick(snapshot, readings, now, Operations(evidence.cause))
-
-    with path.open(encoding="utf-8", errors="replace") as log:
-        for line in log:
-            now = T0 + model.timing.elapsed
-            while next_tick <= now:
-                tick(next_tick)
-                next_tick += TICK_SECONDS
-            model.feed_line(stretched(line.rstrip("\n"), stretch), now)
-            largest = max(largest, model.snapshot(now).slowdown.ratio or 0.0)
-    tick(T0 + model.timing.elapsed + 1.0)
-    view = model.snapshot(T0 + model.timing.elapsed).slowdown
-    return {"log": path.name, "stretch": stretch, "gpu": "steady" if gpu else "none",
-            "training_seconds": round(model.timing.elapsed, 1),
-            "baseline_ms": None if view.baseline_seconds is None else round(view.baseline_seconds * 1000, 2),
-            "largest_slow_ratio": round(largest, 2) if largest else None,
-            "alerts": sorted(set(heard.fired))}
+        engine.tick(snapshot, (), now)
+        for alert in engine.firing():
+            raised.setdefault(alert["name"], snapshot.iteration)
+    final = model.snapshot(now)
+    return Verdict(name, final.format, len(lines), final.learning.loss.spikes, raised)
 
 
-def main(argv: list[str] | None = None) -> int:
+def real_log(path: Path, seconds_per_line: float) -> Verdict:
+    text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return replay(path.name, [(line, None) for line in text], seconds_per_line=seconds_per_line)
+
+
+def fixture_logs(folder: Path) -> list[Verdict]:
+    """The repository's generated logs: a whole run of every format, and nanoGPT's scenario two."""
+    from fixtures_formats import CUSTOM_SPEC, GENERATORS, Truth, generate
+    from nanogpt_fixture import scenario_two
+
+    spec = folder / "custom-format.yml"
+    spec.write_text(CUSTOM_SPEC)
+    verdicts = []
+    for name in GENERATORS:
+        # Lightning's run has whole epochs of eval_interval batches
+        run = generate(name, Truth(total_steps=2400, eval_interval=300) if name == "lightning" else Truth())
+        settings = dict(run.config)
+        if name == "custom":
+            settings.update(format="custom", custom_format_file=str(spec))
+        verdicts.append(replay(f"fixture {name}", [(line.text, line.arrived) for line in run.lines],
+                               Config(**settings)))
+    verdicts.append(replay("fixture nanogpt scenario two", [(line, None) for line in scenario_two().splitlines()]))
+    return verdicts
+
+
+def table(verdicts: list[Verdict]) -> str:
+    rows = ["| log | format | lines | loss spikes (page only) | learning alerts raised | other alerts raised |",
+            "|---|---|---|---|---|---|"]
+    for v in verdicts:
+        other = [f"`{name}` (iteration {it})" for name, it in v.raised.items() if name not in LEARNING]
+        learning = [f"`{name}` (iteration {v.raised[name]})" for name in v.learning]
+        rows.append(f"| {v.name} | {v.format} | {v.lines:,} | {v.spikes} | {', '.join(learning) or 'none'} | "
+                    f"{', '.join(other) or 'none'} |")
+    return "\n".join(rows)
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("logs", nargs="*", type=Path)
-    parser.add_argument("--stretch", type=float, default=1.0)
-    parser.add_argument("--gpu", choices=("none", "steady"), default="none")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    logs = args.logs or sorted(REAL_LOGS.glob("*.log"))
-    results = [replay(path, args.stretch, args.gpu == "steady") for path in logs]
-    if args.json:
-        print(json.dumps(results, indent=1))
-        return 0
-    print("| log | stretch | GPU | training time | baseline | largest slow / baseline | alerts raised |")
-    print("|---|---|---|---|---|---|---|")
-    for r in results:
-        print(f"| {r['log']} | ×{r['stretch']:g} | {r['gpu']} | {r['training_seconds']:.0f} s | "
-              f"{'–' if r['baseline_ms'] is None else str(r['baseline_ms']) + ' ms'} | "
-              f"{r['largest_slow_ratio'] or '–'} | {', '.join(r['alerts']) or 'none'} |")
+    parser.add_argument("--seconds-per-line", type=float, default=1.0)
+    args = parser.parse_args()
+    paths = args.logs or (sorted(REAL_LOGS.glob("*.log")) if REAL_LOGS.is_dir() else [])
+    verdicts = [real_log(path, args.seconds_per_line) for path in paths]
+    with tempfile.TemporaryDirectory() as folder:
+        verdicts += fixture_logs(Path(folder))
+    print(table(verdicts))
     return 0
 
 

@@ -15,7 +15,8 @@ class Progress:
     ``iteration_seconds`` is the wall time of this one iteration (nanoGPT ``time``, llm.c ``ms``);
     ``elapsed_seconds`` is a cumulative training clock (modded-nanogpt ``train_time``) that may
     exclude evaluation; ``includes_eval`` says whether an iteration at an eval boundary carries the
-    eval's cost in ``iteration_seconds`` (true for nanoGPT).
+    eval's cost in ``iteration_seconds`` (true for nanoGPT); ``grad_norm`` is the gradient norm
+    where the trainer prints one.
     """
 
     iteration: int
@@ -26,6 +27,7 @@ class Progress:
     tokens_per_second: float | None = None
     mfu_ratio: float | None = None
     includes_eval: bool = False
+    grad_norm: float | None = None
 
 
 @dataclass(slots=True)
@@ -33,6 +35,7 @@ class Loss:
     """A training loss reported without the iteration it belongs to (a logged dict with no bar)."""
 
     value: float
+    grad_norm: float | None = None
 
 
 @dataclass(slots=True)

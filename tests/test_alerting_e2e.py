@@ -113,7 +113,8 @@ class LogWriter:
     def close(self) -> None:
         self._stop.set()
         self._running.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():  # a test that writes its own lines never starts it
+            self._thread.join(timeout=5)
 
 
 def _diagnostics(stack, sink) -> str:
@@ -213,3 +214,25 @@ def test_stall_pages_slack_with_run_and_iteration_then_resolves(stack, writer, s
     assert "*Resolved:*" in attachment["text"]
     assert attachment["color"] == "good"
     assert time.monotonic() - started < 110
+
+
+def _spike_lines(first: int, last: int, factor: float = 1.0) -> list[str]:
+    return [f"iter {i}: loss {factor * (4.5 - i * 0.001) * (1 + 0.01 * (i % 3)):.4f}, time 170.00ms, mfu 31.20%"
+            for i in range(first, last + 1)]
+
+
+def test_a_loss_spike_that_does_not_come_back_reaches_slack_as_a_warning(stack, writer, sink):
+    write_log(writer.path, _spike_lines(0, 60), append=True)  # a baseline: detection starts after 16 losses
+    stack.wait_for_target("training-exporter", timeout=20)
+    stack.wait_until(lambda: len(stack.query(f'training_loss_spike_alarms_total{{run="{RUN}"}}[5s]')) == 2
+                     and stack.query_value(f'training_iteration{{run="{RUN}"}}') == 60,
+                     timeout=30, what="Prometheus has the spike alarm counters of the healthy start")
+    before = sink.count()
+    write_log(writer.path, _spike_lines(61, 80, factor=3.0), append=True)  # tripled for 20 iterations
+    message = _wait_for_message(stack, sink, lambda m: "TrainingLossSpike" in m["attachments"][0]["title"], before,
+                                STALL_DEADLINE_SECONDS, "Slack message for TrainingLossSpike")
+    attachment = message["json"]["attachments"][0]
+    assert attachment["title"].startswith("WARNING") and RUN in attachment["title"]
+    assert f"Run {RUN}: the training loss spiked and has not come back" in attachment["text"]
+    assert f"Run {RUN} has had 1 loss spike(s); the latest began at iteration 61 and reached 3." in attachment["text"]
+    assert "Iteration: 80 / 100000" in attachment["text"] and attachment["color"] == "warning"

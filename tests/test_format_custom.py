@@ -71,3 +71,8 @@ def test_unreadable_and_invalid_yaml_files(tmp_path):
     bad.write_text("progress: [unclosed\n")
     with pytest.raises(custom.CustomFormatError, match="not valid YAML"):
         custom.load(str(bad))
+
+
+def test_a_grad_norm_group_fills_the_gradient_norm():
+    parse = custom.compile_format({"progress": r"^it (?P<iteration>\d+) loss=(?P<loss>\S+) gn=(?P<grad_norm>\S+)"}, "spec")
+    assert parse("it 12 loss=2.5 gn=1.25") == Progress(iteration=12, loss=2.5, grad_norm=1.25)

@@ -69,7 +69,7 @@ def test_held_back_eval_is_replayed():
 
 def test_llmc_main_log_is_detected():
     detected, events = _detect(["s:0 tel:10.968871", MAIN_LOG])
-    assert detected == "llmc" and events == [Eval({"val": 10.968871}, iteration=0), Progress(iteration=42, loss=7.012345)]
+    assert detected == "llmc" and events == [Eval({"val": 10.968871}, iteration=0), Progress(iteration=42, loss=7.012345, grad_norm=1.23)]
 
 
 def test_nothing_is_detected_from_lines_no_format_reads():

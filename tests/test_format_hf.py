@@ -38,7 +38,8 @@ def test_incomplete_last_update_falls_back_to_the_previous_complete_one():
 
 def test_loss_dict_after_a_bar_on_the_same_line_4x_floats():
     line = f"\r{BAR_370}\r{' ' * 60}\r{{'loss': 2.3456, 'grad_norm': 1.23, 'learning_rate': 4.5e-05, 'epoch': 0.5}}"
-    assert hf.parse(line) == Progress(iteration=370, loss=2.3456, max_iterations=1000, elapsed_seconds=133.0, includes_eval=True)
+    assert hf.parse(line) == Progress(iteration=370, loss=2.3456, max_iterations=1000, elapsed_seconds=133.0,
+                                      includes_eval=True, grad_norm=1.23)
 
 
 def test_loss_dict_5x_quoted_strings():
@@ -48,7 +49,7 @@ def test_loss_dict_5x_quoted_strings():
 
 def test_loss_dict_alone_has_no_step_but_still_reports_the_loss():
     # disable_tqdm or a block-buffered stdout: the dict comes without the bar that gives its step
-    assert hf.parse("{'loss': 2.3456, 'grad_norm': 1.23, 'learning_rate': 4.5e-05, 'epoch': 0.5}") == Loss(2.3456)
+    assert hf.parse("{'loss': 2.3456, 'grad_norm': 1.23, 'learning_rate': 4.5e-05, 'epoch': 0.5}") == Loss(2.3456, grad_norm=1.23)
 
 
 def test_eval_dicts():

@@ -1,5 +1,7 @@
 """JSON lines with default and configured field names."""
 
+import math
+
 import pytest
 
 from exporter.events import Eval, Progress
@@ -47,3 +49,10 @@ def test_unknown_field_is_named():
 def test_other_lines_are_not_progress(line):
     # None exactly: not a Progress, and not an Eval either
     assert jsonl.parse(line) is None
+
+
+def test_the_gradient_norm_is_read_and_renamed_like_the_other_fields():
+    assert jsonl.parse('{"step": 7, "loss": 2.5, "grad_norm": 0.75}').grad_norm == 0.75
+    renamed = jsonl.parser({"grad_norm": "train/grad_norm"})
+    assert math.isnan(renamed('{"step": 7, "loss": 2.5, "train/grad_norm": "nan"}').grad_norm)  # a spike: kept
+    assert jsonl.parse('{"step": 7, "loss": 2.5, "grad_norm": -1}').grad_norm is None

@@ -12,8 +12,16 @@ def test_current_step_line():
     line = "step  120/18865 | loss 5.123456 (+0.12z)| norm 0.5123 (-0.50z)| lr 1.44e-04 | 345.67 ms | 48.3% bf16 MFU | 1516730 tok/s"
     assert llmc.parse(line) == Progress(
         iteration=120, loss=5.123456, max_iterations=18865, iteration_seconds=pytest.approx(0.34567),
-        tokens_per_second=1516730.0, mfu_ratio=pytest.approx(0.483),
+        tokens_per_second=1516730.0, mfu_ratio=pytest.approx(0.483), grad_norm=pytest.approx(0.5123),
     )
+
+
+def test_a_gradient_norm_that_blew_up_is_kept_and_a_negative_one_dropped():
+    line = "step  121/18865 | loss nan (+nanz)| norm {} (+nanz)| lr 1.44e-04 | 345.67 ms | 48.3% bf16 MFU | 1516730 tok/s"
+    assert math.isnan(llmc.parse(line.format("nan")).grad_norm)
+    assert llmc.parse(line.format("inf")).grad_norm == math.inf
+    assert llmc.parse(line.format("-1.0")).grad_norm is None
+    assert math.isnan(llmc.parse("s:5 trl:7.0 lr:0.0006 norm:nan").grad_norm)
 
 
 def test_first_step_with_nan_zscore_and_unknown_gpu_mfu():
@@ -30,13 +38,13 @@ def test_june_2024_zscore_variant():
 def test_may_2024_train_loss_variant():
     event = llmc.parse("step  100/5000 | train loss 4.5123 | norm 1.2000 | lr 6.00e-04 | 120.00 ms | 40.1% A100 fp16 MFU | 4369066 tok/s")
     assert event == Progress(iteration=100, loss=4.5123, max_iterations=5000, iteration_seconds=pytest.approx(0.12),
-                             tokens_per_second=4369066.0, mfu_ratio=pytest.approx(0.401))
+                             tokens_per_second=4369066.0, mfu_ratio=pytest.approx(0.401), grad_norm=pytest.approx(1.2))
 
 
 def test_python_reference_step_line():
     event = llmc.parse("step    7/5100 | train loss 9.012345 | norm 3.4567 | lr 4.20e-05 | (234.56 ms | 2235294 tok/s)")
     assert event == Progress(iteration=7, loss=9.012345, max_iterations=5100, iteration_seconds=pytest.approx(0.23456),
-                             tokens_per_second=2235294.0)
+                             tokens_per_second=2235294.0, grad_norm=pytest.approx(3.4567))
 
 
 def test_april_2024_and_cpu_line_prints_the_zero_based_step():
@@ -62,7 +70,7 @@ def test_val_checkpoint_and_end():
 
 def test_main_log_train_and_val_count_steps_completed():
     # s:N trl is logged for the 0-based step N (N + 1 steps done); s:N tel runs before step N
-    assert llmc.parse("s:0 trl:10.9656 lr:0.000006 norm:15.43") == Progress(iteration=1, loss=10.9656)
+    assert llmc.parse("s:0 trl:10.9656 lr:0.000006 norm:15.43") == Progress(iteration=1, loss=10.9656, grad_norm=15.43)
     assert llmc.parse("s:41 trl:7.012345") == Progress(iteration=42, loss=7.012345)
     assert llmc.parse("s:250 tel:4.1234") == Eval({"val": 4.1234}, iteration=250)
 

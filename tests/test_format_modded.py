@@ -44,7 +44,7 @@ def test_seconds_variant():
 def test_june_2024_llmc_derived_line():
     event = modded.parse("step  250/9536 | train loss 5.123456 | norm 0.8765 | lr 1.80e-03 | (98.76 ms | 5308600 tok/s)")
     assert event == Progress(iteration=250, loss=5.123456, max_iterations=9536, iteration_seconds=pytest.approx(0.09876),
-                             tokens_per_second=5308600.0)
+                             tokens_per_second=5308600.0, grad_norm=pytest.approx(0.8765))
 
 
 def test_end_of_run_memory_line():

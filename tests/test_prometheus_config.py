@@ -40,6 +40,11 @@ ALERTS = {
         ("CheckpointDiskWillFill", "critical", None, None),
         ("TrainingOverBudget", "warning", None, "10m"),
         ("TrainingOverBudget", "critical", None, "1m"),
+    "learning.yml": [
+        ("TrainingLossSpike", "warning", None, None),
+        ("TrainingGradNormSpike", "info", None, None),
+        ("TrainingDiverging", "warning", None, "1m"),
+        ("TrainingOverfitting", "info", None, None),
     ],
     "recording.yml": [],
     "run-totals.yml": [],
@@ -118,8 +123,8 @@ def test_shipped_rules_are_the_documented_alerts_and_recordings():
         assert alerts == ALERTS[path.name], path.name
     assert [r["record"] for r in load_rules() if "record" in r] == RECORDS
     assert all(("alert" in r) != ("record" in r) for r in load_rules())
-    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "operations-alerts.yml": 6, "recording.yml": 9,
-                                       "run-totals.yml": 16, "training-alerts.yml": 10}
+    assert _expected_rule_counts() == {"gpu-alerts.yml": 4, "learning.yml": 4, "operations-alerts.yml": 6,
+                                       "recording.yml": 9, "run-totals.yml": 16, "training-alerts.yml": 10}
 
 
 def test_promtool_check_config():

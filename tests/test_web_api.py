@@ -143,3 +143,15 @@ def test_a_new_run_starts_a_new_history_and_a_resumed_one_drops_what_it_redoes()
     assert [p[1] for p in history.points()] == [10, 20, 25]
     history.record(snapshot(iteration=5, generation=1), None, 60.0)  # trained again from scratch
     assert [p[1] for p in history.points()] == [5]
+
+
+def test_the_health_part_lists_the_loss_spikes_latest_last_and_a_nan_one_at_its_baseline():
+    from exporter.health import LearningHealth, Spike, SpikeReport
+
+    spikes = (Spike(1200, 9.6, 3.0, 3.2), Spike(1500, None, math.inf, 3.1))
+    learning = LearningHealth(loss=SpikeReport(spikes=2, last=spikes[-1], baseline=3.1, recent=spikes))
+    payload = RunApi(lambda: snapshot(learning=learning), clock=lambda: NOW).payload()
+    assert payload["health"]["loss_spikes"] == [{"iteration": 1200, "loss": 9.6, "finite": True},
+                                                {"iteration": 1500, "loss": 3.1, "finite": False}]
+    assert payload["health"]["loss_baseline"] == 3.1 and payload["health"]["diverging"] is None
+    json.loads(RunApi(lambda: snapshot(learning=learning), clock=lambda: NOW).json())

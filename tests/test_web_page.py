@@ -426,3 +426,19 @@ def test_a_slowdown_shows_under_the_iteration_time_with_its_cause_and_the_checkp
         assert "0.0 GiB each" in text(browser, "checkpoint-disk")
     finally:
         server.stop()
+
+
+@needs_chromium
+def test_a_loss_spike_is_marked_on_the_loss_chart(browser, tmp_path):
+    (tmp_path / "spiking").mkdir()
+    with LiveRun(tmp_path / "spiking") as run:
+        browser.open(run.url, 1920, 1080)
+        browser.wait_for(f"{TEXT.format('progress-text')}.startsWith('300 /')")
+        assert browser.evaluate("document.querySelectorAll('#loss-chart path.spike').length") == 0
+        with run.log.open("a") as log:  # the loss triples for one logged line, then is back
+            log.write("iter 310: loss 25.0000, time 170.00ms, mfu 31.50%\n")
+            log.write("\n".join(progress_lines(320, 400, seed=320)) + "\n")
+        browser.wait_for("document.querySelectorAll('#loss-chart path.spike').length === 1")
+        title = browser.evaluate("document.querySelector('#loss-chart path.spike title').textContent")
+        assert title == "loss spike at iteration 310: 25.000"
+        only_the_exporter_was_asked(browser, run.url)

@@ -29,6 +29,10 @@ RULES = {rule.name: rule for rule in (
     Rule("TrainingSlowdown", WARNING, 0),  # the exporter's own 5 min of slow training time
     Rule("CheckpointDiskWillFill", WARNING, 0),
     Rule("TrainingOverBudget", CRITICAL, 60),
+    Rule("TrainingLossSpike", WARNING, 0),
+    Rule("TrainingGradNormSpike", INFO, 0),
+    Rule("TrainingDiverging", WARNING, 60),
+    Rule("TrainingOverfitting", INFO, 0),
 )}
 # (alert, label, value) -> (severity, for: seconds, sent once: no repeat, no resolution): an alert
 # whose labels make it another kind of message than its rule's default
@@ -99,4 +103,6 @@ def silenced(alert: Active, firing: list[Active]) -> bool:
             and "GpuThermalThrottling" in same_gpu)
         or (alert.name == "TrainingOverBudget" and alert.label("basis") == "projected"
             and any(other.name == "TrainingOverBudget" and other.label("basis") == "spent" for other in firing))
+        or (alert.name == "TrainingLossSpike" and names & {"TrainingDiverging", "TrainingLossNotFinite"})
+        or (alert.name == "TrainingGradNormSpike" and names & {"TrainingLossSpike", "TrainingLossNotFinite"})
     )

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from exporter.alerts.alert import INFO, Active, silenced
 from exporter.alerts.gpu_rules import gpu_alerts
+from exporter.alerts.learning_rules import learning_alerts
 from exporter.alerts.history import Recent
 from exporter.alerts.operations import Operations, operations_alerts
 from exporter.alerts.run_rules import Spend, run_alerts
@@ -89,6 +90,7 @@ class AlertEngine:
             active = run_alerts(snapshot, self._recent, now, spend) + gpu_alerts(readings, self._recent,
                                                                                  snapshot.run, now)
             active += operations_alerts(snapshot, operations, spend)
+            active += learning_alerts(snapshot, self._recent, now, spend)
             self._update({alert.key: alert for alert in active}, now, old_news=first or self._ended_before(snapshot))
 
     def _ended_before(self, snapshot: RunSnapshot) -> bool:

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 
 from exporter.gpu.reading import GpuReading
+from exporter.health import LearningHealth
 from exporter.run import RunSnapshot
 
 GPU_WINDOW_SECONDS = 900.0  # the longest range a GPU rule reads (15m)
@@ -33,6 +34,7 @@ class Recent:
         self._nonfinite: int | None = None
         self._nonfinite_rose: float | None = None
         self._gpus: dict[str, deque[tuple[float, GpuReading]]] = {}
+        self._counted: dict[str, tuple[float, float | None]] = {}  # a counter's last value, when it last rose
 
     def observe(self, snapshot: RunSnapshot, readings: Iterable[GpuReading], now: float) -> None:
         if snapshot.lines_read != self._lines:
@@ -40,6 +42,8 @@ class Recent:
         if self._nonfinite is not None and snapshot.nonfinite_losses > self._nonfinite:
             self._nonfinite_rose = now  # an increase needs an earlier value, as increase() does
         self._nonfinite = snapshot.nonfinite_losses
+        for key, value in alarm_counts(snapshot.learning):
+            self._count(key, value, now)
         for reading in readings:
             window = self._gpus.setdefault(reading.uuid, deque())
             window.append((now, reading))
@@ -53,6 +57,27 @@ class Recent:
     def nonfinite_rose_within(self, seconds: float, now: float) -> bool:
         return self._nonfinite_rose is not None and now - self._nonfinite_rose <= seconds
 
+    def _count(self, key: str, value: float, now: float) -> None:
+        """As ``increase()`` reads a counter: a rise needs an earlier value; after a reset (a new
+        training from scratch) the count starts from 0."""
+        previous = self._counted.get(key)
+        rose = previous[1] if previous else None
+        if previous is not None and value > (previous[0] if value >= previous[0] else 0):
+            rose = now
+        self._counted[key] = (value, rose)
+
+    def rose_within(self, key: str, seconds: float, now: float) -> bool:
+        """Whether the counter ``key`` (of :func:`alarm_counts`) rose in the last ``seconds``."""
+        rose = self._counted.get(key, (0, None))[1]
+        return rose is not None and now - rose <= seconds
+
     def gpu(self, uuid: str, seconds: float, now: float) -> list[tuple[float, GpuReading]]:
         """The GPU's answering readings of the last ``seconds``, oldest first."""
         return [(t, r) for t, r in self._gpus.get(uuid, ()) if t >= now - seconds and r.up]
+
+
+def alarm_counts(h: LearningHealth) -> list[tuple[str, int]]:
+    """The health detectors' alarm counters (``training_loss_spike_alarms_total{reason}`` and the
+    gradient norm's) by key, ``loss:not_recovered`` for one."""
+    series = [("loss", h.loss)] + ([("grad_norm", h.grad_norm)] if h.grad_norm is not None else [])
+    return [(f"{name}:{reason}", count) for name, report in series for reason, count in report.alarms]

@@ -9,6 +9,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporter.trainer import nanogpt
 from exporter.collectors.base import Collector, CollectorStats, gauge
+from exporter.collectors.learning import learning_families
 from exporter.run import STATES, RunSnapshot
 from exporter.run.reason import lasting_reason
 
@@ -114,6 +115,7 @@ class TrainingCollector(Collector):
             eta_range.add_metric([s.run, "low"], s.eta_low_seconds)
             eta_range.add_metric([s.run, "high"], s.eta_high_seconds)
         families += [provisional, eval_loss, errors, eta_range, *self._throughput(s)]
+        families += learning_families(s.learning, s.run)
         return True, families
 
     def _throughput(self, s: RunSnapshot) -> list[Metric]:

@@ -12,6 +12,7 @@ import time
 from typing import TextIO
 
 from exporter import units
+from exporter.commands.health_text import learning_lines
 from exporter.commands.config import Config
 from exporter.commands.serve import energy_settings, open_run
 from exporter.commands.terminal import COLOURS, Screen, bar, fit
@@ -23,6 +24,7 @@ from exporter.log.kinds import not_a_log_file, text_problem
 from exporter.log.watch import LogWatcher
 from exporter.run import RunSnapshot
 from exporter.units import duration
+from exporter.web.api import finite
 
 EXIT_STATUS = {"stalled": 3, "crashed": 4, "waiting": 5}  # every other state: 0
 
@@ -119,6 +121,7 @@ def _results(s: RunSnapshot, now: float) -> list[str]:
         losses.append(f"best val {s.best_val_loss:.4f}")
     if losses:
         lines.append(", ".join(losses))
+    lines += learning_lines(s.learning)
     if s.tokens_processed is not None:
         planned = f" of {s.tokens_planned:,.0f}" if s.tokens_planned else ""
         rate = f" at {s.tokens_per_second:,.0f} tok/s" if s.tokens_per_second and s.state == "running" else ""
@@ -161,7 +164,7 @@ def run(config: Config, as_json: bool, watch_seconds: float | None = None) -> in
     if watch_seconds is not None:
         return watch(watcher, config, watch_seconds)
     if as_json:
-        print(json.dumps(_json_report(snapshot, config), indent=2, sort_keys=True))
+        print(json.dumps(finite(_json_report(snapshot, config)), indent=2, sort_keys=True))
     else:
         tty = Screen(sys.stdout, sys.stdout.isatty())
         print("\n".join(_text_report(snapshot, config, tty.tty, tty.size()[0])))

@@ -28,7 +28,7 @@ NAME = "custom"
 _GROUPS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "progress": (
         frozenset({"iteration", "max_iterations", "loss", "iteration_ms", "iteration_seconds",
-                   "elapsed_seconds", "elapsed_ms", "tokens_per_second", "mfu_percent"}),
+                   "elapsed_seconds", "elapsed_ms", "tokens_per_second", "mfu_percent", "grad_norm"}),
         frozenset({"iteration"}),
     ),
     "eval": (frozenset({"iteration", "val_loss", "train_loss"}), frozenset()),
@@ -81,6 +81,7 @@ def _progress(groups: dict[str, str | None]) -> Event | None:
         elapsed_seconds=_scaled(groups, "elapsed_seconds", "elapsed_ms"),
         tokens_per_second=_number(groups.get("tokens_per_second")),
         mfu_ratio=mfu / 100.0 if mfu is not None else None,
+        grad_norm=numbers.magnitude(_number(groups.get("grad_norm"))),
     )
 
 

@@ -47,7 +47,7 @@ def _eval_losses(logged: dict[str, float | None]) -> dict[str, float]:
     return losses
 
 
-def _progress(bar: Bar, loss: float | None = None) -> Progress:
+def _progress(bar: Bar, loss: float | None = None, grad_norm: float | None = None) -> Progress:
     # tqdm's rate is smoothed over recent updates and blurs an eval's cost; its elapsed time is the
     # wall clock since training started, evals included
     return Progress(
@@ -56,6 +56,7 @@ def _progress(bar: Bar, loss: float | None = None) -> Progress:
         max_iterations=bar.total,
         elapsed_seconds=bar.elapsed_seconds,
         includes_eval=True,
+        grad_norm=grad_norm,
     )
 
 
@@ -85,4 +86,5 @@ def parse(line: str) -> Event | None:
         return Eval(losses, iteration=bar.n if bar else None)
     if logged.get("loss") is None:
         return None
-    return _progress(bar, logged["loss"]) if bar else Loss(logged["loss"])
+    grad_norm = numbers.magnitude(logged.get("grad_norm"))
+    return _progress(bar, logged["loss"], grad_norm) if bar else Loss(logged["loss"], grad_norm)

@@ -27,6 +27,7 @@ DEFAULT_FIELDS: dict[str, str] = {
     "elapsed_seconds": "elapsed",
     "tokens_per_second": "tokens_per_second",
     "mfu_ratio": "mfu",
+    "grad_norm": "grad_norm",
 }
 _MAX_LINE_CHARS = 65536
 
@@ -82,6 +83,7 @@ def parser(fields: Mapping[str, str] | None = None):
             elapsed_seconds=numbers.value(values["elapsed_seconds"]),
             tokens_per_second=numbers.value(values["tokens_per_second"]),
             mfu_ratio=numbers.value(values["mfu_ratio"]),
+            grad_norm=numbers.magnitude(numbers.value(values["grad_norm"])),
         )
 
     return parse

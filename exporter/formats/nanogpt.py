@@ -43,7 +43,7 @@ def progress_fields(iteration: str, loss: str, milliseconds: str, mfu: str | Non
     seconds, mfu_ratio = ms / 1000.0, (mfu_percent if mfu_percent is not None else -1.0) / 100.0
     # running_mfu starts at -1 and prints -100.00% until measured
     return (done, loss_value, None, seconds if 0 <= seconds < _INF else None, None, None,
-            mfu_ratio if 0 <= mfu_ratio < _INF else None, True)
+            mfu_ratio if 0 <= mfu_ratio < _INF else None, True, None)
 
 
 def progress_columns(groups: list[tuple]) -> tuple | None:

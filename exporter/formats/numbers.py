@@ -86,6 +86,11 @@ def nonnegative(number: float | None) -> float | None:
     return number if number is not None and 0 <= number < math.inf else None
 
 
+def magnitude(number: float | None) -> float | None:
+    """``number`` when it is not negative, nan and inf included (a gradient norm that blew up), else None."""
+    return number if number is not None and not number < 0 else None
+
+
 def value(raw: object) -> float | None:
     """A number decoded from JSON or a Python literal: an int, a float or a numeric string (not a
     bool); None for anything else, or an int too large for a float."""

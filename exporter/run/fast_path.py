@@ -3,8 +3,8 @@
 A format's usual progress line (:class:`~exporter.formats.ProgressLine`) in the common case — the
 same segment, the iteration rising, no eval since the last one, the trainer's own time of the
 iteration, a finite loss, every value within bounds — is applied here without building an event:
-only the timing windows, the elapsed time, the loss and the MFU change. The lines the progress
-pattern matches are held until the next line that is an event; a held run whose lines are all the
+only the timing windows, the elapsed time, the losses (for the health detectors too) and the MFU
+change. The lines the progress pattern matches are held until the next line that is an event; a held run whose lines are all the
 usual case is converted column by column (where the format offers columns) and applied at once,
 any other run line by line. Either way the :class:`Progress` event is built once, for the latest
 line, and its step-time samples are recorded together. Every other line goes through the format's
@@ -31,13 +31,16 @@ from exporter.run.bounds import MAX_ITERATIONS, MAX_SECONDS, MAX_THROUGHPUT
 class ProgressRun(NamedTuple):
     """Usual progress lines applied together: ``fields`` are the latest line's (a
     :class:`Progress`'s fields), ``most`` and ``rate`` the latest maximum iterations and throughput
-    given, ``iterations`` and ``seconds_each`` those of every line (rising)."""
+    given, ``iterations``, ``seconds_each`` and ``losses`` those of every line (rising), and
+    ``grad_norms`` too where the lines print one (None in the list where a line does not)."""
     fields: tuple
     arrived: float | None
     most: int | None
     rate: float | None
     iterations: list[int]
     seconds_each: list[float]
+    losses: list[float]
+    grad_norms: list[float | None] | None = None
 
 
 class Target(Protocol):
@@ -114,15 +117,15 @@ def _progress_lines(model: Target, held: list[re.Match[str]], arrived: float | N
 
 
 def _usual(columns_of: Callable[[list[tuple]], tuple | None], held: list[re.Match[str]],
-           last: int) -> tuple[list[int], list[float]] | None:
-    """The iterations and step seconds of ``held`` when every line is the usual case (iterations
+           last: int) -> tuple[list[int], list[float], list[float]] | None:
+    """The iterations, step seconds and losses of ``held`` when every line is the usual case (iterations
     rising from ``last``, a step time, a finite loss, every value within bounds), else None."""
     if (columns := columns_of(list(map(_groups, held)))) is None:
         return None
     iterations, losses, seconds, mfu = columns
     if last < iterations[0] and iterations[-1] <= MAX_ITERATIONS and all(map(lt, iterations, islice(iterations, 1, None))) \
             and _within(seconds, MAX_SECONDS) and isfinite(sum(losses)) and (mfu is None or _within(mfu, MAX_THROUGHPUT)):
-        return iterations, seconds
+        return iterations, seconds, losses
     return None
 
 
@@ -136,19 +139,22 @@ def _one_by_one(model: Target, held: list[re.Match[str]], arrived: float | None,
     """Apply lines the progress pattern matched one at a time: the usual case without an event,
     the others through the parser and the model's handlers. Returns how many were not understood."""
     latest = most = rate = None  # the latest line applied here, not yet to the model: fields, maximum, throughput
-    not_understood, iterations, seconds_each = 0, [], []  # of the lines applied here since the last settle
+    # of the lines applied here since the last settle
+    not_understood, iterations, seconds_each, losses, norms = 0, [], [], [], []
     is_open, last = model.progress_state()
     most_iterations, most_seconds, most_throughput, inf = MAX_ITERATIONS, MAX_SECONDS, MAX_THROUGHPUT, _INF
     for found in held:
         line = found.string
         if (fields := to_fields(*found.groups())) is not None:
-            iteration, loss, max_iterations, seconds, clock, tokens_per_second, mfu, _ = fields
+            iteration, loss, max_iterations, seconds, clock, tokens_per_second, mfu, _, norm = fields
             if is_open and last < iteration <= most_iterations and clock is None and seconds is not None \
                     and 0 <= seconds < most_seconds and -inf < loss < inf and (mfu is None or 0 <= mfu < most_throughput) \
                     and (max_iterations is None or 1 <= max_iterations <= most_iterations) \
                     and (tokens_per_second is None or 0 <= tokens_per_second < most_throughput):
                 iterations.append(iteration)
                 seconds_each.append(seconds)
+                losses.append(loss)
+                norms.append(norm)
                 most = max_iterations if max_iterations is not None else most
                 rate = tokens_per_second if tokens_per_second is not None else rate
                 last, latest = iteration, fields
@@ -164,13 +170,13 @@ def _one_by_one(model: Target, held: list[re.Match[str]], arrived: float | None,
                 not_understood += 1
                 continue
         if latest is not None:
-            model.settle(ProgressRun(latest, arrived, most, rate, iterations, seconds_each))
+            model.settle(ProgressRun(latest, arrived, most, rate, iterations, seconds_each, losses, norms))
             latest = most = rate = None
-            iterations, seconds_each = [], []
+            iterations, seconds_each, losses, norms = [], [], [], []
         model.apply(event, line, arrived)
         is_open, last = model.progress_state()
     if latest is not None:
-        model.settle(ProgressRun(latest, arrived, most, rate, iterations, seconds_each))
+        model.settle(ProgressRun(latest, arrived, most, rate, iterations, seconds_each, losses, norms))
     return not_understood
 
 

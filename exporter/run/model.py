@@ -8,7 +8,7 @@ from exporter.events import (Checkpoint, ConfigValue, ErrorMessage, Eval, Event,
                              RunStart, TokensPerIteration, TrainerError)
 from exporter.formats import FormatReader
 from exporter.run.bounds import check_count, check_eval, check_progress, check_run_end, check_setting
-from exporter.run import estimate, fast_path
+from exporter.run import estimate, fast_path, learning
 from exporter.run.outlook import Outlook, outlook
 from exporter.run.reason import crash_text, state_reason
 from exporter.run.settings import Setting, TrainerSettings
@@ -59,7 +59,7 @@ class RunModel:
         self._max_from_log: int | None = None
         self.timing = IterationTiming()
         self.ending = Ending()
-        self.losses = Losses()
+        self.losses, self.learning = Losses(), learning.LearningFeed()
         self._mfu: float | None = None
         self._tokens_per_second: float | None = None
         self._parameters: float | None = None
@@ -113,6 +113,7 @@ class RunModel:
         self.losses.latest, self.losses.latest_finite, self._mfu = run.fields[1], True, run.fields[6]
         self._max_from_log = run.most if run.most is not None else self._max_from_log
         self._tokens_per_second = run.rate if run.rate is not None else self._tokens_per_second
+        self.learning.trained(run.iterations, run.losses, run.grad_norms)
 
     def ignore(self, line: str, exc: Exception) -> None:
         self.counts.ignored(line, exc, self.log_path or self.run)
@@ -150,24 +151,24 @@ class RunModel:
         self._last, self._last_arrived = p, arrived
         self._last_progress_ts = arrived if arrived is not None else self._last_progress_ts
         self.ending.progress()
-        if p.loss is not None:
-            self._record_loss(p.loss)
+        self._record_loss(p.iteration, p.loss, p.grad_norm)
         self._mfu = p.mfu_ratio
         if p.tokens_per_second is not None:
             self._tokens_per_second = p.tokens_per_second
 
     def _on_loss(self, loss: Loss, arrived: float | None) -> None:
-        self._record_loss(loss.value)
+        self._record_loss(self._last.iteration if self._last else 0, loss.value, loss.grad_norm)
 
-    def _record_loss(self, value: float) -> None:
-        if not self.losses.training(value):
-            self.counts.nonfinite_losses += 1
+    def _record_loss(self, iteration: int, value: float | None, grad_norm: float | None) -> None:
+        self.counts.nonfinite_losses += value is not None and not self.losses.training(value)
+        self.learning.train(iteration, value, grad_norm)
 
     def _on_eval(self, e: Eval, arrived: float | None) -> None:
         check_eval(e, self.losses.evals.keys())
         self.counts.evals += 1
         self.timing.eval_seen(e.iteration if e.iteration is not None else (self._last.iteration if self._last else None))
         self.counts.nonfinite_losses += self.losses.evaluation(e.losses)
+        self.learning.evaluation(self.timing.last_eval_iteration(), e.losses)
 
     def _on_checkpoint(self, c: Checkpoint, arrived: float | None) -> None:
         self.counts.checkpoint(c.path, arrived, self.timing.elapsed)
@@ -285,6 +286,7 @@ class RunModel:
             "loss_finite": self.losses.latest_finite,
             "eval_losses": dict(self.losses.evals),
             "best_val_loss": self.losses.best_val,
+            "learning": self.learning.report(),
             "parameters": self._parameters,
             "mfu_ratio": self._mfu,
             **self.timing.fields(started=self._last is not None),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.health.slowdown import SlowdownView
+from exporter.health import LearningHealth
 from exporter.run.settings import Setting
 
 STATES = ("waiting", "starting", "running", "stalled", "finished", "crashed", "interrupted")
@@ -60,6 +61,7 @@ class RunSnapshot:
     sources: dict[str, str] = field(default_factory=dict)  # where max_iterations, eval_interval, ... came from
     slowdown: SlowdownView = field(default_factory=SlowdownView)  # the step time against its baseline
     generation: int = 0  # trainings from scratch in this log after the first: a new one resets its history
+    learning: LearningHealth = LearningHealth()  # loss spikes, divergence, gradient norm, overfitting
 
     @property
     def energy_key(self) -> str:

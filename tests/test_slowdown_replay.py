@@ -1,11 +1,11 @@
 """No false alarms on healthy runs: the repository's own generated logs of every format, replayed
-live line by line by benchmarks/health_replay.py (the real logs of ../shared/ are replayed by the
+live line by line by benchmarks/slowdown_replay.py (the real logs of ../shared/ are replayed by the
 same script from the command line, never by the test suite), raise none of the operations alerts;
 a run with a 40 % slowdown replayed the same way is noted."""
 
 import pytest
 
-from benchmarks.health_replay import replay, stretched
+from benchmarks.slowdown_replay import replay, stretched
 from fixtures_formats import GENERATORS, Truth, generate
 from health_scenarios import nanogpt_lines
 
