@@ -40,6 +40,7 @@ ALERTS = {
         ("CheckpointDiskWillFill", "critical", None, None),
         ("TrainingOverBudget", "warning", None, "10m"),
         ("TrainingOverBudget", "critical", None, "1m"),
+    ],
     "learning.yml": [
         ("TrainingLossSpike", "warning", None, None),
         ("TrainingGradNormSpike", "info", None, None),
@@ -168,7 +169,7 @@ def test_amtool_check_config_finds_receivers_inhibitions_and_templates(tmp_path)
 
     output = _run(_tool("amtool"), "check-config", written_config(tmp_path, slack_webhook_url="https://x/y"))
     assert "2 receivers" in output
-    assert "7 inhibit rules" in output
+    assert "9 inhibit rules" in output
     assert "1 templates" in output
 
 

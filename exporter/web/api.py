@@ -17,6 +17,7 @@ from exporter.errors import LogOnce
 from exporter.gpu import GpuReading
 from exporter.run import RunSnapshot
 from exporter.web.backfill import log_points
+from exporter.web.health import learning_part
 from exporter.web.history import COLUMNS, History
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class RunApi:
         self.history = history or History()
         self._clock = clock
         self._log_failure = LogOnce(log, logging.ERROR)
-        self._health = health  # the health detectors' part of a snapshot
+        self._health = health or (lambda s: learning_part(s.learning))  # the health detectors' part of a snapshot
 
     def sample(self) -> None:
         readings = self._readings()
@@ -74,7 +75,7 @@ class RunApi:
             "gpus": self._part("gpus", lambda: [gpu_part(r) for r in self._readings()]),
             "gpu_error": self._gpu_error,
             "alerts": self._part("alerts", self._alerts_part),
-            "health": self._part("health", lambda: {} if self._health is None else self._health(snapshot)),
+            "health": self._part("health", lambda: self._health(snapshot)),
             "history": {"columns": COLUMNS, "points": self.history.points()},
         })
 
