@@ -136,5 +136,5 @@ def test_status_says_what_the_detectors_saw(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["learning"]["loss"]["spikes"] == 1 and report["learning"]["loss"]["last"]["iteration"] == 1500
     log.write_text("".join(line + "\n" for line, _ in logs.nanogpt("spike_recovers")) + "iter 2401: loss nan, time 200.00ms, mfu 30.00%\n")
-    assert main(["status", str(log)]) == 0
+    assert main(["status", str(log)]) == 4  # a nan loss: crashed
     assert "loss spikes: 2 (latest at iteration 2,401, nan/inf, not back yet)" in capsys.readouterr().out
