@@ -17,6 +17,7 @@ import time
 import pytest
 
 from exporter_process import REPO, free_port
+from machine_load import slowdown
 from test_alerting_e2e import SlackSink
 
 RUN = "ending"
@@ -98,11 +99,13 @@ def ending(tmp_path, local_stack):
 
 
 def _assert_energy_of_lifetime(stack, pid_file, lifetime=None):
-    """1 kW of other_watts for exactly the trainer's lifetime (its own measure unless given)."""
+    """1 kW of other_watts for the trainer's lifetime (its own measure unless given): within 2 %, or
+    within three sample intervals (0.1 s) at each end, widened by the load the machine shows now
+    (the start and the end are seen at the exporter's next tick, later on a loaded machine)."""
     if lifetime is None:
         lifetime = float((pid_file.parent / (pid_file.name + ".lifetime")).read_text())
     energy = stack.query_value(f'training_energy_joules_total{{run="{RUN}"}}')
-    assert energy == pytest.approx(1000 * lifetime, rel=0.02)
+    assert energy == pytest.approx(1000 * lifetime, rel=0.02, abs=1000 * 2 * 0.3 * slowdown())
 
 
 def _titles(sink):

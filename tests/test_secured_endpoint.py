@@ -199,20 +199,29 @@ def _p99_of_50_scrapers(url: str, auth, verify, seconds: float = 5.0) -> float:
 
 
 def test_bcrypt_stays_off_repeated_scrapes(certificates, log, capsys):
-    """50 scrapers for 5 s: p99 with basic auth within 2x of the same without (both plain HTTP,
-    so that only the password check differs)."""
-    figures = {}
-    for users in (False, True):
-        config = web_config(certificates, tls=False, users=users)
-        auth = (USER, PASSWORD) if users else None
-        with ExporterProcess("--log", str(log), "--run", "bcrypt", "--web-config-file", str(config),
-                             auth=auth) as exporter:
-            exporter.wait_for('training_iteration{run="bcrypt"}')
-            figures[users] = _p99_of_50_scrapers(exporter.url, auth, True)
+    """50 scrapers for 2 s, three rounds each way taking turns: the best p99 with basic auth within
+    2x of the best without (both plain HTTP, so that only the password check differs; each
+    exporter has answered one scrape with the password first, as Prometheus's first scrape does)."""
+    exporters = {}
+    try:
+        for users in (False, True):
+            config = web_config(certificates, tls=False, users=users, name=f"plain-{users}.yml")
+            auth = (USER, PASSWORD) if users else None
+            exporters[users] = ExporterProcess("--log", str(log), "--run", "bcrypt", "--web-config-file", str(config),
+                                               auth=auth)
+            exporters[users].wait_for('training_iteration{run="bcrypt"}')
+        rounds = {False: [], True: []}
+        for _ in range(3):
+            for users, exporter in exporters.items():
+                rounds[users].append(_p99_of_50_scrapers(exporter.url, exporter._auth, True, seconds=2.0))
+    finally:
+        for exporter in exporters.values():
+            exporter.stop()
+    best = {users: min(figures) for users, figures in rounds.items()}
     with capsys.disabled():
-        print(f"\n50 scrapers, 5 s: p99 {figures[False] * 1000:.1f} ms without auth, "
-              f"{figures[True] * 1000:.1f} ms with basic auth")
-    assert figures[True] < 2 * figures[False] + 0.005
+        print(f"\n50 scrapers, 3 rounds of 2 s each way: p99 {best[False] * 1000:.1f} ms without auth, "
+              f"{best[True] * 1000:.1f} ms with basic auth (best rounds)")
+    assert best[True] < 2 * best[False] + 0.005
 
 
 def test_a_changed_file_is_loaded_again_and_a_broken_one_keeps_the_previous(certificates, tmp_path):

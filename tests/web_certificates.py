@@ -38,7 +38,8 @@ def make_certificates(directory: Path) -> Path:
     return directory
 
 
-def web_config(directory: Path, *, tls: bool = True, users: bool = True, **tls_extra: object) -> Path:
+def web_config(directory: Path, *, tls: bool = True, users: bool = True, name: str = "web-config.yml",
+               **tls_extra: object) -> Path:
     """A web configuration file in ``directory`` (next to the certificates, which it names relatively)."""
     config: dict = {}
     if tls:
@@ -46,6 +47,6 @@ def web_config(directory: Path, *, tls: bool = True, users: bool = True, **tls_e
     if users:
         config["basic_auth_users"] = {USER: bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(10)).decode()}
     config["http_server_config"] = {"headers": {"X-Frame-Options": "deny"}}
-    path = directory / "web-config.yml"
+    path = directory / name
     path.write_text(yaml.safe_dump(config))
     return path
