@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry
 
 from exporter import web
 from exporter.gpu import GpuReading
+from exporter.health import LearningHealth, Spike, SpikeReport
+from exporter.health.slowdown import SlowdownView
 from exporter.run import RunSnapshot
 from exporter.server.http_server import MetricsServer
 from exporter.web.api import RunApi
@@ -44,8 +46,11 @@ STATES = {
     "waiting": RunSnapshot(run="gpt-40m-shakespeare", format="unknown", log_path="/runs/gpt-40m/train.log",
                            state="waiting", reason="waiting for the log /runs/gpt-40m/train.log"),
 }
-HEALTH = {"loss_spikes": [{"iteration": 5_200, "loss": 4.9}],
-          "slowdown": {"cause": "thermal", "text": "iterations 18 % slower since iteration 6,900: GPU 1 thermal slowdown"}}
+SPIKE = Spike(5_200, 4.9, 1.6, 3.1)
+# what the health detectors found: one loss spike, a thermal slowdown of 18 % since iteration 6,900
+LEARNING = LearningHealth(loss=SpikeReport(spikes=1, last=SPIKE, baseline=3.1, recent=(SPIKE,)))
+SLOWDOWN = SlowdownView(baseline_seconds=0.170, slow_level_seconds=0.2006, slow_for_seconds=420.0,
+                        slow_since_iteration=6_900)
 
 
 @dataclass
@@ -56,7 +61,7 @@ class FakeEnergy:
     watts: float | None
     known: bool = True
     settings: SimpleNamespace = field(default_factory=lambda: SimpleNamespace(currency="EUR", price_per_kwh=0.30,
-                                                                              other_watts=80.0))
+                                                                              other_watts=80.0, budget=None))
 
     def figures(self, snapshot: RunSnapshot) -> SimpleNamespace:
         eta = snapshot.eta_seconds if snapshot.state == "running" else None
@@ -123,14 +128,15 @@ def pages(state: str, *, with_gpus: bool = True, health: bool = False, energy_kn
     else:
         snapshot = STATES[state]
         if health:
-            snapshot = SimpleNamespace(**{f: getattr(snapshot, f) for f in snapshot.__dataclass_fields__},
-                                       energy_key=snapshot.energy_key, health=HEALTH)
+            snapshot = replace(snapshot, learning=LEARNING, slowdown=SLOWDOWN)
         runs, alerts = {snapshot.run: snapshot}, {}
         if state in ("crashed", "stalled"):
             alerts = {snapshot.run: [{"name": f"Training{state.title()}", "severity": "critical",
                                       "summary": f"Run {snapshot.run} {state}: {snapshot.reason}", "since": NOW - 60}]}
     energy = FakeEnergy(45e6, 843.0, known=energy_known)
-    entries = [SimpleNamespace(name=name, snapshot=lambda s=s: s, energy=None if s.state == "waiting" else energy)
+    entries = [SimpleNamespace(name=name, snapshot=lambda s=s: s, energy=None if s.state == "waiting" else energy,
+                               slowdown=SimpleNamespace(cause="thermal" if health else None),
+                               checkpoints=SimpleNamespace(status=lambda s: (None,)))
                for name, s in runs.items()]
     points = {name: s.iteration for name, s in runs.items() if s.iteration is not None}
     return StatePages(entries, points, readings=gpus if with_gpus else tuple,

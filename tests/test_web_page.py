@@ -290,7 +290,7 @@ def test_charts_have_ticks_gridlines_values_on_hover_eval_points_and_health_mark
         assert one_browser.evaluate("document.querySelectorAll('#loss-chart path.spike').length") == 1
         assert "loss spike at iteration 5,200" in one_browser.evaluate(
             "document.querySelector('#loss-chart path.spike title').textContent")
-        assert text(one_browser, "slowdown").startswith("iterations 18 % slower")
+        assert text(one_browser, "slowdown").startswith("Step time +18 % over this run's baseline")
         box = one_browser.evaluate("(() => { const r = document.getElementById('loss-chart').getBoundingClientRect();"
                                    " return [r.left + r.width / 2, r.top + r.height / 2]; })()")
         one_browser.call("Input.dispatchMouseEvent", type="mouseMoved", x=box[0], y=box[1])
