@@ -48,6 +48,7 @@ class LogFollower:
         self._offset = 0
         self._partial = b""
         self._skipping = False
+        self._sent = False  # the held partial line ends with a \r-ended update already passed on
         self._first_poll = True
         self._exists = False
         self._head = b""
@@ -124,6 +125,7 @@ class LogFollower:
         self._head = b""
         self._partial = b""
         self._skipping = False
+        self._sent = False
 
     def _read(self, backfill: bool, modified: float | None) -> Iterator[Batch]:
         while True:
@@ -138,6 +140,9 @@ class LogFollower:
             yield batch
 
     def _split(self, data: bytes, batch: Batch) -> None:
+        if self._sent and data.startswith(b"\n"):  # the \r\n of a line passed on at its \r: not twice
+            self._partial, data = b"", data[1:]
+        self._sent = False
         end = data.rfind(b"\n")
         if end < 0:
             if not self._skipping:
@@ -163,15 +168,19 @@ class LogFollower:
         """Keep the start of a line until its newline arrives, unless it grows too long.
 
         A progress bar redraws itself with ``\r`` and ends its line only when it is done: each new
-        complete update is passed on at once, and updates before it are forgotten.
+        complete update is passed on at once, and updates before it are forgotten. An update is
+        complete at the ``\r`` after it: tqdm's (``\r`` first) when the next one begins, one ended by
+        ``print(..., end="\r")`` at once (should a ``\n`` follow that ``\r``, the line is not passed
+        on again).
         """
         self._partial += tail
         last = self._partial.rfind(b"\r")
-        if b"\r" in tail and 0 <= last < len(self._partial) - 1:
+        if b"\r" in tail:
             previous = self._partial.rfind(b"\r", 0, last)
             update = self._partial[previous + 1:last]
             if update.strip():
                 batch.lines.append(update.decode("utf-8", errors="replace"))
+            self._sent = last == len(self._partial) - 1
             self._partial = self._partial[previous + 1:]
         if len(self._partial) > self._max_line:
             batch.dropped += 1
