@@ -30,6 +30,11 @@ class CollectorStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last: dict[str, tuple[bool, float]] = {}
+        self.families_skipped = 0  # families left out of an exposition: they could not be encoded
+
+    def family_skipped(self) -> None:
+        with self._lock:
+            self.families_skipped += 1
 
     def record(self, name: str, success: bool, seconds: float) -> None:
         with self._lock:

@@ -1,11 +1,12 @@
-"""The exporter's own health: build info and each collector's last success and duration."""
+"""The exporter's own health: build info, each collector's last success and duration, and the
+metric families left out of expositions."""
 
 from __future__ import annotations
 
 import platform
 from collections.abc import Iterable
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporter import __version__
@@ -33,4 +34,7 @@ class ExporterCollector:
         for name, (ok, seconds) in sorted(self._stats.snapshot().items()):
             success.add_metric([name], 1 if ok else 0)
             duration.add_metric([name], seconds)
-        return [build, success, duration]
+        skipped = CounterMetricFamily("training_exporter_exposition_families_skipped",
+                                      "Metric families left out of an exposition: they could not be encoded.")
+        skipped.add_metric([], self._stats.families_skipped)
+        return [build, success, duration, skipped]

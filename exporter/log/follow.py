@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from exporter.errors import LogOnce
+from exporter.run.text import as_text
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class LogFollower:
             return True
 
     def _set_problem(self, problem: str | None) -> None:
+        problem = as_text(problem) if problem is not None else None  # it names the path
         self.problem = problem
         if problem is None:
             self._log_problem.clear()

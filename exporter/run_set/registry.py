@@ -14,6 +14,7 @@ from exporter.energy.service import trainer_running
 from exporter.energy.split import EnergySplit
 from exporter.gpu import GpuReading
 from exporter.gpu.processes import ProcFs
+from exporter.run.text import as_text
 from exporter.run_set import attribution
 from exporter.run_set.discovery import LogDiscovery
 from exporter.run_set.entry import RunEntry, RunFactory
@@ -51,7 +52,7 @@ class RunSet:
     def open(self, now: float) -> None:
         """Open the runs there are now (their backfills read); their watchers are not started."""
         if self._gpu_only_run is not None:
-            self._add(self._factory.gpu_run(self._gpu_only_run, now))
+            self._add(self._factory.gpu_run(as_text(self._gpu_only_run), now))
         else:
             self.refresh(now, start=False)
 

@@ -1,15 +1,21 @@
 """Expositions of a registry shared by the requests that arrive while one is being generated, each
-family's text encoded once while a collector yields that same family object again."""
+family's text encoded once while a collector yields that same family object again. A family that
+cannot be encoded is left out, logged and counted: it never costs the others their exposition."""
 
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
+
+from exporter.errors import LogOnce
+
+log = logging.getLogger(__name__)
 
 Encoder = Callable[[CollectorRegistry], bytes]
 
@@ -27,8 +33,11 @@ class SharedExpositions:
     arrive meanwhile wait together for the next one, begun after they all arrived: an
     exposition is never older than its request, and a burst of scrapers costs a few, not one each."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, on_skipped: Callable[[], None] = lambda: None) -> None:
+        """``on_skipped``: told of each family left out because it could not be encoded."""
         self._registry = registry
+        self._on_skipped = on_skipped
+        self._log_skipped = LogOnce(log, logging.ERROR)
         self._generating = threading.Lock()
         self._lock = threading.Lock()  # guards _open
         self._open: dict[tuple, _Batch] = {}  # per variant, the batch not begun yet
@@ -71,13 +80,22 @@ class SharedExpositions:
             if seen is not None and seen[0] is family:
                 text = seen[1]
             else:
-                text = encoder(_Families((family,)))
+                try:
+                    text = encoder(_Families((family,)))
+                except Exception as exc:  # noqa: BLE001 - one family's text never costs the others theirs
+                    self._skipped(family, exc)
+                    continue
                 text = text[:len(text) - len(end)]
             texts[id(family)] = family, text  # holding the family keeps its id from being reused
             parts.append(text)
         self._texts[content_type] = texts
         parts.append(end)
         return b"".join(parts)
+
+    def _skipped(self, family: Metric, exc: Exception) -> None:
+        self._on_skipped()
+        self._log_skipped(family.name, "the metric family %s is left out of the exposition: it cannot be encoded "
+                          "(%s: %s)", family.name, type(exc).__name__, exc)
 
 
 class _Families:

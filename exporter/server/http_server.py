@@ -131,8 +131,10 @@ class MetricsServer:
 
     def __init__(self, registry: CollectorRegistry, address: str, port: int, *,
                  routes: Mapping[str, Route] | None = None, timeout: float = 5.0, workers: int = 16,
-                 max_pending: int = 256, max_queued: int = 256) -> None:
-        self.expositions = SharedExpositions(registry)
+                 max_pending: int = 256, max_queued: int = 256,
+                 on_skipped: Callable[[], None] = lambda: None) -> None:
+        """``on_skipped``: told of each metric family left out of an exposition (it could not be encoded)."""
+        self.expositions = SharedExpositions(registry, on_skipped)
         self.routes = dict(routes) if routes is not None else {"/": lambda query: (INDEX_PAGE, HTML)}
         self.timeout = timeout
         self.max_pending = max_pending
@@ -268,6 +270,6 @@ def _listen(address: str, port: int) -> socket.socket:
 
 
 def start(registry: CollectorRegistry, address: str, port: int,
-          routes: Mapping[str, Route] | None = None) -> MetricsServer:
+          routes: Mapping[str, Route] | None = None, on_skipped: Callable[[], None] = lambda: None) -> MetricsServer:
     """Bind (``OSError`` when that fails) and serve ``registry`` and ``routes`` on daemon threads."""
-    return MetricsServer(registry, address, port, routes=routes).start()
+    return MetricsServer(registry, address, port, routes=routes, on_skipped=on_skipped).start()
