@@ -52,6 +52,7 @@ class LogFollower:
         self._sent = False  # the held partial line ends with a \r-ended update already passed on
         self._first_poll = True
         self._exists = False
+        self.modified: float | None = None  # the log's mtime at the last poll: when it last grew
         self._head = b""
         self.problem: str | None = None
         self._log_problem = LogOnce(log, logging.ERROR)
@@ -74,6 +75,7 @@ class LogFollower:
         except OSError:
             status = None
         self._exists = status is not None
+        self.modified = status.st_mtime if status is not None else None
         if self._file is not None and status is not None and (status.st_dev, status.st_ino) != self._inode:
             yield from self._read(backfill, None)  # drain what the rotated file still holds
             self.close()

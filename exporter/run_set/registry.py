@@ -14,6 +14,7 @@ from exporter.energy.service import trainer_running
 from exporter.energy.split import EnergySplit
 from exporter.gpu import GpuReading
 from exporter.gpu.processes import ProcFs
+from exporter.log.poller import LogPoller
 from exporter.run.text import as_text
 from exporter.run_set import attribution
 from exporter.run_set.discovery import LogDiscovery
@@ -35,6 +36,7 @@ class RunSet:
         self._alone = gpu_only_run is not None or (len(sources) == 1 and not sources[0].is_glob)
         self._grace = missing_log_grace_seconds
         self._processes = processes or ProcFs()
+        self._poller = LogPoller(factory.poll_interval_seconds)  # one thread reads every log
         self._entries: tuple[RunEntry, ...] = ()
         self._paths: dict[str, RunEntry] = {}  # the followed log of each run that has one
         self.split = EnergySplit()
@@ -50,13 +52,13 @@ class RunSet:
     # ---- which runs ------------------------------------------------------------------------------
 
     def open(self, now: float) -> None:
-        """Open the runs there are now (their backfills read); their watchers are not started."""
+        """Open the runs there are now (their backfills read); their logs are read on after :meth:`start`."""
         if self._gpu_only_run is not None:
             self._add(self._factory.gpu_run(as_text(self._gpu_only_run), now))
         else:
-            self.refresh(now, start=False)
+            self.refresh(now)
 
-    def refresh(self, now: float, *, start: bool = True) -> None:
+    def refresh(self, now: float) -> None:
         """Open the logs that globs match now, drop the runs whose glob's log has been gone for the
         grace period."""
         if self._gpu_only_run is not None or (self._entries and not self._discovery.has_globs):
@@ -69,8 +71,7 @@ class RunSet:
                 self._paths[path] = entry
                 self._add(entry)
                 log.info("following run %r from %s", name, path)
-                if start:
-                    entry.watcher.start()
+                self._poller.add(entry.watcher)
         for path, entry in list(self._paths.items()):
             self._check_missing(path, entry, path in found, now)
 
@@ -92,7 +93,7 @@ class RunSet:
     def _drop(self, path: str, entry: RunEntry) -> None:
         del self._paths[path]
         self._entries = tuple(e for e in self._entries if e is not entry)
-        entry.watcher.stop()
+        self._poller.remove(entry.watcher)
         entry.energy.forget()
         self.split.forget(entry.name)
         log.info("run %r dropped: its log %s has been gone for %.0f s", entry.name, path, self._grace)
@@ -126,12 +127,10 @@ class RunSet:
     # ---- the threads -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        for entry in self._entries:
-            if entry.watcher is not None:
-                entry.watcher.start()
+        """Start reading the logs (on one thread for all of them)."""
+        self._poller.start()
 
     def stop(self) -> None:
+        self._poller.stop()
         for entry in self._entries:
-            if entry.watcher is not None:
-                entry.watcher.stop()
             entry.energy.flush()
