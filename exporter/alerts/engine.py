@@ -63,6 +63,7 @@ class AlertEngine:
         self._tracked: dict[tuple, _Tracked] = {}
         self._held: list[_Tracked] = []  # resolutions a pending alert may yet silence
         self._snapshot: RunSnapshot | None = None
+        self.last_tick: tuple[RunSnapshot, float] | None = None  # the snapshot and time of the last tick
         self._firing: tuple[dict[str, Any], ...] = ()
         self._lock = threading.Lock()  # one tick at a time (the serve loop; finish at exit)
 
@@ -78,6 +79,7 @@ class AlertEngine:
         readings = tuple(readings)
         with self._lock:
             first, self._snapshot = self._snapshot is None, snapshot
+            self.last_tick = (snapshot, now)
             self._recent.observe(snapshot, readings, now)
             spend = self._spend_of(snapshot)
             active = run_alerts(snapshot, self._recent, now, spend) + gpu_alerts(readings, self._recent,

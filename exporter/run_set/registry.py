@@ -23,6 +23,11 @@ from exporter.run_set.sources import LogSource, derived_name, unique_name
 
 log = logging.getLogger(__name__)
 
+# The globs are matched again at each tick while they match a few hundred logs, then less often:
+# every 5 s at 1,000 logs, at most every 10 s (a run's new log is picked up that much later).
+SCAN_SECONDS_PER_LOG = 0.005
+MAX_SCAN_INTERVAL_SECONDS = 10.0
+
 
 class RunSet:
     def __init__(self, factory: RunFactory, sources: Sequence[LogSource], *, gpu_only_run: str | None = None,
@@ -39,6 +44,7 @@ class RunSet:
         self._poller = LogPoller(factory.poll_interval_seconds)  # one thread reads every log
         self._entries: tuple[RunEntry, ...] = ()
         self._paths: dict[str, RunEntry] = {}  # the followed log of each run that has one
+        self._next_scan = float("-inf")  # when the globs are matched again
         self.split = EnergySplit()
         self._latest: tuple[attribution.GpuShares, tuple[GpuReading, ...]] = (attribution.GpuShares({}, {}), ())
 
@@ -61,9 +67,11 @@ class RunSet:
     def refresh(self, now: float) -> None:
         """Open the logs that globs match now, drop the runs whose glob's log has been gone for the
         grace period."""
-        if self._gpu_only_run is not None or (self._entries and not self._discovery.has_globs):
+        if self._gpu_only_run is not None or (self._entries and not self._discovery.has_globs) \
+                or now < self._next_scan:
             return
         found = self._discovery.scan()
+        self._next_scan = now + min(len(found) * SCAN_SECONDS_PER_LOG, MAX_SCAN_INTERVAL_SECONDS)
         for path, source in found.items():
             if path not in self._paths:
                 name = unique_name(derived_name(source, path), path, {e.name for e in self._entries})
