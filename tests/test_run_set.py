@@ -85,11 +85,11 @@ class Clock:
         self.now = 1_000_000.0
 
 
-def run_set(sources, state_file=None, grace=GRACE):
+def run_set(sources, state_file=None, grace=GRACE, **options):
     store = StateStore(state_file) if state_file else None
     factory = RunFactory(lambda path, name: RunModel(name, path), EnergySettings(other_watts=100.0), store)
     runs = RunSet(factory, [LogSource(s) if isinstance(s, str) else s for s in sources],
-                  missing_log_grace_seconds=grace)
+                  missing_log_grace_seconds=grace, **options)
     return runs
 
 

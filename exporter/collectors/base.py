@@ -98,9 +98,10 @@ class SnapshotCollectors:
     def describe(self) -> list[Metric]:
         return []
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self, snapshot_of: Callable[[], Any] | None = None) -> Iterator[Metric]:
+        """``snapshot_of``: where to read the snapshot this once (default: the run's)."""
         try:
-            snapshot = self._snapshot()
+            snapshot = (snapshot_of or self._snapshot)()
             self._log_failure.clear()
         except Exception as exc:  # without a snapshot each of its collectors fails alone
             message = f"{type(exc).__name__}: {exc}"

@@ -23,6 +23,8 @@ from exporter.run_set.sources import LogSource, derived_name, unique_name
 
 log = logging.getLogger(__name__)
 
+# The most runs one exporter follows (README, Performance: measured up to this many).
+MAX_RUNS = 2000
 # The globs are matched again at each tick while they match a few hundred logs, then less often:
 # every 5 s at 1,000 logs, at most every 10 s (a run's new log is picked up that much later).
 SCAN_SECONDS_PER_LOG = 0.005
@@ -32,9 +34,10 @@ MAX_SCAN_INTERVAL_SECONDS = 10.0
 class RunSet:
     def __init__(self, factory: RunFactory, sources: Sequence[LogSource], *, gpu_only_run: str | None = None,
                  missing_log_grace_seconds: float = 300.0, processes: attribution.RunProcessTable | None = None,
-                 discovery: LogDiscovery | None = None) -> None:
+                 discovery: LogDiscovery | None = None, max_runs: int = MAX_RUNS) -> None:
         """``sources``: the logs to follow; ``gpu_only_run`` (without sources): the run whose GPUs
-        this node reports while another node follows its log."""
+        this node reports while another node follows its log; ``max_runs``: the most runs followed
+        (logs past it are not, with a warning)."""
         self._factory = factory
         self._discovery = discovery or LogDiscovery(sources)
         self._gpu_only_run = gpu_only_run
@@ -45,6 +48,8 @@ class RunSet:
         self._entries: tuple[RunEntry, ...] = ()
         self._paths: dict[str, RunEntry] = {}  # the followed log of each run that has one
         self._next_scan = float("-inf")  # when the globs are matched again
+        self._max_runs = max_runs
+        self._over_limit_warned = float("-inf")
         self.split = EnergySplit()
         self._latest: tuple[attribution.GpuShares, tuple[GpuReading, ...]] = (attribution.GpuShares({}, {}), ())
 
@@ -72,16 +77,30 @@ class RunSet:
             return
         found = self._discovery.scan()
         self._next_scan = now + min(len(found) * SCAN_SECONDS_PER_LOG, MAX_SCAN_INTERVAL_SECONDS)
-        for path, source in found.items():
-            if path not in self._paths:
-                name = unique_name(derived_name(source, path), path, {e.name for e in self._entries})
-                entry = self._factory.log_run(name, path, source, now, self._alone)
-                self._paths[path] = entry
-                self._add(entry)
-                log.info("following run %r from %s", name, path)
-                self._poller.add(entry.watcher)
+        new = [(path, source) for path, source in found.items() if path not in self._paths]
+        room = max(0, self._max_runs - len(self._entries))
+        if len(new) > room:
+            self._warn_over_limit(len(found) - len(self._paths) + len(self._entries), len(new) - room, now)
+        names = {e.name for e in self._entries}
+        for path, source in new[:room]:
+            name = unique_name(derived_name(source, path), path, names)
+            names.add(name)
+            entry = self._factory.log_run(name, path, source, now, self._alone)
+            self._paths[path] = entry
+            self._add(entry)
+            log.info("following run %r from %s", name, path)
+            self._poller.add(entry.watcher)
         for path, entry in list(self._paths.items()):
             self._check_missing(path, entry, path in found, now)
+
+    def _warn_over_limit(self, logs: int, left_out: int, now: float) -> None:
+        """Say (again every 10 minutes while it holds) that logs past the limit are not followed."""
+        if now - self._over_limit_warned < 600:
+            return
+        self._over_limit_warned = now
+        log.warning("the logs match %d runs, and one exporter follows at most %d: %d logs are not followed; "
+                    "narrow the glob (for example runs/2026-12-*/train.log) or follow the rest with a second "
+                    "exporter", logs, self._max_runs, left_out)
 
     def _check_missing(self, path: str, entry: RunEntry, matched: bool, now: float) -> None:
         if matched or not entry.source.is_glob:

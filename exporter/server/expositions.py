@@ -1,6 +1,8 @@
 """Expositions of a registry shared by the requests that arrive while one is being generated, each
-family's text encoded once while a collector yields that same family object again. A family that
-cannot be encoded is left out, logged and counted: it never costs the others their exposition."""
+family's text encoded once while a collector yields that same family object again; a
+:class:`MergedFamily` (one name, a part per run) is encoded part by part, each part once while it
+comes again, so the runs that did not change cost no encoding. A family (or part) that cannot be
+encoded is left out, logged and counted: it never costs the others their exposition."""
 
 from __future__ import annotations
 
@@ -18,6 +20,20 @@ from exporter.errors import LogOnce
 log = logging.getLogger(__name__)
 
 Encoder = Callable[[CollectorRegistry], bytes]
+
+
+class MergedFamily(Metric):
+    """The families of one name (one per run) as one family: their samples in order. An encoder
+    that knows nothing of parts sees the samples; :class:`SharedExpositions` encodes the parts."""
+
+    def __init__(self, parts: list[Metric]) -> None:  # noqa: D107 - the parts' name is already checked
+        first = parts[0]
+        self.name, self.documentation, self.type, self.unit = first.name, first.documentation, first.type, first.unit
+        self.parts = parts
+
+    @property  # type: ignore[override]
+    def samples(self) -> list:
+        return [sample for part in self.parts for sample in part.samples]
 
 
 @dataclass(slots=True)
@@ -75,7 +91,9 @@ class SharedExpositions:
         end = encoder(_Families(()))  # b"" or OpenMetrics' "# EOF"
         known, texts = self._texts.get(content_type, {}), {}
         parts = []
-        for family in self._registry.collect():
+
+        def text_of(family: Metric) -> bytes | None:
+            """The family's text without the end, encoded unless it was in the last exposition."""
             seen = known.get(id(family))
             if seen is not None and seen[0] is family:
                 text = seen[1]
@@ -84,10 +102,15 @@ class SharedExpositions:
                     text = encoder(_Families((family,)))
                 except Exception as exc:  # noqa: BLE001 - one family's text never costs the others theirs
                     self._skipped(family, exc)
-                    continue
+                    return None
                 text = text[:len(text) - len(end)]
             texts[id(family)] = family, text  # holding the family keeps its id from being reused
-            parts.append(text)
+            return text
+
+        for family in self._registry.collect():
+            text = _merged_text(family, text_of) if isinstance(family, MergedFamily) else text_of(family)
+            if text is not None:
+                parts.append(text)
         self._texts[content_type] = texts
         parts.append(end)
         return b"".join(parts)
@@ -96,6 +119,22 @@ class SharedExpositions:
         self._on_skipped()
         self._log_skipped(family.name, "the metric family %s is left out of the exposition: it cannot be encoded "
                           "(%s: %s)", family.name, type(exc).__name__, exc)
+
+
+def _merged_text(family: MergedFamily, text_of: Callable[[Metric], bytes | None]) -> bytes | None:
+    """The text of a merged family: its header (the text of it without samples), then each part's
+    samples (the part's text after that same header)."""
+    header = text_of(Metric(family.name, family.documentation, family.type, family.unit))
+    if header is None:
+        return None
+    bodies = []
+    for part in family.parts:
+        text = text_of(part)
+        if text is not None and text.startswith(header):
+            bodies.append(text[len(header):])
+        elif text is not None:  # a part with a help text of its own: the family encoded as a whole
+            return text_of(family)
+    return header + b"".join(bodies)
 
 
 class _Families:

@@ -1,0 +1,71 @@
+"""A directory of past runs in one exporter: the runs that did not change since the last scrape
+are not encoded again (the exposition is still the encoder's own), and logs past the limit of runs
+are not followed, with a warning that names the fix."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
+
+from conftest import write_log
+from exporter.collectors.base import CollectorStats
+from exporter.collectors.runs import RunsCollector
+from exporter.server.expositions import SharedExpositions
+from nanogpt_fixture import preamble, progress_lines
+from test_run_set import run_set
+
+
+def _runs(tmp_path, count, **kwargs):
+    for n in range(count):
+        (tmp_path / f"r{n:03d}").mkdir()
+        write_log(tmp_path / f"r{n:03d}" / "train.log", preamble() + progress_lines(0, 100))
+    runs = run_set([str(tmp_path / "*" / "train.log")], **kwargs)
+    runs.open(1_000_000.0)
+    return runs
+
+
+class CountingEncoder:
+    """An encoder that remembers the runs of the samples it encoded."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder = encoder
+        self.runs: list[str] = []
+
+    def __call__(self, source) -> bytes:
+        families = list(source.collect())
+        self.runs += [sample.labels.get("run", "") for family in families for sample in family.samples]
+        return self.encoder(source)
+
+
+def test_idle_runs_are_encoded_once_and_a_growing_one_again(tmp_path):
+    runs = _runs(tmp_path, 50)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RunsCollector(runs, CollectorStats(), "node"))
+    shared = SharedExpositions(registry)
+    for encoder, content_type in ((generate_latest, "text"), (openmetrics, "openmetrics")):
+        counting = CountingEncoder(encoder)
+        first = shared.get(counting, content_type, gzipped=False)
+        assert first == encoder(registry) and len(set(counting.runs)) == 50
+        counting.runs.clear()
+        assert shared.get(counting, content_type, gzipped=False) == first
+        assert counting.runs == []  # nothing changed: nothing encoded again
+    write_log(tmp_path / "r007" / "train.log", progress_lines(110, 120), append=True)
+    next(e for e in runs.entries() if e.name == "r007").watcher.poll()
+    counting = CountingEncoder(generate_latest)
+    body = shared.get(counting, "text", gzipped=False)
+    assert b'training_iteration{run="r007"} 120.0' in body and body == generate_latest(registry)
+    assert set(counting.runs) == {"r007"}  # only the run that grew
+    runs.stop()
+
+
+def test_logs_past_the_limit_are_not_followed_and_the_warning_names_the_fix(tmp_path, caplog):
+    runs = _runs(tmp_path, 12, max_runs=10)
+    assert len(runs.entries()) == 10
+    warning = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warning) == 1
+    assert "match 12 runs" in warning[0] and "at most 10" in warning[0] and "2 logs are not followed" in warning[0]
+    assert "narrow the glob" in warning[0]
+    runs.refresh(1_000_100.0)  # within 10 minutes: not said again
+    assert len(runs.entries()) == 10
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+    runs.stop()
