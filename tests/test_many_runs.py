@@ -4,12 +4,15 @@ are not followed, with a warning that names the fix."""
 
 from __future__ import annotations
 
+import resource
+
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
 
 from conftest import write_log
 from exporter.collectors.base import CollectorStats
 from exporter.collectors.runs import RunsCollector
+from exporter.run_set.limits import MAX_RUNS, SPARE_FILES, ensure_open_files
 from exporter.server.expositions import SharedExpositions
 from nanogpt_fixture import preamble, progress_lines
 from test_run_set import run_set
@@ -69,3 +72,13 @@ def test_logs_past_the_limit_are_not_followed_and_the_warning_names_the_fix(tmp_
     assert len(runs.entries()) == 10
     assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
     runs.stop()
+
+
+def test_the_open_files_limit_is_raised_for_the_logs_followed():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
+        limit = ensure_open_files(MAX_RUNS)
+        assert limit == min(MAX_RUNS + SPARE_FILES, hard) == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

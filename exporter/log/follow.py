@@ -98,7 +98,9 @@ class LogFollower:
                               "(for example --log out/train.log)")
             return False
         try:
-            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open while following
+            # kept open while following; unbuffered: reads are of whole chunks, and a thousand logs'
+            # 8 KiB buffers would be 8 MB
+            self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115
         except OSError as exc:
             self._set_problem(_unreadable(self.path, exc))
             return False

@@ -19,12 +19,11 @@ from exporter.run.text import as_text
 from exporter.run_set import attribution
 from exporter.run_set.discovery import LogDiscovery
 from exporter.run_set.entry import RunEntry, RunFactory
+from exporter.run_set.limits import MAX_RUNS, ensure_open_files
 from exporter.run_set.sources import LogSource, derived_name, unique_name
 
 log = logging.getLogger(__name__)
 
-# The most runs one exporter follows (README, Performance: measured up to this many).
-MAX_RUNS = 2000
 # The globs are matched again at each tick while they match a few hundred logs, then less often:
 # every 5 s at 1,000 logs, at most every 10 s (a run's new log is picked up that much later).
 SCAN_SECONDS_PER_LOG = 0.005
@@ -81,6 +80,8 @@ class RunSet:
         room = max(0, self._max_runs - len(self._entries))
         if len(new) > room:
             self._warn_over_limit(len(found) - len(self._paths) + len(self._entries), len(new) - room, now)
+        if new[:room]:
+            ensure_open_files(len(self._entries) + len(new[:room]))
         names = {e.name for e in self._entries}
         for path, source in new[:room]:
             name = unique_name(derived_name(source, path), path, names)
