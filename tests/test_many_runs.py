@@ -82,3 +82,15 @@ def test_the_open_files_limit_is_raised_for_the_logs_followed():
         assert limit == min(MAX_RUNS + SPARE_FILES, hard) == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_an_idle_runs_energy_is_ticked_every_ten_seconds_not_every_second(tmp_path):
+    runs = _runs(tmp_path, 3)  # past runs: their logs were written long before the ticks below
+    ticks = []
+    for entry in runs.entries():
+        entry.energy.tick = lambda *args, name=entry.name, **kwargs: ticks.append((name, args[2], kwargs["counting"]))
+    for second in range(31):
+        runs.tick((), 2_000_000_000.0 + second)
+    assert sorted({t for _, t, _ in ticks}) == [2_000_000_000.0 + s for s in (0, 10, 20, 30)]
+    assert not any(counting for _, _, counting in ticks) and len(ticks) == 12
+    runs.stop()

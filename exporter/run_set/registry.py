@@ -14,6 +14,7 @@ from exporter.energy.service import trainer_running
 from exporter.energy.split import EnergySplit
 from exporter.gpu import GpuReading
 from exporter.gpu.processes import ProcFs
+from exporter.run import RunSnapshot
 from exporter.log.poller import LogPoller
 from exporter.run.text import as_text
 from exporter.run_set import attribution
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 # every 5 s at 1,000 logs, at most every 10 s (a run's new log is picked up that much later).
 SCAN_SECONDS_PER_LOG = 0.005
 MAX_SCAN_INTERVAL_SECONDS = 10.0
+# A run that counts no energy is ticked this often, not at every tick of the serve loop.
+IDLE_ENERGY_SECONDS = 10.0
 
 
 class RunSet:
@@ -48,6 +51,8 @@ class RunSet:
         self._paths: dict[str, RunEntry] = {}  # the followed log of each run that has one
         self._next_scan = float("-inf")  # when the globs are matched again
         self._max_runs = max_runs
+        self._energy_ticks: dict[RunEntry, tuple[float, bool, dict[str, float]]] = {}
+        self._previous_tick = float("-inf")
         self._over_limit_warned = float("-inf")
         self.split = EnergySplit()
         self._latest: tuple[attribution.GpuShares, tuple[GpuReading, ...]] = (attribution.GpuShares({}, {}), ())
@@ -122,6 +127,7 @@ class RunSet:
         del self._paths[path]
         self._entries = tuple(e for e in self._entries if e is not entry)
         self._poller.remove(entry.watcher)
+        self._energy_ticks.pop(entry, None)
         entry.energy.forget()
         self.split.forget(entry.name)
         log.info("run %r dropped: its log %s has been gone for %.0f s", entry.name, path, self._grace)
@@ -141,9 +147,25 @@ class RunSet:
                        {uuid: {run: share for run, share in runs.items() if run in counting}
                         for uuid, runs in shares.shares.items()})
         for entry in entries:
-            entry.energy.tick(snapshots[entry.name], self.split.readings(entry.name), now,
-                              other_share=1.0 / max(len(counting), 1))
+            self._count_energy(entry, snapshots[entry.name], entry.name in counting, now,
+                               1.0 / max(len(counting), 1))
+        self._previous_tick = now
         self._latest = (shares, readings)  # one reference swap: scrapes read both together
+
+    def _count_energy(self, entry: RunEntry, snapshot: RunSnapshot, counting: bool, now: float,
+                      other_share: float) -> None:
+        """Count the run's energy at ``now``. A run that counts nothing (not now, nor at its last
+        tick, its GPU energy unchanged) is ticked only every ``IDLE_ENERGY_SECONDS``; when it counts
+        again, a tick at the previous tick's time first stands for the ones left out."""
+        readings = self.split.readings(entry.name)
+        last = self._energy_ticks.get(entry)  # (time, counting, readings) of its last tick
+        idle = last is not None and not counting and not last[1] and last[2] == readings
+        if idle and now - last[0] < IDLE_ENERGY_SECONDS:
+            return
+        if counting and last is not None and not last[1] and last[0] < self._previous_tick:
+            entry.energy.tick(snapshot, readings, self._previous_tick, other_share=other_share, counting=False)
+        entry.energy.tick(snapshot, readings, now, other_share=other_share, counting=counting)
+        self._energy_ticks[entry] = (now, counting, readings)
 
     def peak_flops(self, run: str) -> float | None:
         """The summed dense bf16 peak of the GPUs ``run`` uses; None if one is not a known model."""
