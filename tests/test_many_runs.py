@@ -4,7 +4,9 @@ are not followed, with a warning that names the fix."""
 
 from __future__ import annotations
 
+import os
 import resource
+import time
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
@@ -18,10 +20,13 @@ from nanogpt_fixture import preamble, progress_lines
 from test_run_set import run_set
 
 
-def _runs(tmp_path, count, **kwargs):
+def _runs(tmp_path, count, written=None, **kwargs):
+    """``count`` runs of a glob; ``written``: when their logs were last written (default: now)."""
     for n in range(count):
         (tmp_path / f"r{n:03d}").mkdir()
-        write_log(tmp_path / f"r{n:03d}" / "train.log", preamble() + progress_lines(0, 100))
+        log = write_log(tmp_path / f"r{n:03d}" / "train.log", preamble() + progress_lines(0, 100))
+        if written is not None:
+            os.utime(log, (written, written))
     runs = run_set([str(tmp_path / "*" / "train.log")], **kwargs)
     runs.open(1_000_000.0)
     return runs
@@ -85,7 +90,7 @@ def test_the_open_files_limit_is_raised_for_the_logs_followed():
 
 
 def test_an_idle_runs_energy_is_ticked_every_ten_seconds_not_every_second(tmp_path):
-    runs = _runs(tmp_path, 3)  # past runs: their logs were written long before the ticks below
+    runs = _runs(tmp_path, 3, written=time.time() - 86_400)  # yesterday's runs: stalled, counting nothing
     ticks = []
     for entry in runs.entries():
         entry.energy.tick = lambda *args, name=entry.name, **kwargs: ticks.append((name, args[2], kwargs["counting"]))
