@@ -8,6 +8,7 @@ import os
 import resource
 import time
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
 
@@ -98,4 +99,21 @@ def test_an_idle_runs_energy_is_ticked_every_ten_seconds_not_every_second(tmp_pa
         runs.tick((), 2_000_000_000.0 + second)
     assert sorted({t for _, t, _ in ticks}) == [2_000_000_000.0 + s for s in (0, 10, 20, 30)]
     assert not any(counting for _, _, counting in ticks) and len(ticks) == 12
+    runs.stop()
+
+
+def test_a_run_that_counts_again_after_idle_ticks_counts_only_since_the_previous_tick(tmp_path):
+    runs = _runs(tmp_path, 2, written=time.time() - 86_400)
+    start = time.time()
+    for second in range(25):
+        runs.tick((), start - 25 + second)
+    grown = tmp_path / "r001" / "train.log"
+    write_log(grown, progress_lines(110, 120), append=True)  # r001 runs again, read as it arrives
+    entry = next(e for e in runs.entries() if e.name == "r001")
+    entry.watcher.poll()
+    assert entry.snapshot().state == "running"
+    runs.tick((), start)
+    runs.tick((), start + 1)
+    # 100 W of other_watts, all r001's while it alone counts: from the previous tick (start - 1) on
+    assert entry.energy.figures(entry.snapshot()).joules == pytest.approx(200.0)
     runs.stop()
