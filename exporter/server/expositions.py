@@ -88,31 +88,10 @@ class SharedExpositions:
         (both text formats are that, plus a fixed end): a family object yielded again since the
         last exposition (a collector's families built once for several scrapes) is not encoded
         again. Runs under ``_generating``."""
-        end = encoder(_Families(()))  # b"" or OpenMetrics' "# EOF"
-        known, texts = self._texts.get(content_type, {}), {}
-        parts = []
-
-        def text_of(family: Metric) -> bytes | None:
-            """The family's text without the end, encoded unless it was in the last exposition."""
-            seen = known.get(id(family))
-            if seen is not None and seen[0] is family:
-                text = seen[1]
-            else:
-                try:
-                    text = encoder(_Families((family,)))
-                except Exception as exc:  # noqa: BLE001 - one family's text never costs the others theirs
-                    self._skipped(family, exc)
-                    return None
-                text = text[:len(text) - len(end)]
-            texts[id(family)] = family, text  # holding the family keeps its id from being reused
-            return text
-
-        for family in self._registry.collect():
-            text = _merged_text(family, text_of) if isinstance(family, MergedFamily) else text_of(family)
-            if text is not None:
-                parts.append(text)
-        self._texts[content_type] = texts
-        parts.append(end)
+        texts = _Texts(encoder, self._texts.get(content_type, {}), self._skipped)
+        parts = [text for family in self._registry.collect() if (text := texts.text_of(family)) is not None]
+        self._texts[content_type] = texts.made
+        parts.append(texts.end)
         return b"".join(parts)
 
     def _skipped(self, family: Metric, exc: Exception) -> None:
@@ -121,20 +100,56 @@ class SharedExpositions:
                           "(%s: %s)", family.name, type(exc).__name__, exc)
 
 
-def _merged_text(family: MergedFamily, text_of: Callable[[Metric], bytes | None]) -> bytes | None:
-    """The text of a merged family: its header (the text of it without samples), then each part's
-    samples (the part's text after that same header)."""
-    header = text_of(Metric(family.name, family.documentation, family.type, family.unit))
-    if header is None:
-        return None
-    bodies = []
-    for part in family.parts:
-        text = text_of(part)
-        if text is not None and text.startswith(header):
-            bodies.append(text[len(header):])
-        elif text is not None:  # a part with a help text of its own: the family encoded as a whole
-            return text_of(family)
-    return header + b"".join(bodies)
+class _Texts:
+    """The texts of one exposition's families, each taken from the last exposition (``known``, by
+    the family's id) where the same family object was in it, else encoded."""
+
+    def __init__(self, encoder: Encoder, known: dict[int, tuple[Metric, bytes]],
+                 skipped: Callable[[Metric, Exception], None]) -> None:
+        self._encoder = encoder
+        self._known = known
+        self._skipped = skipped
+        self.end = encoder(_Families(()))  # b"" or OpenMetrics' "# EOF"
+        self.made: dict[int, tuple[Metric, bytes]] = {}  # holding a family keeps its id from being reused
+
+    def text_of(self, family: Metric) -> bytes | None:
+        """The family's text without the end; None if it cannot be encoded."""
+        seen = self._known.get(id(family))
+        if seen is not None and seen[0] is family:
+            text = seen[1]
+            if isinstance(family, MergedFamily):  # its parts' texts are kept for the next merge
+                known = self._known
+                self.made.update((id(part), known[id(part)]) for part in family.parts if id(part) in known)
+        elif isinstance(family, MergedFamily):
+            text = self._merged(family)
+        else:
+            text = self._encoded(family)
+        if text is not None:
+            self.made[id(family)] = family, text
+        return text
+
+    def _encoded(self, family: Metric) -> bytes | None:
+        try:
+            text = self._encoder(_Families((family,)))
+        except Exception as exc:  # noqa: BLE001 - one family's text never costs the others theirs
+            self._skipped(family, exc)
+            return None
+        return text[:len(text) - len(self.end)]
+
+    def _merged(self, family: MergedFamily) -> bytes | None:
+        """A merged family's text: its header (its text without samples), then each part's
+        samples (the part's text after that same header)."""
+        header = self._encoded(Metric(family.name, family.documentation, family.type, family.unit))
+        if header is None:
+            return None
+        bodies = []
+        for part in family.parts:
+            text = self.text_of(part)
+            if text is not None and text.startswith(header):
+                bodies.append(text[len(header):])
+            elif text is not None:  # a part with a help text of its own: the family encoded as a whole
+                return self._encoded(family)
+        return header + b"".join(bodies)
 
 
 class _Families:
