@@ -57,8 +57,9 @@ class SharedExpositions:
         self._generating = threading.Lock()
         self._lock = threading.Lock()  # guards _open
         self._open: dict[tuple, _Batch] = {}  # per variant, the batch not begun yet
-        # per content type, the text of each family of the last exposition, by the family's id
-        self._texts: dict[str, dict[int, tuple[Metric, bytes]]] = {}
+        # per content type, the text of each family of the last exposition and the samples' text of
+        # each part of a merged one, by the family's id
+        self._texts: dict[str, tuple[dict[int, tuple[Metric, bytes]], dict[int, tuple[Metric, bytes]]]] = {}
 
     def get(self, encoder: Encoder, content_type: str, gzipped: bool) -> bytes:
         key = (content_type, gzipped)
@@ -88,9 +89,9 @@ class SharedExpositions:
         (both text formats are that, plus a fixed end): a family object yielded again since the
         last exposition (a collector's families built once for several scrapes) is not encoded
         again. Runs under ``_generating``."""
-        texts = _Texts(encoder, self._texts.get(content_type, {}), self._skipped)
+        texts = _Texts(encoder, self._texts.get(content_type, ({}, {})), self._skipped)
         parts = [text for family in self._registry.collect() if (text := texts.text_of(family)) is not None]
-        self._texts[content_type] = texts.made
+        self._texts[content_type] = texts.made, texts.made_bodies
         parts.append(texts.end)
         return b"".join(parts)
 
@@ -104,13 +105,15 @@ class _Texts:
     """The texts of one exposition's families, each taken from the last exposition (``known``, by
     the family's id) where the same family object was in it, else encoded."""
 
-    def __init__(self, encoder: Encoder, known: dict[int, tuple[Metric, bytes]],
+    def __init__(self, encoder: Encoder,
+                 known: tuple[dict[int, tuple[Metric, bytes]], dict[int, tuple[Metric, bytes]]],
                  skipped: Callable[[Metric, Exception], None]) -> None:
         self._encoder = encoder
-        self._known = known
+        self._known, self._known_bodies = known
         self._skipped = skipped
         self.end = encoder(_Families(()))  # b"" or OpenMetrics' "# EOF"
         self.made: dict[int, tuple[Metric, bytes]] = {}  # holding a family keeps its id from being reused
+        self.made_bodies: dict[int, tuple[Metric, bytes]] = {}  # a merged family's parts: samples only
 
     def text_of(self, family: Metric) -> bytes | None:
         """The family's text without the end; None if it cannot be encoded."""
@@ -118,8 +121,8 @@ class _Texts:
         if seen is not None and seen[0] is family:
             text = seen[1]
             if isinstance(family, MergedFamily):  # its parts' texts are kept for the next merge
-                known = self._known
-                self.made.update((id(part), known[id(part)]) for part in family.parts if id(part) in known)
+                known = self._known_bodies
+                self.made_bodies.update((id(part), known[id(part)]) for part in family.parts if id(part) in known)
         elif isinstance(family, MergedFamily):
             text = self._merged(family)
         else:
@@ -144,11 +147,17 @@ class _Texts:
             return None
         bodies = []
         for part in family.parts:
-            text = self.text_of(part)
-            if text is not None and text.startswith(header):
-                bodies.append(text[len(header):])
-            elif text is not None:  # a part with a help text of its own: the family encoded as a whole
+            seen = self._known_bodies.get(id(part))
+            if seen is not None and seen[0] is part:
+                body = seen[1]
+            elif (text := self._encoded(part)) is None:
+                continue
+            elif text.startswith(header):
+                body = text[len(header):]
+            else:  # a part with a help text of its own: the family encoded as a whole
                 return self._encoded(family)
+            self.made_bodies[id(part)] = part, body
+            bodies.append(body)
         return header + b"".join(bodies)
 
 
