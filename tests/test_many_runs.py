@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
 
 from conftest import write_log
+from exporter.alerts.runs import AlertSettings, RunAlerts
 from exporter.collectors.base import CollectorStats
 from exporter.collectors.runs import RunsCollector
 from exporter.run_set.limits import MAX_RUNS, SPARE_FILES, ensure_open_files
@@ -116,4 +117,19 @@ def test_a_run_that_counts_again_after_idle_ticks_counts_only_since_the_previous
     runs.tick((), start + 1)
     # 100 W of other_watts, all r001's while it alone counts: from the previous tick (start - 1) on
     assert entry.energy.figures(entry.snapshot()).joules == pytest.approx(200.0)
+    runs.stop()
+
+
+@pytest.mark.parametrize(("for_cap", "evaluated_at"), [
+    (0.0, [0, 10, 20]),  # fired at once, nothing pending: an idle run is evaluated every 10 s
+    (None, list(range(21))),  # TrainingStalled pending for its 60 s: evaluated at every tick
+])
+def test_an_idle_runs_alerts_are_evaluated_every_ten_seconds_unless_one_is_pending(tmp_path, for_cap, evaluated_at):
+    runs = _runs(tmp_path, 1, written=time.time() - 86_400)
+    alerts = RunAlerts(AlertSettings(for_cap_seconds=for_cap), None)
+    start, ticks = time.time(), []
+    for second in range(21):
+        alerts.tick(runs.entries(), runs.latest()[0], (), start + second)
+        ticks.append(alerts._engines["r000"].last_tick[1] - start)
+    assert sorted(set(ticks)) == evaluated_at
     runs.stop()

@@ -67,6 +67,11 @@ class AlertEngine:
         self._firing: tuple[dict[str, Any], ...] = ()
         self._lock = threading.Lock()  # one tick at a time (the serve loop; finish at exit)
 
+    @property
+    def pending(self) -> bool:
+        """Whether an alert holds but has not fired yet (its ``for:`` runs)."""
+        return any(tracked.fired_at is None for tracked in self._tracked.values())
+
     def firing(self) -> list[dict[str, Any]]:
         """The firing alerts that are not silenced: name, severity, summary, since (Unix seconds)."""
         return [dict(alert) for alert in self._firing]

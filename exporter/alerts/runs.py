@@ -22,8 +22,8 @@ from exporter.run_set.entry import RunEntry
 
 log = logging.getLogger(__name__)
 
-# A run whose snapshot has not changed and that has no GPU of its own is evaluated this often, not at
-# every tick: a directory of past runs costs next to nothing; its time-driven alerts come this much later.
+# A run whose snapshot has not changed, with no GPU of its own and no alert pending, is evaluated this
+# often, not at every tick: a directory of past runs costs next to nothing.
 IDLE_EVALUATION_SECONDS = 10.0
 
 
@@ -63,7 +63,8 @@ class RunAlerts:
             used = shares.uuids_of(entry.name) if readings else ()
             own = readings if alone else [r for r in readings if r.uuid in used]
             snapshot, last = entry.snapshot(), engine.last_tick
-            if own or last is None or last[0] is not snapshot or now - last[1] >= IDLE_EVALUATION_SECONDS:
+            if own or last is None or last[0] is not snapshot or engine.pending \
+                    or now - last[1] >= IDLE_EVALUATION_SECONDS:
                 engine.tick(snapshot, own, now)
             engines[entry.name] = engine
         with self._lock:
