@@ -1,10 +1,13 @@
 """Fuzz every log parser for longer than the test suite does: real lines of each format, mutated
-(tests/test_fuzz_parsers.py's mutations), and random text, each line through every parser.
+(tests/test_fuzz_parsers.py's mutations), and random text, each line through every parser; then
+the file cases (scripts/fuzz_files.py): log paths that are not valid UTF-8, energy state files in
+random encodings, progress updates ended by ``\r``.
 
-    python3 scripts/fuzz.py [--inputs 1000000] [--seed 0]
+    python3 scripts/fuzz.py [--inputs 1000000] [--file-rounds 300] [--seed 0]
 
-Prints the rate, the slowest line per parser and every exception with the line that raised it;
-exits 1 if a parser raised or returned something other than an event or None.
+Prints the rate, the slowest line per parser and every exception with the line that raised it,
+then each file case's failures; exits 1 if a parser raised or returned something other than an
+event or None, or a file case failed.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "scripts")]
 
+from fuzz_files import fuzz_files  # noqa: E402
 from test_fuzz_parsers import ALL_SAMPLES, ODD_CHARACTERS, PARSERS, RESULT_TYPES, mutate, timed  # noqa: E402
 
 LOG_CHARACTERS = "0123456789.,:|%/ e-+naiftsmkpolrv[]<>(){}'\"=_\r\x1b" + ODD_CHARACTERS
@@ -54,6 +58,7 @@ def fuzz(inputs: int, seed: int) -> tuple[dict[str, tuple[float, str]], list[str
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--inputs", type=int, default=1_000_000, help="lines to generate (each goes through every parser)")
+    parser.add_argument("--file-rounds", type=int, default=300, help="rounds of the file cases (0: none)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     slowest, failures, wall = fuzz(args.inputs, args.seed)
@@ -65,7 +70,14 @@ def main() -> int:
     print(f"exceptions or wrong results: {len(failures)}")
     for failure in failures[:SHOWN_FAILURES]:
         print(f"  {failure}")
-    return 1 if failures else 0
+    started = time.perf_counter()
+    file_failures = fuzz_files(args.file_rounds, args.seed)
+    print(f"file cases, {args.file_rounds:,} rounds in {time.perf_counter() - started:.0f} s:")
+    for case, found in file_failures.items():
+        print(f"  {case}: {len(found)} failures")
+        for failure in found[:SHOWN_FAILURES]:
+            print(f"    {failure}")
+    return 1 if failures or any(file_failures.values()) else 0
 
 
 if __name__ == "__main__":

@@ -115,7 +115,8 @@ def test_state_of_another_run_is_not_resumed(tmp_path):
     assert not account.resumed and account.energy_joules() == 0
     account.update({"gpu": 1.0}, now=0.0)
     account.flush()
-    assert json.loads(path.read_text())["run"] == "new"
+    saved = {state["run"]: state["energy_joules"] for state in json.loads(path.read_text())["runs"]}
+    assert saved == {"new": 0.0, "old": 9e9}  # the other run's state is kept, not resumed
 
 
 @pytest.mark.parametrize("content", ["not json", "[]", '{"run": "run", "energy_joules": -5, "readings": {}}',

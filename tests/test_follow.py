@@ -121,10 +121,10 @@ def test_a_crlf_line_split_before_its_newline_is_not_read_twice(tmp_path):
     path = tmp_path / "train.log"
     path.write_bytes(b"saving checkpoint to out\r")
     follower = LogFollower(str(path))
-    assert lines(follower) == []
+    assert lines(follower) == ["saving checkpoint to out"]  # at its \r: it may be an update of a bar
     with path.open("ab") as f:
-        f.write(b"\n")
-    assert lines(follower) == ["saving checkpoint to out"]
+        f.write(b"\nnext\n")
+    assert lines(follower) == ["next"]
 
 
 def test_a_deleted_log_is_no_longer_present(tmp_path):
@@ -183,3 +183,26 @@ def test_an_unreadable_log_is_a_problem_that_names_the_uid_and_the_fix(tmp_path,
     monkeypatch.undo()
     assert [line for batch in follower.poll() for line in batch.lines] == ["iter 0: loss 1.0, time 1.0ms"]
     assert follower.problem is None
+
+
+def test_updates_each_ended_by_a_carriage_return_are_passed_on_at_once(tmp_path):
+    # print(f"{i}/{n} ...", end="\r"): the \r is the last byte of each update
+    path = tmp_path / "train.log"
+    path.write_text("")
+    follower = LogFollower(str(path))
+    lines(follower)
+    for i in range(1, 4):
+        with path.open("a") as f:
+            f.write(f"iter {i}: loss 3.0, time 10.0ms\r")
+        assert lines(follower) == [f"iter {i}: loss 3.0, time 10.0ms"]
+    with path.open("a") as f:
+        f.write("\ndone\n")
+    assert lines(follower) == ["done"]
+
+
+def test_a_two_megabyte_bar_of_carriage_return_updates_is_read_to_its_last_update(tmp_path):
+    path = tmp_path / "train.log"
+    updates = [f"{i}/100000 loss 3.0\r" for i in range(100_000)]
+    path.write_text("".join(updates))
+    assert path.stat().st_size > 2 << 20
+    assert lines(LogFollower(str(path)))[-1] == "99999/100000 loss 3.0"

@@ -85,11 +85,11 @@ class Clock:
         self.now = 1_000_000.0
 
 
-def run_set(sources, state_file=None, grace=GRACE):
+def run_set(sources, state_file=None, grace=GRACE, **options):
     store = StateStore(state_file) if state_file else None
     factory = RunFactory(lambda path, name: RunModel(name, path), EnergySettings(other_watts=100.0), store)
     runs = RunSet(factory, [LogSource(s) if isinstance(s, str) else s for s in sources],
-                  missing_log_grace_seconds=grace)
+                  missing_log_grace_seconds=grace, **options)
     return runs
 
 
@@ -107,17 +107,17 @@ def test_a_glob_picks_up_files_as_they_appear_and_drops_a_gone_one_after_the_gra
     assert names(runs) == ["a", "b"]
     (tmp_path / "c").mkdir()
     write_log(tmp_path / "c" / "train.log", preamble() + progress_lines(0, 30))
-    runs.refresh(now + 1, start=False)
+    runs.refresh(now + 1)
     assert names(runs) == ["a", "b", "c"]
     assert {e.name: e.snapshot().iteration for e in runs.entries()} == {"a": 100, "b": 100, "c": 30}
 
     (tmp_path / "b" / "train.log").unlink()
-    runs.refresh(now + 2, start=False)
-    runs.refresh(now + 2 + GRACE - 1, start=False)
+    runs.refresh(now + 2)
+    runs.refresh(now + 2 + GRACE - 1)
     assert names(runs) == ["a", "b", "c"]  # within the grace period
     runs.tick((), now + 3)
     assert {s["run"] for s in json.loads(state.read_text())["runs"]} == {"a", "b", "c"}
-    runs.refresh(now + 2 + GRACE, start=False)
+    runs.refresh(now + 2 + GRACE)
     assert names(runs) == ["a", "c"]
     assert {s["run"] for s in json.loads(state.read_text())["runs"]} == {"a", "c"}  # b's state goes with it
     runs.stop()
@@ -130,10 +130,10 @@ def test_a_log_back_within_the_grace_period_keeps_its_run(tmp_path):
     runs.open(0.0)
     entry = runs.entries()[0]
     log.rename(tmp_path / "a" / "train.log.1")  # rotated
-    runs.refresh(10.0, start=False)
+    runs.refresh(10.0)
     write_log(log, progress_lines(100, 120))
-    runs.refresh(20.0, start=False)
-    runs.refresh(20.0 + GRACE, start=False)
+    runs.refresh(20.0)
+    runs.refresh(20.0 + GRACE)
     assert runs.entries() == (entry,) and entry.missing_since is None
     runs.stop()
 
@@ -143,7 +143,7 @@ def test_a_named_path_is_followed_before_it_exists_and_never_dropped(tmp_path):
     runs.open(0.0)
     assert names(runs) == ["later", "x/later"]
     assert {e.snapshot().state for e in runs.entries()} == {"waiting"}
-    runs.refresh(100.0, start=False)
+    runs.refresh(100.0)
     assert names(runs) == ["later", "x/later"]
     runs.stop()
 

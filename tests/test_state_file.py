@@ -9,6 +9,7 @@ import pytest
 from exporter.commands.cli import main
 from exporter.energy import EnergyAccount
 from exporter.energy.state_file import CorruptState, parse
+from exporter.energy.store import StateStore
 from nanogpt_fixture import preamble, progress_lines
 
 GOOD = {"version": 1, "run": "r", "energy_joules": 1000.0, "readings": {"GPU-1": 5.0}}
@@ -62,3 +63,55 @@ def test_status_prices_energy_at_the_tariff_it_was_served_with(tmp_path, capsys)
                                  "currency": "EUR"}))
     assert main(["status", str(log), "--state-file", str(state)]) == 0
     assert "energy so far 2.00 kWh, 0.800 EUR" in capsys.readouterr().out  # below 1, three places as on the page
+
+
+UNDECODABLE = [
+    json.dumps({"version": 1, "run": "r", "energy_joules": 5_000_000.0, "readings": {}}).encode().replace(b'"r"', b'"r\xff"'),
+    json.dumps({"version": 1, "run": "r", "energy_joules": 5_000_000.0, "readings": {}}).encode("utf-16"),
+    b"\xef\xbb\xbf" + json.dumps({"version": 1, "run": "r", "energy_joules": 5_000_000.0}).encode(),
+]
+
+
+@pytest.mark.parametrize("data", UNDECODABLE, ids=["xff-byte", "utf-16-bom", "utf-8-bom"])
+def test_a_state_file_that_is_not_utf8_json_is_kept_aside_not_overwritten(data, tmp_path, caplog):
+    path = tmp_path / "state.json"
+    path.write_bytes(data)
+    account = EnergyAccount("r", state_file=str(path))
+    assert not account.resumed
+    aside = list(tmp_path.glob("state.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == data
+    assert "was corrupt" in caplog.text and str(aside[0]) in caplog.text
+    account.update({"GPU-1": 0.0}, now=0.0)
+    account.update({"GPU-1": 50.0}, now=1.0)
+    account.flush()
+    assert json.loads(path.read_text())["energy_joules"] == 50.0
+    assert aside[0].read_bytes() == data
+
+
+def _save(account, joules):
+    account.update({"GPU-1": 0.0}, now=0.0)
+    account.update({"GPU-1": joules}, now=1.0)
+    account.flush()
+
+
+@pytest.mark.parametrize("document", [
+    {"version": 1, "run": "someone-else", "energy_joules": 5_000_000.0, "readings": {}},
+    {"version": 2, "runs": [{"run": "someone-else", "energy_joules": 5_000_000.0, "readings": {}},
+                            {"run": "other", "energy_joules": 7.0, "readings": {}}]},
+], ids=["version-1", "version-2"])
+def test_other_runs_states_are_kept_when_the_file_is_written(document, tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(document))
+    _save(EnergyAccount("mine", state_file=str(path)), 50.0)
+    saved = {s["run"]: s["energy_joules"] for s in json.loads(path.read_text())["runs"]}
+    before = document["runs"] if "runs" in document else [document]
+    assert saved == {"mine": 50.0, **{s["run"]: s["energy_joules"] for s in before}}
+
+
+def test_the_states_kept_for_other_runs_are_bounded_newest_first(tmp_path, caplog):
+    path = tmp_path / "state.json"
+    others = [{"run": f"old{i}", "energy_joules": 1.0, "updated_at": float(i)} for i in range(10)]
+    path.write_text(json.dumps({"version": 2, "runs": others}))
+    _save(EnergyAccount("mine", state_file=str(path), store=StateStore(path, max_states=4)), 50.0)
+    assert [s["run"] for s in json.loads(path.read_text())["runs"]] == ["mine", "old9", "old8", "old7"]
+    assert "holds at most 4 states" in caplog.text

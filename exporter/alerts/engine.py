@@ -67,8 +67,14 @@ class AlertEngine:
         self._held: list[_Tracked] = []  # resolutions a pending alert may yet silence
         self._snapshot: RunSnapshot | None = None
         self._started = 0.0  # the first tick's time
+        self.last_tick: tuple[RunSnapshot, float] | None = None  # the snapshot and time of the last tick
         self._firing: tuple[dict[str, Any], ...] = ()
         self._lock = threading.Lock()  # one tick at a time (the serve loop; finish at exit)
+
+    @property
+    def pending(self) -> bool:
+        """Whether an alert holds but has not fired yet (its ``for:`` runs)."""
+        return any(tracked.fired_at is None for tracked in self._tracked.values())
 
     def firing(self) -> list[dict[str, Any]]:
         """The firing alerts that are not silenced: name, severity, summary, since (Unix seconds)."""
@@ -85,6 +91,7 @@ class AlertEngine:
         with self._lock:
             first, self._snapshot = self._snapshot is None, snapshot
             self._started = now if first else self._started
+            self.last_tick = (snapshot, now)
             self._recent.observe(snapshot, readings, now)
             spend = self._spend_of(snapshot)
             active = run_alerts(snapshot, self._recent, now, spend) + gpu_alerts(readings, self._recent,

@@ -23,6 +23,10 @@ from exporter.run_set.entry import RunEntry
 
 log = logging.getLogger(__name__)
 
+# A run whose snapshot has not changed, with no GPU of its own and no alert pending, is evaluated this
+# often, not at every tick: a directory of past runs costs next to nothing.
+IDLE_EVALUATION_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class AlertSettings:
@@ -60,10 +64,12 @@ class RunAlerts:
         engines = {}
         for entry in entries:
             engine = self._engines.get(entry.name) or self._engine(entry)
-            used = shares.uuids_of(entry.name)
-            snapshot = entry.snapshot()
-            engine.tick(snapshot, readings if alone else [r for r in readings if r.uuid in used], now,
-                        Operations(entry.slowdown.cause, entry.checkpoints.status(snapshot)[0]))
+            used = shares.uuids_of(entry.name) if readings else ()
+            own = readings if alone else [r for r in readings if r.uuid in used]
+            snapshot, last = entry.snapshot(), engine.last_tick
+            if own or last is None or last[0] is not snapshot or engine.pending \
+                    or now - last[1] >= IDLE_EVALUATION_SECONDS:
+                engine.tick(snapshot, own, now, Operations(entry.slowdown.cause, entry.checkpoints.status(snapshot)[0]))
             engines[entry.name] = engine
         with self._lock:
             for name in self._engines.keys() - engines.keys():

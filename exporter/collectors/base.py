@@ -30,6 +30,11 @@ class CollectorStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last: dict[str, tuple[bool, float]] = {}
+        self.families_skipped = 0  # families left out of an exposition: they could not be encoded
+
+    def family_skipped(self) -> None:
+        with self._lock:
+            self.families_skipped += 1
 
     def record(self, name: str, success: bool, seconds: float) -> None:
         with self._lock:
@@ -93,9 +98,10 @@ class SnapshotCollectors:
     def describe(self) -> list[Metric]:
         return []
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self, snapshot_of: Callable[[], Any] | None = None) -> Iterator[Metric]:
+        """``snapshot_of``: where to read the snapshot this once (default: the run's)."""
         try:
-            snapshot = self._snapshot()
+            snapshot = (snapshot_of or self._snapshot)()
             self._log_failure.clear()
         except Exception as exc:  # without a snapshot each of its collectors fails alone
             message = f"{type(exc).__name__}: {exc}"

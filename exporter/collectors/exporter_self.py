@@ -1,4 +1,5 @@
-"""The exporter's own health: build info and each collector's last success and duration."""
+"""The exporter's own health: build info, each collector's last success and duration, and the
+metric families left out of expositions."""
 
 from __future__ import annotations
 
@@ -35,7 +36,10 @@ class ExporterCollector:
         for name, (ok, seconds) in sorted(self._stats.snapshot().items()):
             success.add_metric([name], 1 if ok else 0)
             duration.add_metric([name], seconds)
-        families = [build, success, duration]
+        skipped = CounterMetricFamily("training_exporter_exposition_families_skipped",
+                                      "Metric families left out of an exposition: they could not be encoded.")
+        skipped.add_metric([], self._stats.families_skipped)
+        families = [build, success, duration, skipped]
         if self._auth_failures is not None:
             families.append(CounterMetricFamily("training_exporter_http_auth_failures",
                                                 "Requests refused for a missing or wrong user or password.",

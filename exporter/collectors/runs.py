@@ -1,12 +1,16 @@
 """The families of every followed run in one exposition: each run's snapshot is read once per
 scrape and handed to its training and energy collectors (:class:`SnapshotCollectors`); families of
-the same name from several runs are merged into one. Also each run's share of each GPU and the GPU
-energy no run took. The energy families carry the ``node`` label; the training families (read from
-the log, which one node follows) do not."""
+the same name from several runs are merged into one (:class:`MergedFamily`). A run whose snapshot,
+energy figures and GPU peak are those of the last scrape (a finished or idle run) gives the same
+family objects again, which the exposition does not encode again. Also each run's share of each
+GPU and the GPU energy no run took. The energy families carry the ``node`` label; the training
+families (read from the log, which one node follows) do not."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -18,6 +22,7 @@ from exporter.collectors.health import SlowdownCollector
 from exporter.collectors.training import TrainingCollector
 from exporter.run_set.entry import RunEntry
 from exporter.run_set.registry import RunSet
+from exporter.server.expositions import MergedFamily
 
 SHARE_HELP = ("The run's share of this GPU, 0-1, by which the GPU's energy is split: the memory its processes "
               "use on it over that of all compute processes there (runs on it share equally where the GPU does "
@@ -26,15 +31,32 @@ UNATTRIBUTED_HELP = ("Energy of the watched GPUs that no counted run took (no ru
                      "since the exporter started; never added to a run.")
 
 
-def merged(families: Iterable[Metric]) -> list[Metric]:
-    """One family per name, holding the samples of every family of that name, in first-seen order."""
-    by_name: dict[str, Metric] = {}
+def merged(families: Iterable[Metric], last: dict[str, Metric] | None = None) -> dict[str, Metric]:
+    """One family per name, holding the samples of every family of that name, in first-seen order;
+    the families themselves are left as they are. A merged family of ``last`` (the previous result)
+    whose parts are the same objects is given again."""
+    by_name: dict[str, list[Metric]] = {}
     for family in families:
-        if family.name in by_name:
-            by_name[family.name].samples.extend(family.samples)
+        by_name.setdefault(family.name, []).append(family)
+    result: dict[str, Metric] = {}
+    for name, parts in by_name.items():
+        before = (last or {}).get(name)
+        if len(parts) == 1:
+            result[name] = parts[0]
+        elif isinstance(before, MergedFamily) and len(before.parts) == len(parts) \
+                and all(map(operator.is_, before.parts, parts)):
+            result[name] = before
         else:
-            by_name[family.name] = family
-    return list(by_name.values())
+            result[name] = MergedFamily(parts)
+    return result
+
+
+@dataclass(eq=False)
+class _RunScrape:
+    """One run's families and its collectors' outcomes, with what they were made from."""
+    made_from: tuple
+    families: list[Metric]
+    outcomes: list[tuple[str, tuple[bool, float]]]
 
 
 class RunsCollector:
@@ -43,6 +65,8 @@ class RunsCollector:
         self._stats = stats
         self._node = {"node": node}
         self._per_run: dict[RunEntry, SnapshotCollectors] = {}
+        self._last: dict[RunEntry, _RunScrape] = {}
+        self._merged: dict[str, Metric] = {}  # the families of the last scrape, by name
 
     def describe(self) -> list[Metric]:
         return []
@@ -50,17 +74,32 @@ class RunsCollector:
     def collect(self) -> Iterator[Metric]:
         entries = self._runs.entries()
         self._per_run = {entry: self._per_run.get(entry) or self._collectors(entry) for entry in entries}
+        last, self._last = self._last, {}
         families: list[Metric] = []
         outcomes: dict[str, list[tuple[bool, float]]] = {}
         for entry in entries:
-            collectors = self._per_run[entry]
-            families += collectors.collect()
-            for collector in collectors.collectors:
-                outcomes.setdefault(collector.name, []).append(self._stats.last(collector.name) or (False, 0.0))
+            scrape = self._last[entry] = self._scrape(entry, last.get(entry))
+            families += scrape.families
+            for name, outcome in scrape.outcomes:
+                outcomes.setdefault(name, []).append(outcome)
         for name, results in outcomes.items():
             self._stats.record(name, all(ok for ok, _ in results), sum(seconds for _, seconds in results))
-        yield from merged(families)
+        self._merged = merged(families, self._merged)
+        yield from self._merged.values()
         yield from self._gpu_families()
+
+    def _scrape(self, entry: RunEntry, last: _RunScrape | None) -> _RunScrape:
+        """The run's families: those of the last scrape while what they are made from is the same
+        (the same snapshot object, energy figures and GPU peak)."""
+        snapshot = entry.snapshot()
+        energy = entry.energy.has_data and entry.energy.figures(snapshot)
+        made_from = (snapshot, energy, self._runs.peak_flops(entry.name) if entry.watcher else None)
+        if last is not None and last.made_from[0] is snapshot and last.made_from[1:] == made_from[1:]:
+            return last
+        collectors = self._per_run[entry]
+        families = list(collectors.collect(lambda: snapshot))
+        outcomes = [(c.name, self._stats.last(c.name) or (False, 0.0)) for c in collectors.collectors]
+        return _RunScrape(made_from, families, outcomes)
 
     def _collectors(self, entry: RunEntry) -> SnapshotCollectors:
         energy = Labelled(EnergyCollector(entry.energy, self._stats), self._node)

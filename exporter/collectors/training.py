@@ -12,6 +12,7 @@ from exporter.collectors.base import Collector, CollectorStats, gauge
 from exporter.collectors.learning import learning_families
 from exporter.run import STATES, RunSnapshot
 from exporter.run.reason import lasting_reason
+from exporter.run.text import as_text
 
 # (metric, help, snapshot attribute, key of the value's source in snapshot.sources, or None) for the
 # per-run gauges; None values are left out.
@@ -74,7 +75,7 @@ class TrainingCollector(Collector):
         families: list[Metric] = []
 
         info = gauge("training_info", "Identity of the followed run.", ["run", "format", "log_path"],
-                     [s.run, s.format, s.log_path], 1)
+                     [s.run, s.format, as_text(s.log_path)], 1)
         state = GaugeMetricFamily("training_state", "1 for the run's current state.", labels=["run", "state"])
         for name in STATES:
             state.add_metric([s.run, name], 1 if s.state == name else 0)

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -121,9 +122,11 @@ class Tee:
         self._threads.append(thread(self._copy, source.fileno(), terminal_fd, name=f"tee-{terminal_fd}"))
 
     def join(self, timeout: float) -> bool:
-        """Wait for both streams to end; whether they did within ``timeout`` seconds."""
+        """Wait for both streams to end; whether they did within ``timeout`` seconds in all (one
+        deadline for both, not ``timeout`` for each)."""
+        deadline = time.monotonic() + timeout
         for copy in self._threads:
-            copy.join(timeout)
+            copy.join(max(0.0, deadline - time.monotonic()))
         return not any(copy.is_alive() for copy in self._threads)
 
     def close(self) -> None:

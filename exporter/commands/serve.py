@@ -30,6 +30,7 @@ from exporter.errors import UsageError
 from exporter.formats import FormatReader
 from exporter.gpu import GpuSettings, GpuTelemetry, open_telemetry
 from exporter.run import RunModel, StallTimeouts, TrainerSettings
+from exporter.run.text import as_text
 from exporter.run_set.entry import RunFactory
 from exporter.run_set.registry import RunSet
 from exporter.server import http_server
@@ -43,11 +44,11 @@ log = logging.getLogger(__name__)
 
 def open_run(config: Config, log_path: str | None = None, run: str | None = None) -> RunModel:
     """The model of a log (default: ``config``'s one log) with its format, trainer config file and
-    flags applied."""
+    flags applied; its name and log path as text (see :mod:`exporter.run.text`)."""
     log_path = log_path or config.single_log or ""
     return RunModel(
-        run or config.run or Path(log_path).stem or "train",
-        log_path,
+        as_text(run or config.run or Path(log_path).stem or "train"),
+        as_text(log_path),
         reader=FormatReader.open(config.format, custom_format_file=config.custom_format_file,
                                  jsonl_fields=config.jsonl_fields),
         settings=TrainerSettings(
@@ -94,10 +95,9 @@ def open_runs(config: Config, trainer: TrainerProcess | None) -> RunSet:
 
 
 def _registry(runs: RunSet, telemetry: GpuTelemetry, alerts: RunAlerts, node: str,
-              security: Security | None) -> CollectorRegistry:
+              stats: CollectorStats, security: Security | None) -> CollectorRegistry:
     """Every collector of the exposition, on a registry of its own."""
     registry = CollectorRegistry(auto_describe=False)
-    stats = CollectorStats()
     registry.register(RunsCollector(runs, stats, node))
     registry.register(Labelled(GpuCollector(telemetry, stats), {"node": node}))
     registry.register(AlertsCollector(alerts, stats))
@@ -166,10 +166,12 @@ def run(config: Config, stop: threading.Event | None = None, trainer: TrainerPro
         listener.close()
         raise
     node = config.node or socket.gethostname()
-    registry = _registry(runs, telemetry, alerts, node, security)
+    stats = CollectorStats()
+    registry = _registry(runs, telemetry, alerts, node, stats, security)
     pages = web.RunPages(runs.entries, readings=telemetry.readings, gpu_error=telemetry.error,
                          alerts=lambda run: lambda: alerts.firing(run))
-    server = http_server.start(registry, config.listen_address, config.port, web.routes(pages), listener, security)
+    server = http_server.start(registry, config.listen_address, config.port, web.routes(pages), listener, security,
+                               on_skipped=stats.family_skipped)
     log.info("serving %s on node %s on %s", ", ".join(repr(e.name) for e in runs.entries())
              or "the logs to come", node, url(config.listen_address, config.port, "/metrics",
                                              "https" if security is not None and security.tls_on else "http"))

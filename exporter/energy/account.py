@@ -115,6 +115,8 @@ class EnergyAccount:
         in the state file, so that a finished run's energy is not carried into the next run;
         ``other_share``: the part of ``other_watts`` that is this run's (runs sharing the machine)."""
         with self._lock:
+            changed = self._last_time is None or finished != self.finished \
+                or any(self._last.get(u) != v for u, v in readings.items())
             self.finished = finished
             added = 0.0
             for uuid, value in readings.items():
@@ -134,7 +136,7 @@ class EnergyAccount:
                     self._history.popleft()
             else:
                 self._history.clear()
-            self._dirty = True
+            self._dirty = self._dirty or changed or (active and added > 0)  # nothing new: no write
             due = self._saved_at is None or now - self._saved_at >= self._save_interval
         if due:
             self.flush(now)

@@ -101,12 +101,14 @@ class RunEnergy:
                              store=store)
 
     def tick(self, snapshot: RunSnapshot, readings: Mapping[str, float], now: float, *,
-             other_share: float = 1.0) -> None:
+             other_share: float = 1.0, counting: bool | None = None) -> None:
         """Count the GPUs' energy ``readings`` (cumulative joules by UUID) at ``now`` (Unix time);
-        ``other_share``: this run's part of ``other_watts``."""
+        ``other_share``: this run's part of ``other_watts``; ``counting``: whether the run counts
+        now, when the caller knows (default: :func:`trainer_running`)."""
         if snapshot.energy_key != self._account.run:
             self._account.restart(snapshot.energy_key, now)
-        self._account.update(readings, now, active=trainer_running(snapshot, now),
+        active = trainer_running(snapshot, now) if counting is None else counting
+        self._account.update(readings, now, active=active,
                              finished=snapshot.state == "finished", other_share=other_share)
 
     def flush(self) -> None:

@@ -3,9 +3,9 @@
 It holds one state per run. A file of one run is a version-1 document, the state itself (what
 single-run releases wrote and read); with several runs it is ``{"version": 2, "runs": [state, ...]}``.
 
-A file that cannot be taken as a state (not JSON, numbers that are not finite or out of range, the
-wrong shape) is never overwritten silently: it is renamed to ``<name>.corrupt-<unix time>`` and
-reported, and the run's energy starts from zero."""
+A file that cannot be taken as a state (not UTF-8 text, not JSON, numbers that are not finite or
+out of range, the wrong shape) or cannot be read is never overwritten silently: it is renamed to
+``<name>.corrupt-<unix time>`` and reported, and the run's energy starts from zero."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 VERSION = 1  # one run: the state itself
 RUNS_VERSION = 2  # several runs: {"version": 2, "runs": [...]}
-MAX_BYTES = 1 << 20
-MAX_RUNS = 1000
+MAX_BYTES = 4 << 20
+MAX_RUNS = 5000  # states in one file: every run an exporter follows and those kept for others
 MAX_READINGS = 256  # GPUs a state may hold readings for
 MAX_JOULES = 1e18
 
@@ -101,20 +101,29 @@ def _state(state: Any) -> SavedState:
 def load(path: Path) -> list[SavedState]:
     """The states saved at ``path``; none when there is no file, or it was corrupt (then kept aside)."""
     try:
-        with path.open("r", encoding="utf-8") as handle:
-            text = handle.read(MAX_BYTES + 1)
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         return []
-    except (OSError, UnicodeDecodeError) as exc:
-        log.warning("cannot read the energy state file %s (%s): energy counts from zero", path, exc)
+    except OSError as exc:
+        _keep_aside(path, f"cannot be read: {exc.strerror or exc}")
         return []
     try:
-        if len(text) > MAX_BYTES:
+        if len(data) > MAX_BYTES:
             raise CorruptState(f"larger than {MAX_BYTES} bytes")
-        return parse_all(text)
+        return parse_all(_text(data))
     except CorruptState as exc:
         _keep_aside(path, str(exc))
         return []
+
+
+def _text(data: bytes) -> str:
+    """``data`` as UTF-8 text (as written), or :class:`CorruptState` naming the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bom = " (a UTF-16 byte-order mark: saved by an editor as UTF-16?)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise CorruptState(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}{bom}") from None
 
 
 def _keep_aside(path: Path, problem: str) -> None:

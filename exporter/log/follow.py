@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from exporter.errors import LogOnce
+from exporter.run.text import as_text
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,10 @@ class LogFollower:
         self._offset = 0
         self._partial = b""
         self._skipping = False
+        self._sent = False  # the held partial line ends with a \r-ended update already passed on
         self._first_poll = True
         self._exists = False
+        self.modified: float | None = None  # the log's mtime at the last poll: when it last grew
         self._head = b""
         self.problem: str | None = None
         self._log_problem = LogOnce(log, logging.ERROR)
@@ -77,6 +80,7 @@ class LogFollower:
         except OSError:
             status = None
         self._exists = status is not None
+        self.modified = status.st_mtime if status is not None else None
         if self._file is not None and status is not None and (status.st_dev, status.st_ino) != self._inode:
             yield from self._read(backfill, None)  # drain what the rotated file still holds
             self.close()
@@ -99,7 +103,9 @@ class LogFollower:
                               "(for example --log out/train.log)")
             return False
         try:
-            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open while following
+            # kept open while following; unbuffered: reads are of whole chunks, and a thousand logs'
+            # 8 KiB buffers would be 8 MB
+            self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115
         except OSError as exc:
             self._set_problem(_unreadable(self.path, exc))
             return False
@@ -118,6 +124,7 @@ class LogFollower:
             return True
 
     def _set_problem(self, problem: str | None) -> None:
+        problem = as_text(problem) if problem is not None else None  # it names the path
         self.problem = problem
         if problem is None:
             self._log_problem.clear()
@@ -129,6 +136,7 @@ class LogFollower:
         self._head = b""
         self._partial = b""
         self._skipping = False
+        self._sent = False
 
     def _read(self, backfill: bool, modified: float | None) -> Iterator[Batch]:
         while True:
@@ -143,6 +151,9 @@ class LogFollower:
             yield batch
 
     def _split(self, data: bytes, batch: Batch) -> None:
+        if self._sent and data.startswith(b"\n"):  # the \r\n of a line passed on at its \r: not twice
+            self._partial, data = b"", data[1:]
+        self._sent = False
         end = data.rfind(b"\n")
         if end < 0:
             if not self._skipping:
@@ -168,15 +179,19 @@ class LogFollower:
         """Keep the start of a line until its newline arrives, unless it grows too long.
 
         A progress bar redraws itself with ``\r`` and ends its line only when it is done: each new
-        complete update is passed on at once, and updates before it are forgotten.
+        complete update is passed on at once, and updates before it are forgotten. An update is
+        complete at the ``\r`` after it: tqdm's (``\r`` first) when the next one begins, one ended by
+        ``print(..., end="\r")`` at once (should a ``\n`` follow that ``\r``, the line is not passed
+        on again).
         """
         self._partial += tail
         last = self._partial.rfind(b"\r")
-        if b"\r" in tail and 0 <= last < len(self._partial) - 1:
+        if b"\r" in tail:
             previous = self._partial.rfind(b"\r", 0, last)
             update = self._partial[previous + 1:last]
             if update.strip():
                 batch.lines.append(update.decode("utf-8", errors="replace"))
+            self._sent = last == len(self._partial) - 1
             self._partial = self._partial[previous + 1:]
         if len(self._partial) > self._max_line:
             batch.dropped += 1

@@ -1,5 +1,7 @@
-"""Keeps a run model up to date from its log in a background thread and publishes one immutable
-snapshot of it per read, which every reader (collectors, energy, ``status``) then shares."""
+"""Keeps a run model up to date from its log (read by :class:`~exporter.log.poller.LogPoller`, or
+by ``status`` itself) and publishes an immutable snapshot of it after a read that changed it, which
+every reader (collectors, energy, ``status``) then shares. A read that changed nothing publishes
+nothing new: the same snapshot object tells the readers that nothing needs working out again."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from exporter.log import stamps
 from exporter.log.follow import LogFollower
 from exporter.log.kinds import text_problem
 from exporter.run import RunModel, RunSnapshot
-from exporter.threads import Repeating
 from exporter.trainer.process import TrainerProcess
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 UNRECOGNISED_WARNING_LINES = 1000  # lines read without recognising the log before serve says so
 # How often the log is read: fresh enough for scrapes seconds apart, and each read wakes the process
 POLL_INTERVAL_SECONDS = 1.0
+# States that time alone does not change (a running or starting run becomes stalled by silence)
+SETTLED_STATES = frozenset({"waiting", "stalled", "finished", "crashed", "interrupted"})
 
 
 class LogWatcher:
@@ -26,7 +29,6 @@ class LogWatcher:
         self,
         model: RunModel,
         follower: LogFollower,
-        poll_interval: float = POLL_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.time,
         trainer: TrainerProcess | None = None,
     ) -> None:
@@ -35,9 +37,7 @@ class LogWatcher:
         self._trainer = trainer
         self._trainer_ended = False
         self._follower = follower
-        self._poll_interval = poll_interval
         self._clock = clock
-        self._loop = Repeating("log-watcher", self._step, self._failed, poll_interval)
         self._announced_waiting = False
         self._announced_no_trainer = False
         self._announced_unrecognised = False
@@ -51,6 +51,7 @@ class LogWatcher:
         if self._trainer is not None and not self._trainer_ended:
             # set before the lines are read: what an interrupt makes the trainer print comes after it
             self.model.stopping = self._trainer.interrupt is not None
+        before = self._inputs()
         for batch in self._follower.poll():
             arrived = None if batch.backfill else self._clock()
             stamps.feed(self.model, batch.lines, arrived)
@@ -68,7 +69,8 @@ class LogWatcher:
             self.model.mark_activity(self._clock())
         if self._trainer is not None:
             self._watch_trainer()
-        self._publish()
+        if self._inputs() != before or self._published.state not in SETTLED_STATES:
+            self._publish()
         if not self._follower.present and not self._announced_waiting:
             log.info("waiting for %s to appear", self._follower.path)
             self._announced_waiting = True
@@ -90,8 +92,18 @@ class LogWatcher:
         log.info("the trainer's process %d has ended", self._trainer.pid)
         self.model.trainer_ended(interrupted=self._trainer.interrupted, returncode=self._trainer.returncode)
 
+    def _inputs(self) -> tuple:
+        """What the snapshot is made of, apart from the time: when none of it changed, neither did
+        the snapshot of a run in a settled state."""
+        m = self.model
+        return (m.counts.lines_read, m.log_present, m.log_problem, m.trainer_alive, m.activity_unknown,
+                self._trainer_ended, m.generation)
+
     def _publish(self) -> None:
-        self._published = snapshot = self.model.snapshot(self._clock())  # a reference swap: readers need no lock
+        snapshot = self.model.snapshot(self._clock())
+        if snapshot == self._published:
+            return  # the same object: readers keep what they worked out from it
+        self._published = snapshot  # a reference swap: readers need no lock
         if not snapshot.log_recognised and snapshot.lines_read and not self._announced_unrecognised:
             if problem := text_problem(self._follower.head):
                 log.warning("%s: %s", self._follower.path, problem)
@@ -104,16 +116,18 @@ class LogWatcher:
         """The snapshot published by the latest read of the log."""
         return self._published
 
-    def start(self) -> None:
-        self._loop.start()
+    @property
+    def path(self) -> str:
+        return self._follower.path
 
-    def stop(self) -> None:
-        self._loop.stop(join_seconds=5)
+    @property
+    def modified(self) -> float | None:
+        """The log's mtime at the last read (when it last grew); None while it does not exist."""
+        return self._follower.modified
+
+    @property
+    def watches_trainer(self) -> bool:
+        return self._trainer is not None
+
+    def close(self) -> None:
         self._follower.close()
-
-    def _step(self) -> float:
-        self.poll()
-        return self._poll_interval
-
-    def _failed(self, exc: Exception) -> None:  # keep following whatever one poll ran into
-        log.error("reading %s failed", self._follower.path, exc_info=exc)

@@ -4,13 +4,17 @@ counts), never an exception that stops the exporter or a figure that breaks the 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from exporter.events import Eval, Parameters, Progress, RunEnd, TokensPerIteration
 
 MAX_ITERATIONS = 10**12
 MAX_SECONDS = 10**7  # one iteration or one clock reading: about 4 months
-MAX_THROUGHPUT = 1e15  # tokens per second, or an MFU ratio
+MAX_THROUGHPUT = 1e15  # tokens per second
+# An MFU above 1000 % is a misprint (a trainer's peak that is far off still gives a few times 100 %):
+# the line's other figures are kept, its MFU left out.
+MAX_MFU_RATIO = 10.0
 MAX_SPLITS = 16  # evaluation splits a run may report; more is a log that names one per line
 MAX_SPLIT_NAME = 64
 
@@ -39,7 +43,9 @@ def _seconds(value: float | None) -> bool:
     return value is None or 0 <= value < MAX_SECONDS
 
 
-def check_progress(p: Progress) -> None:
+def check_progress(p: Progress) -> Progress:
+    """``p`` with the figures no run can have left out (an MFU of :data:`MAX_MFU_RATIO` or more, a step
+    time of 0: an unmeasured step, never a free one), or :class:`Ignored` for a line outside bounds."""
     if not 0 <= p.iteration <= MAX_ITERATIONS:
         raise Ignored(f"iteration {p.iteration} is outside 0..{MAX_ITERATIONS}")
     if p.max_iterations is not None and not 1 <= p.max_iterations <= MAX_ITERATIONS:
@@ -49,6 +55,11 @@ def check_progress(p: Progress) -> None:
     for value in (p.tokens_per_second, p.mfu_ratio):
         if value is not None and not (0 <= value < MAX_THROUGHPUT):
             raise Ignored(f"a throughput figure {value} outside 0..10^15")
+    misprinted_mfu = p.mfu_ratio is not None and p.mfu_ratio >= MAX_MFU_RATIO
+    if misprinted_mfu or p.iteration_seconds == 0:
+        return replace(p, mfu_ratio=None if misprinted_mfu else p.mfu_ratio,
+                       iteration_seconds=p.iteration_seconds or None)
+    return p
 
 
 def check_setting(key: str, value: Any) -> None:

@@ -8,6 +8,7 @@ over the run's history, used only when most pairs of points agree on its directi
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Sequence
 from functools import reduce
@@ -134,7 +135,7 @@ def _slopes(points: Sequence[tuple[float, float]], first: int = 1) -> list[float
             for x1, y1 in points[:j] if x2 != x1]
 
 
-def _agreed_slope(ordered: list[float]) -> float:
+def _agreed_slope(ordered: Sequence[float]) -> float:
     """:func:`trend_slope` of the pairs' slopes ``ordered`` (ascending)."""
     if len(ordered) < 10:
         return 0.0
@@ -142,7 +143,7 @@ def _agreed_slope(ordered: list[float]) -> float:
     return slope if _agreeing(ordered, slope) >= TREND_AGREEMENT * len(ordered) else 0.0
 
 
-def _agreeing(ordered: list[float], slope: float) -> int:
+def _agreeing(ordered: Sequence[float], slope: float) -> int:
     """How many of the slopes ``ordered`` (ascending) have the sign of ``slope`` (a product > 0)."""
     if slope > 0:
         first = bisect_right(ordered, 0.0)  # the positive ones: their products rise with them
@@ -173,7 +174,7 @@ class History:
         self._per_point = 1
         self._sum_x = self._sum_y = 0.0
         self._count = 0
-        self._ordered_slopes: list[float] = []
+        self._ordered_slopes = array("d")  # 8 bytes a slope, not a float object's 32: runs keep many
         self._trend: float | None = None  # of the current points, once worked out
 
     def add(self, iteration: int, seconds: float) -> None:
@@ -201,7 +202,7 @@ class History:
             if len(self.points) >= HISTORY_POINTS:
                 pairs = zip(self.points[::2], self.points[1::2])
                 self.points = [((x1 + x2) / 2, (y1 + y2) / 2) for (x1, y1), (x2, y2) in pairs]
-                self._ordered_slopes = sorted(_slopes(self.points))
+                self._ordered_slopes = array("d", sorted(_slopes(self.points)))
                 per_point = self._per_point = per_point * 2
         self._sum_x, self._sum_y, self._count = sum_x, sum_y, count
 

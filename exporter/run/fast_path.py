@@ -25,7 +25,7 @@ from typing import NamedTuple, Protocol
 from exporter.events import Event, Progress
 from exporter.formats import ProgressLine
 from exporter.formats import errors as crash_markers
-from exporter.run.bounds import MAX_ITERATIONS, MAX_SECONDS, MAX_THROUGHPUT
+from exporter.run.bounds import MAX_ITERATIONS, MAX_MFU_RATIO, MAX_SECONDS, MAX_THROUGHPUT
 
 
 class ProgressRun(NamedTuple):
@@ -124,14 +124,16 @@ def _usual(columns_of: Callable[[list[tuple]], tuple | None], held: list[re.Matc
         return None
     iterations, losses, seconds, mfu = columns
     if last < iterations[0] and iterations[-1] <= MAX_ITERATIONS and all(map(lt, iterations, islice(iterations, 1, None))) \
-            and _within(seconds, MAX_SECONDS) and isfinite(sum(losses)) and (mfu is None or _within(mfu, MAX_THROUGHPUT)):
+            and _within(seconds, MAX_SECONDS, timed=True) and isfinite(sum(losses)) \
+            and (mfu is None or _within(mfu, MAX_MFU_RATIO)):
         return iterations, seconds, losses
     return None
 
 
-def _within(values: list[float], most: float) -> bool:
-    """Whether every one of ``values`` is a number in ``0 <= value < most`` (a NaN makes the sum NaN)."""
-    return 0 <= min(values) and max(values) < most and isfinite(sum(values))
+def _within(values: list[float], most: float, timed: bool = False) -> bool:
+    """Whether every one of ``values`` is a number in ``0 <= value < most`` (a NaN makes the sum NaN);
+    ``timed``: step times, 0 excluded (an unmeasured step, which the model leaves out)."""
+    return (0 < min(values) if timed else 0 <= min(values)) and max(values) < most and isfinite(sum(values))
 
 
 def _one_by_one(model: Target, held: list[re.Match[str]], arrived: float | None,
@@ -143,12 +145,13 @@ def _one_by_one(model: Target, held: list[re.Match[str]], arrived: float | None,
     not_understood, iterations, seconds_each, losses, norms = 0, [], [], [], []
     is_open, last = model.progress_state()
     most_iterations, most_seconds, most_throughput, inf = MAX_ITERATIONS, MAX_SECONDS, MAX_THROUGHPUT, _INF
+    most_mfu = MAX_MFU_RATIO
     for found in held:
         line = found.string
         if (fields := to_fields(*found.groups())) is not None:
             iteration, loss, max_iterations, seconds, clock, tokens_per_second, mfu, _, norm = fields
             if is_open and last < iteration <= most_iterations and clock is None and seconds is not None \
-                    and 0 <= seconds < most_seconds and -inf < loss < inf and (mfu is None or 0 <= mfu < most_throughput) \
+                    and 0 < seconds < most_seconds and -inf < loss < inf and (mfu is None or 0 <= mfu < most_mfu) \
                     and (max_iterations is None or 1 <= max_iterations <= most_iterations) \
                     and (tokens_per_second is None or 0 <= tokens_per_second < most_throughput):
                 iterations.append(iteration)

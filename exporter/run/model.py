@@ -133,7 +133,7 @@ class RunModel:
     # ---- event handlers ----------------------------------------------------------------------
 
     def _on_progress(self, p: Progress, arrived: float | None) -> None:
-        check_progress(p)
+        p = check_progress(p)
         previous = self._last
         if previous is not None and not self._new_segment and p.iteration < previous.iteration:
             self.counts.restarts += 1  # iterations went back without a resume line

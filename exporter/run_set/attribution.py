@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 from exporter.gpu.processes import ProcessTable, descends_from
@@ -38,6 +39,11 @@ class RunMatch:
     cmdline_match: str = ""
     log_path: str | None = None  # the run's log, to which its trainer may print
 
+    @cached_property
+    def real_log_path(self) -> str | None:
+        """``log_path`` with its links resolved, once: a thousand runs' paths are not resolved at each tick."""
+        return os.path.realpath(self.log_path) if self.log_path else None
+
 
 @dataclass(frozen=True)
 class GpuShares:
@@ -57,8 +63,10 @@ def owners(pids: Iterable[int], runs: Sequence[RunMatch], table: RunProcessTable
     pids = set(pids)
     owned = {pid: m.run for m in runs if m.trainer_pid is not None
              for pid in pids if descends_from(pid, m.trainer_pid, table)}
+    if not pids - set(owned):
+        return owned
     others = [m for m in runs if m.run not in owned.values()]
-    logs = {os.path.realpath(m.log_path): m.run for m in others if m.log_path}
+    logs = {m.real_log_path: m.run for m in others if m.log_path}
     for pid in pids - set(owned):
         by_log = [logs[path] for path in map(os.path.realpath, table.outputs(pid)) if path in logs]
         cmdline = table.cmdline(pid) or ""

@@ -58,8 +58,7 @@ class RunFactory:
         belongs to); ``alone``: the exporter's only run (it keeps ``--trainer-pid`` and
         ``--trainer-cmdline-match``)."""
         trainer = self.trainer if alone else None
-        watcher = LogWatcher(self.open_model(path, name), LogFollower(path), self.poll_interval_seconds,
-                             trainer=trainer)
+        watcher = LogWatcher(self.open_model(path, name), LogFollower(path), trainer=trainer)
         watcher.poll()
         return RunEntry(name, self._match(name, source.trainer_cmdline_match, alone, path),
                         RunEnergy.open(self.energy, watcher.snapshot(), now, self.store), watcher, source,

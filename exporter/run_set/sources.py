@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
+from exporter.run.text import as_text
+
 _MAGIC = frozenset("*?[")
 ENTRY_KEYS = ("path", "run", "trainer_cmdline_match")
 
@@ -78,7 +80,12 @@ def problems(logs: tuple[LogSource, ...], run: str | None, trainer_pid: int | No
 
 
 def derived_name(source: LogSource, path: str) -> str:
-    """The run name of ``path``, matched by ``source`` (see the module docstring)."""
+    """The run name of ``path``, matched by ``source`` (see the module docstring), as text: a byte
+    of a folder or file name that is not UTF-8 is written ``\xff``."""
+    return as_text(_name(source, path))
+
+
+def _name(source: LogSource, path: str) -> str:
     if source.run:
         return source.run
     file = PurePath(path)
@@ -95,7 +102,7 @@ def derived_name(source: LogSource, path: str) -> str:
 
 def unique_name(name: str, path: str, taken: Collection[str]) -> str:
     """``name``, else with the log's folder in front, else with ``-2``, ``-3`` … after it."""
-    folder = PurePath(path).parent.name
+    folder = as_text(PurePath(path).parent.name)
     return next(candidate for candidate in _candidates(name, folder) if candidate not in taken)
 
 

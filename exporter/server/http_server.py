@@ -66,8 +66,9 @@ class MetricsServer:
     def __init__(self, registry: CollectorRegistry, address: str, port: int, *,
                  routes: Mapping[str, Route] | None = None, timeout: float = 5.0, workers: int = 16,
                  max_pending: int = 256, max_queued: int = 256, listener: socket.socket | None = None,
-                 security: Security | None = None) -> None:
-        self.expositions = SharedExpositions(registry)
+                 security: Security | None = None, on_skipped: Callable[[], None] = lambda: None) -> None:
+        """``on_skipped``: told of each metric family left out of an exposition (it could not be encoded)."""
+        self.expositions = SharedExpositions(registry, on_skipped)
         self.security = security
         self.routes = dict(routes) if routes is not None else {"/": lambda query: (INDEX_PAGE, HTML)}
         self.timeout = timeout
@@ -236,8 +237,10 @@ def listen(address: str, port: int) -> socket.socket:
 
 
 def start(registry: CollectorRegistry, address: str, port: int, routes: Mapping[str, Route] | None = None,
-          listener: socket.socket | None = None, security: Security | None = None) -> MetricsServer:
+          listener: socket.socket | None = None, security: Security | None = None,
+          on_skipped: Callable[[], None] = lambda: None) -> MetricsServer:
     """Bind (``OSError`` when that fails) unless ``listener`` is already bound (by :func:`listen`),
     and serve ``registry`` and ``routes`` on daemon threads, with TLS and basic auth where
     ``security`` asks for them."""
-    return MetricsServer(registry, address, port, routes=routes, listener=listener, security=security).start()
+    return MetricsServer(registry, address, port, routes=routes, listener=listener, security=security,
+                         on_skipped=on_skipped).start()

@@ -53,11 +53,16 @@ class RunApi:
         self._clock = clock
         self._log_failure = LogOnce(log, logging.ERROR)
         self._health = health or (lambda s: learning_part(s.learning))  # the health detectors' part of a snapshot
+        self._sampled: RunSnapshot | None = None  # the snapshot of the last sample
 
     def sample(self) -> None:
+        snapshot = self._snapshot()
+        if snapshot is self._sampled:
+            return  # the same snapshot: the run has not advanced, no new point
+        self._sampled = snapshot
         readings = self._readings()
         powers = [r.power_watts for r in readings if r.up and r.power_watts is not None]
-        self.history.record(self._snapshot(), sum(powers) if powers else None, self._clock())
+        self.history.record(snapshot, sum(powers) if powers else None, self._clock())
 
     def backfill(self) -> None:
         """The chart history read back from the run's log: a restarted exporter draws the whole run."""
