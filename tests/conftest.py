@@ -42,3 +42,20 @@ def local_stack() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def sinks():
+    """``make(*script)``: a local HTTP sink (tests/http_sink.py) that answers as scripted; all
+    closed after the test."""
+    from http_sink import HttpSink
+
+    made = []
+
+    def make(*script, **kwargs):
+        made.append(HttpSink(*script, **kwargs))
+        return made[-1]
+
+    yield make
+    for sink in made:
+        sink.close()

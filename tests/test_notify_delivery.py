@@ -8,30 +8,15 @@ import logging
 import os
 import time
 
-import pytest
 
 from exporter.alerts.alert import Active
 from exporter.alerts.engine import FIRING, Notification
 from exporter.notify.outbox import Policy
 from exporter.notify.sender import Files, Notifications
-from http_sink import HttpSink
 
 STALLED = Active("TrainingStalled", (), "Run gpt2 has printed no progress for 3 min",
                  "Check first: is the trainer alive?", (("Iteration", "500 / 5000"),))
 FAST = Policy(deadline_seconds=2.0, attempts=3, first_wait_seconds=0.2)
-
-
-@pytest.fixture
-def sinks():
-    made = []
-
-    def make(*script, **kwargs):
-        made.append(HttpSink(*script, **kwargs))
-        return made[-1]
-
-    yield make
-    for sink in made:
-        sink.close()
 
 
 def _notify_file(tmp_path, *urls):

@@ -15,27 +15,12 @@ import sys
 import textwrap
 import time
 
-import pytest
 import requests
 
 from exporter_process import REPO, free_port
-from http_sink import HttpSink
 from test_slack_e2e import TRAINER, _last_logged_iteration
 
 RUN = "notify-e2e"
-
-
-@pytest.fixture
-def sinks():
-    made = []
-
-    def make(*script, **kwargs):
-        made.append(HttpSink(*script, **kwargs))
-        return made[-1]
-
-    yield make
-    for sink in made:
-        sink.close()
 
 
 def _notify_file(tmp_path, *urls) -> str:

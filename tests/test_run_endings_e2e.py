@@ -21,7 +21,10 @@ from machine_load import slowdown
 from test_alerting_e2e import SlackSink
 
 RUN = "ending"
-QUIET_SECONDS = 12  # after the end, how long no further message may come
+# after the end, how long no further message may come: at the test timings (1 s scrapes and
+# evaluations, `for:` capped at 2 s, 1 s group wait and resend delay) a message is on its way within
+# about 5 s; 8 s leaves room for a loaded machine
+QUIET_SECONDS = 8
 
 
 @pytest.fixture(scope="module", autouse=True)
