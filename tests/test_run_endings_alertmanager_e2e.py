@@ -147,11 +147,12 @@ def _last_iteration(ending: Ending) -> int | None:
 
 
 def _gone(pid: int) -> bool:
+    """Ended: reaped, or a zombie. Reading the stat of a process that is being reaped fails with
+    ESRCH (ProcessLookupError) or ENOENT: gone too."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
         return True
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def _kill(pid: int) -> None:
