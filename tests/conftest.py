@@ -1,5 +1,6 @@
 """What several test files share: the repository's paths, the shipped Prometheus rules,
-scripts/local_stack.py (loaded once per session) and writing a generated trainer log.
+scripts/local_stack.py (loaded once per session), writing a generated trainer log, and the run
+endings scenario that plays in the background from the session's start (tests/endings_scenario.py).
 
 Test files import the plain names (``from conftest import ROOT``); fixtures are found by pytest."""
 
@@ -42,6 +43,32 @@ def local_stack() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+ENDINGS_MODULE = "test_run_endings_alertmanager_e2e.py"
+
+
+def pytest_collection_modifyitems(items):
+    """The endings module last, so that its scenario has played meanwhile (the others keep their order)."""
+    items.sort(key=lambda item: item.path.name == ENDINGS_MODULE)
+
+
+@pytest.fixture(scope="session")
+def endings_scenario(tmp_path_factory, local_stack):
+    """The run endings through a real Prometheus and Alertmanager, playing in a thread of their own."""
+    from endings_scenario import Scenario
+
+    scenario = Scenario(tmp_path_factory.mktemp("endings"), local_stack).start()
+    yield scenario
+    scenario.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _endings_from_the_start(request, local_stack):
+    """Start the endings scenario with the session when its module is among the tests to run and
+    Prometheus and Alertmanager are installed: about 12 minutes of waiting the other modules fill."""
+    if not local_stack.missing_binaries() and any(item.path.name == ENDINGS_MODULE for item in request.session.items):
+        request.getfixturevalue("endings_scenario")
 
 
 @pytest.fixture
