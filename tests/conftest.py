@@ -7,6 +7,7 @@ Test files import the plain names (``from conftest import ROOT``); fixtures are 
 from __future__ import annotations
 
 import importlib.util
+import signal
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -43,6 +44,15 @@ def local_stack() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def pytest_configure(config):
+    """Started as a background job of a script (``pytest &``, a CI runner's shell), this process
+    holds SIGINT and SIGQUIT ignored, and every trainer and wrapper the tests start would inherit
+    that: their Ctrl-C would be the "ignored" ending. The children start as from a terminal."""
+    for signum, handler in ((signal.SIGINT, signal.default_int_handler), (signal.SIGQUIT, signal.SIG_DFL)):
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, handler)
 
 
 ENDINGS_MODULE = "test_run_endings_alertmanager_e2e.py"

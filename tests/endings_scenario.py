@@ -31,13 +31,6 @@ from slack_sink import SlackSink
 WATCH_AFTER_LAST_END_SECONDS = 600  # the issue's "no TrainingExporterDown within 10 minutes of any end"
 STALL_TIMEOUT_SECONDS = 20  # the hanging run's --min-progress-timeout-seconds
 
-# Each wrapper starts as a shell starts it, INT and QUIT at their defaults, whatever they are in this
-# process at that moment: dispositions are inherited through exec, and a SIGINT ignored from the
-# start would be the "ignored" ending in place of Ctrl-C.
-AS_FROM_A_SHELL = ("import os, signal, sys; "
-                   "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGQUIT)]; "
-                   "os.execvp(sys.argv[1], sys.argv[1:])")
-
 TRAINER = textwrap.dedent("""
     import os, pathlib, sys, time
     here, mode = pathlib.Path(sys.argv[1]), sys.argv[2]
@@ -113,7 +106,6 @@ def _start(ending: Ending, root: Path) -> None:
                "--", sys.executable, "-c", TRAINER, str(ending.folder), ending.name]
     if ending.ignore_sigint:  # SIG_IGN is inherited through exec, by the wrapper and by its trainer
         command = ["bash", "-c", 'trap "" INT; exec "$@"', "bash", *command]
-    command = [sys.executable, "-c", AS_FROM_A_SHELL, *command]
     ending.stderr = open(ending.folder / "wrapper.err", "w")  # closed when the scenario ends
     ending.wrapper = subprocess.Popen(command, cwd=ending.folder, env={**os.environ, "PYTHONPATH": str(REPO)},
                                       stdout=subprocess.DEVNULL, stderr=ending.stderr)
