@@ -28,7 +28,7 @@ import requests
 from exporter_process import REPO, free_port
 from slack_sink import SlackSink
 
-WATCH_AFTER_LAST_END_SECONDS = 600  # the issue's "no TrainingExporterDown within 10 minutes of any end"
+WATCH_AFTER_LAST_END_SECONDS = 600  # no TrainingExporterDown within 10 minutes of any end
 STALL_TIMEOUT_SECONDS = 20  # the hanging run's --min-progress-timeout-seconds
 
 TRAINER = textwrap.dedent("""
